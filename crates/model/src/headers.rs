@@ -1,0 +1,14 @@
+//! Header names Partner Center reads and writes (lower case, as HTTP/2 and the `http` crate want them).
+
+/// Identifies one logical call; repeats with the same value are deduplicated on the POST routes.
+pub const MS_REQUEST_ID: &str = "ms-requestid";
+/// Identifies a chain of calls, for logs and traces.
+pub const MS_CORRELATION_ID: &str = "ms-correlationid";
+/// Correlation Vector (`<16 base64 characters>.<n>[.<n>...]`).
+pub const MS_CV: &str = "ms-cv";
+/// An identifier of the serving instance.
+pub const MS_SERVER_ID: &str = "ms-serverid";
+/// Sent by the Java SDK (`v1`); accepted and ignored.
+pub const MS_CONTRACT_VERSION: &str = "ms-contract-version";
+/// Longest `MS-RequestId` / `MS-CorrelationId` value accepted.
+pub const MAX_ID_HEADER_LEN: usize = 128;

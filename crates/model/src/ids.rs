@@ -1,0 +1,185 @@
+//! GUID identifiers.
+//!
+//! Partner Center identifies partners and customers by their Entra tenant id and subscriptions by a
+//! Partner Center subscription id, all GUIDs. Clients send them in any case and sometimes in braces
+//! (the PowerShell module's own check accepts `{...}`), so parsing accepts `8-4-4-4-12` hexadecimal
+//! digits in any case, optionally wrapped in one pair of braces, and nothing else: no 32-digit simple
+//! form, no `urn:uuid:` prefix. Every id is normalised to lower-case hyphenated form, which is the
+//! only form the service stores, compares and writes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// The input was not a GUID of the accepted shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a GUID (expected 8-4-4-4-12 hexadecimal digits, optionally in braces)")]
+pub struct ParseGuidError;
+
+/// Parses a GUID in the accepted shape (see the module documentation).
+///
+/// # Errors
+///
+/// [`ParseGuidError`] when `input` is anything but 8-4-4-4-12 hexadecimal digits, optionally in braces.
+pub fn parse_guid(input: &str) -> Result<Uuid, ParseGuidError> {
+    let inner = match input.strip_prefix('{') {
+        Some(rest) => rest.strip_suffix('}').ok_or(ParseGuidError)?,
+        None => input,
+    };
+    let bytes = inner.as_bytes();
+    if bytes.len() != 36 {
+        return Err(ParseGuidError);
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        let ok = match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        };
+        if !ok {
+            return Err(ParseGuidError);
+        }
+    }
+    Uuid::try_parse(inner).map_err(|_| ParseGuidError)
+}
+
+macro_rules! guid_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps an already-parsed GUID.
+            #[must_use]
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// A new random (version 4) id.
+            #[must_use]
+            pub fn new_random() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            /// The GUID itself.
+            #[must_use]
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+
+            /// The normalised, lower-case hyphenated form, without allocating.
+            #[must_use]
+            pub fn encode(&self) -> uuid::fmt::Hyphenated {
+                self.0.hyphenated()
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseGuidError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_guid(s).map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0.hyphenated())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(&self.0.hyphenated())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+guid_newtype!(
+    /// A customer's Entra tenant id (`customer_id` in the routes).
+    CustomerId
+);
+guid_newtype!(
+    /// A Partner Center subscription id (`subscription_id` in the routes).
+    SubscriptionId
+);
+guid_newtype!(
+    /// An Entra tenant id; the `tid` claim of a token names the partner's tenant.
+    TenantId
+);
+guid_newtype!(
+    /// An application's (client) id, as registered in a tenant.
+    ClientId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANONICAL: &str = "c2f6e3b1-0000-4000-8000-00000000000a";
+
+    #[test]
+    fn accepts_any_case_and_braces_and_normalises_to_lower_case() {
+        for input in [
+            CANONICAL,
+            "C2F6E3B1-0000-4000-8000-00000000000A",
+            "{c2f6e3b1-0000-4000-8000-00000000000a}",
+            "{C2F6E3B1-0000-4000-8000-00000000000a}",
+        ] {
+            let id: CustomerId = input.parse().unwrap_or_else(|_| panic!("{input} rejected"));
+            assert_eq!(id.to_string(), CANONICAL, "{input}");
+        }
+    }
+
+    #[test]
+    fn rejects_every_other_shape() {
+        for input in [
+            "",
+            "not-a-guid",
+            "c2f6e3b100004000800000000000000a",
+            "urn:uuid:c2f6e3b1-0000-4000-8000-00000000000a",
+            "{c2f6e3b1-0000-4000-8000-00000000000a",
+            "c2f6e3b1-0000-4000-8000-00000000000a}",
+            "{{c2f6e3b1-0000-4000-8000-00000000000a}}",
+            " c2f6e3b1-0000-4000-8000-00000000000a",
+            "c2f6e3b1-0000-4000-8000-00000000000g",
+            "c2f6e3b1-00000-400-8000-00000000000a",
+            "c2f6e3b1-0000-4000-8000-00000000000a0",
+            "c2f6e3b1+0000-4000-8000-00000000000a",
+            "c2f6e3b1-0000-4000-8000-00000000000\u{e9}",
+        ] {
+            assert_eq!(
+                input.parse::<SubscriptionId>(),
+                Err(ParseGuidError),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn serde_round_trips_through_the_normalised_form() {
+        let id: TenantId =
+            serde_json::from_str("\"{B1E5D2A0-0000-4000-8000-000000000001}\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"b1e5d2a0-0000-4000-8000-000000000001\""
+        );
+        assert!(serde_json::from_str::<TenantId>("\"nope\"").is_err());
+    }
+}

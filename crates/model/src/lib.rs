@@ -1,0 +1,42 @@
+//! Wire and domain types of the Partner Center subscription-registration and sandbox-activation API.
+//!
+//! Shared by the service (`partner-center-server`) and the Rust SDK (`partner-center-client`), so that
+//! both sides agree on every byte. No I/O lives here.
+//!
+//! # Layout
+//!
+//! - [`ids`]: GUID newtypes ([`CustomerId`], [`SubscriptionId`], [`TenantId`]), parsed once at the edge.
+//! - [`subscription`]: subscription kind and status, and the registration state machine's states.
+//! - [`resources`]: the response bodies, [`SubscriptionRegistrationStatus`] and [`SubscriptionActivationResult`].
+//! - [`fault`]: the [`ServiceFault`] error body and the catalogue of error [`codes`](fault::codes).
+//! - [`headers`]: the request and response header names Partner Center uses.
+//! - [`paths`]: the route templates and the `Location` of a registration.
+//! - [`fixture`]: the seed-fixture format operators load at start.
+//! - [`time`]: [`Timestamp`], milliseconds since the Unix epoch.
+//! - [`media`]: the response media types ([`MediaType`]).
+//! - [`xml`]: the XML forms of the bodies ([`XmlForm`]), in the DataContractSerializer style.
+
+pub mod fault;
+pub mod fixture;
+pub mod headers;
+pub mod ids;
+pub mod media;
+#[cfg(feature = "openapi")]
+mod openapi;
+pub mod paths;
+pub mod resources;
+pub mod subscription;
+pub mod time;
+pub mod xml;
+
+pub use fault::ServiceFault;
+pub use fixture::Fixture;
+pub use ids::{ClientId, CustomerId, ParseGuidError, SubscriptionId, TenantId};
+pub use media::MediaType;
+pub use resources::{
+    ActivationStatus, ResourceAttributes, SubscriptionActivationResult,
+    SubscriptionRegistrationStatus,
+};
+pub use subscription::{RegistrationStatus, SubscriptionKind, SubscriptionStatus};
+pub use time::Timestamp;
+pub use xml::XmlForm;

@@ -1,0 +1,256 @@
+//! Subscription kinds and statuses, and the registration states.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A value that is not one of an enumeration's names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{value}`; expected one of: {expected}")]
+pub struct UnknownVariant {
+    what: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+/// Declares a closed string enumeration with its wire names, `as_str`, `FromStr`, `Display` and serde.
+macro_rules! wire_enum {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $what:literal, case_insensitive = $ci:literal {
+            $($(#[$vdoc:meta])* $variant:ident => $wire:literal,)+
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// The wire (and storage) name.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $wire,)+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $(
+                    if s == $wire || ($ci && s.eq_ignore_ascii_case($wire)) {
+                        return Ok(Self::$variant);
+                    }
+                )+
+                Err(UnknownVariant {
+                    what: $what,
+                    value: s.to_owned(),
+                    expected: concat!($("`", $wire, "` "),+),
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// What a subscription is. Only `azure` and `azurePlan` can be registered for Reserved Instance
+    /// purchase; only `saas` can be activated in a sandbox.
+    SubscriptionKind, "subscription kind", case_insensitive = true {
+        /// A legacy CSP Azure subscription (offer MS-AZR-0145P).
+        Azure => "azure",
+        /// An Azure plan subscription.
+        AzurePlan => "azurePlan",
+        /// A third-party commercial-marketplace SaaS subscription.
+        Saas => "saas",
+        /// A license-based subscription (Microsoft 365 and the like).
+        License => "license",
+    }
+);
+
+impl SubscriptionKind {
+    /// Whether a subscription of this kind can be registered for Reserved Instance purchase.
+    #[must_use]
+    pub const fn is_registrable(self) -> bool {
+        matches!(self, Self::Azure | Self::AzurePlan)
+    }
+}
+
+wire_enum!(
+    /// A subscription's lifecycle status.
+    SubscriptionStatus, "subscription status", case_insensitive = true {
+        /// In use.
+        Active => "active",
+        /// Bought but not yet activated (a SaaS subscription awaiting activation).
+        Pending => "pending",
+        /// Suspended by the partner or for non-payment.
+        Suspended => "suspended",
+        /// Cancelled.
+        Deleted => "deleted",
+        /// Past its term.
+        Expired => "expired",
+        /// Disabled by Microsoft.
+        Disabled => "disabled",
+    }
+);
+
+/// Where a subscription stands in its registration for Reserved Instance purchase.
+///
+/// The service writes the PascalCase names, as Partner Center's only wire example does. Reading is
+/// lenient, as clients of a service that may grow new states must be: any case is accepted (the
+/// reference documentation spells them in lower case), and a value this version does not know is
+/// kept as [`RegistrationStatus::Unknown`] rather than refused. [`FromStr`] is strict: it is for
+/// values this service itself stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RegistrationStatus {
+    /// No registration was ever accepted for the subscription (or the last one failed).
+    NotRegistered,
+    /// A registration was accepted and is being completed.
+    Registering,
+    /// The subscription is registered.
+    Registered,
+    /// A value this version does not know, as it was received.
+    Unknown(String),
+}
+
+impl RegistrationStatus {
+    /// The three known values.
+    pub const KNOWN: [Self; 3] = [Self::NotRegistered, Self::Registering, Self::Registered];
+
+    /// The wire (and storage) name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::NotRegistered => "NotRegistered",
+            Self::Registering => "Registering",
+            Self::Registered => "Registered",
+            Self::Unknown(value) => value,
+        }
+    }
+
+    /// Reads a value from the wire: any case; an unknown value is kept.
+    #[must_use]
+    pub fn parse_lenient(value: &str) -> Self {
+        value
+            .parse()
+            .unwrap_or_else(|_| Self::Unknown(value.to_owned()))
+    }
+}
+
+impl FromStr for RegistrationStatus {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::KNOWN
+            .into_iter()
+            .find(|known| s.eq_ignore_ascii_case(known.as_str()))
+            .ok_or_else(|| UnknownVariant {
+                what: "registration status",
+                value: s.to_owned(),
+                expected: "`NotRegistered` `Registering` `Registered` ",
+            })
+    }
+}
+
+impl fmt::Display for RegistrationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RegistrationStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RegistrationStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Self::parse_lenient(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_use_the_fixture_names_and_only_azure_kinds_register() {
+        assert_eq!(
+            serde_json::to_string(&SubscriptionKind::AzurePlan).unwrap(),
+            "\"azurePlan\""
+        );
+        let registrable: Vec<_> = SubscriptionKind::ALL
+            .iter()
+            .filter(|k| k.is_registrable())
+            .collect();
+        assert_eq!(
+            registrable,
+            [&SubscriptionKind::Azure, &SubscriptionKind::AzurePlan]
+        );
+    }
+
+    #[test]
+    fn registration_status_writes_pascal_case_and_reads_any_case_and_unknown_values() {
+        assert_eq!(
+            serde_json::to_string(&RegistrationStatus::NotRegistered).unwrap(),
+            "\"NotRegistered\""
+        );
+        assert_eq!(
+            "notregistered".parse(),
+            Ok(RegistrationStatus::NotRegistered)
+        );
+        assert_eq!("REGISTERED".parse(), Ok(RegistrationStatus::Registered));
+        assert!(
+            "Unregistering".parse::<RegistrationStatus>().is_err(),
+            "FromStr is strict"
+        );
+        let unknown: RegistrationStatus = serde_json::from_str("\"Unregistering\"").unwrap();
+        assert_eq!(unknown, RegistrationStatus::Unknown("Unregistering".into()));
+        assert_eq!(
+            serde_json::to_string(&unknown).unwrap(),
+            "\"Unregistering\""
+        );
+        let lower: RegistrationStatus = serde_json::from_str("\"registering\"").unwrap();
+        assert_eq!(lower, RegistrationStatus::Registering);
+    }
+
+    #[test]
+    fn unknown_values_name_the_expected_ones() {
+        let err = "paused"
+            .parse::<SubscriptionStatus>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`paused`") && err.contains("`active`"),
+            "{err}"
+        );
+    }
+}
