@@ -1,0 +1,452 @@
+//! How the SQLite store reaches its database: a pool of read-only connections used in place, and one
+//! writer thread that commits the writes of many requests together (group commit).
+//!
+//! # Reads
+//!
+//! A read takes the first free connection of the pool and runs on the calling thread: an indexed
+//! lookup takes a few microseconds, less than handing it to another thread would. WAL mode lets
+//! readers run alongside the writer and never wait for it. Reads that may be long (listings for
+//! the admin API) run on the blocking pool instead.
+//!
+//! Starting and ending a read transaction costs more than the lookup (file locks, a `stat`), so a
+//! reader keeps its transaction open from one read to the next, as long as it is current: the
+//! writer counts its commits, and a reader whose transaction began before the latest commit
+//! starts a new one. Every read therefore sees every write acknowledged before it began. After
+//! each commit, the writer also ends the stale transactions of idle readers, so that none holds
+//! back checkpoints; and no transaction is reused for more than [`MAX_SNAPSHOT_AGE`].
+//!
+//! # Writes
+//!
+//! SQLite has one writer at a time, so one thread owns the write connection. Callers send it jobs;
+//! it takes every job waiting (up to [`MAX_BATCH`]), runs each in a savepoint of one `BEGIN
+//! IMMEDIATE` transaction (a failing job rolls back alone), commits once, and only then answers each
+//! caller. With `synchronous = FULL`, that commit is one fsync for the whole batch: an acknowledged
+//! write is on disk, and durable writes are not capped at one fsync each.
+//!
+//! An in-memory database lives in one connection: the writer's, which then serves reads too.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StoreError;
+
+/// Most jobs committed together.
+const MAX_BATCH: usize = 256;
+/// Jobs waiting for the writer at most; senders wait beyond that.
+const QUEUE: usize = 4096;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
+/// Longest a reader keeps one read transaction: what another process wrote becomes visible within
+/// it (this process's writes are visible at once).
+const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(250);
+
+/// Where the database is, as a SQLite URL names it.
+#[derive(Debug, Clone)]
+pub(crate) enum Location {
+    /// A file (with SQLite URI parameters, if any).
+    File {
+        path: PathBuf,
+        query: Option<String>,
+    },
+    /// Private to this process, gone when it stops.
+    Memory,
+}
+
+impl Location {
+    /// `sqlite://FILE`, `sqlite:FILE` or `sqlite::memory:`, with `?param=value...`.
+    pub(crate) fn parse(url: &str) -> Result<Self, StoreError> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query.to_owned())),
+            None => (rest, None),
+        };
+        let memory_mode = query
+            .as_deref()
+            .is_some_and(|q| q.split('&').any(|p| p == "mode=memory"));
+        if path == ":memory:" || path.is_empty() || memory_mode {
+            return Ok(Self::Memory);
+        }
+        Ok(Self::File {
+            path: PathBuf::from(path),
+            query,
+        })
+    }
+
+    fn open(&self, read_only: bool) -> Result<Connection, rusqlite::Error> {
+        let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        flags |= if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        };
+        let conn = match self {
+            Self::Memory => Connection::open_in_memory_with_flags(flags)?,
+            Self::File { path, query: None } => Connection::open_with_flags(path, flags)?,
+            Self::File {
+                path,
+                query: Some(query),
+            } => Connection::open_with_flags(
+                format!("file:{}?{query}", path.display()),
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )?,
+        };
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        Ok(conn)
+    }
+}
+
+/// How long a statement waits for a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the write connection: WAL, and commits that return once they are on disk.
+pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError> {
+    let conn = location.open(false)?;
+    if matches!(location, Location::File { .. }) {
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "the database cannot use WAL mode (it is in {mode} mode)"
+            )));
+        }
+    }
+    conn.pragma_update(None, "synchronous", "full")?;
+    Ok(conn)
+}
+
+/// The outcome of a job, delivered once the batch's commit is known.
+type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
+/// Work for the writer thread.
+trait Job: Send {
+    /// Runs in the batch's transaction; the answer waits for the commit.
+    fn run(self: Box<Self>, conn: &Connection) -> Completion;
+    /// Answers without running: the batch could not start.
+    fn abort(self: Box<Self>, err: StoreError);
+}
+
+/// A job, what to do once it is committed, and where its answer goes.
+struct Reply<T, F> {
+    job: F,
+    after: Option<After<T>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+/// Run on the writer thread once a job's write is committed, before its caller hears of it (so it
+/// cannot be skipped by a caller that stops waiting).
+type After<T> = Box<dyn FnOnce(&T) + Send>;
+
+impl<T, F> Job for Reply<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Completion {
+        let outcome = in_savepoint(conn, self.job);
+        let (after, reply) = (self.after, self.reply);
+        Box::new(move |commit| {
+            let result = match commit {
+                Ok(()) => outcome,
+                // The batch was rolled back: whatever the job did is undone.
+                Err(err) => outcome.and(Err(StoreError::Unavailable(err.to_string()))),
+            };
+            if let (Ok(value), Some(after)) = (&result, after) {
+                after(value);
+            }
+            let _ = reply.send(result);
+        })
+    }
+
+    fn abort(self: Box<Self>, err: StoreError) {
+        let _ = self.reply.send(Err(err));
+    }
+}
+
+/// The connections of a store.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    readers: Option<Arc<Readers>>,
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Engine {
+    /// Starts the writer thread on `writer` (migrated), and opens `readers` read-only connections
+    /// (none for an in-memory database).
+    pub(crate) fn start(
+        location: &Location,
+        writer: Connection,
+        readers: u32,
+    ) -> Result<Self, StoreError> {
+        let readers = match location {
+            Location::Memory => None,
+            Location::File { .. } => Some(Arc::new(Readers::open(location, readers.max(1))?)),
+        };
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let sweep = readers.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(&writer, queue, sweep.as_deref()))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self { readers, jobs })
+    }
+
+    /// Runs `job` in a write transaction, committed (and on disk) before this returns. A job that
+    /// fails changes nothing.
+    pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send(job, None).await
+    }
+
+    /// [`Engine::write`], then `after` with the job's outcome, on the writer thread once committed
+    /// and before anyone hears of the commit.
+    pub(crate) async fn write_then<T, F, A>(&self, job: F, after: A) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
+        self.send(job, Some(Box::new(after))).await
+    }
+
+    async fn send<T, F>(&self, job: F, after: Option<After<T>>) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(Reply { job, after, reply }))
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+    }
+
+    /// Runs a short read on a reader connection, in place.
+    pub(crate) async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        match &self.readers {
+            Some(readers) => readers.read(read),
+            None => self.write(read).await,
+        }
+    }
+
+    /// Runs a read that may take long (a listing) on the blocking pool.
+    pub(crate) async fn read_long<T, F>(self: &Arc<Self>, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        if self.readers.is_none() {
+            return self.write(read).await;
+        }
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || match &engine.readers {
+            Some(readers) => readers.read(read),
+            None => Err(StoreError::Unavailable("no readers".into())),
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("a read failed: {e}")))?
+    }
+}
+
+/// Read-only connections, each used by one caller at a time.
+#[derive(Debug)]
+struct Readers {
+    connections: Vec<Mutex<Reader>>,
+    next: AtomicUsize,
+    /// Transactions the writer has committed.
+    commits: AtomicU64,
+}
+
+/// A read-only connection and its open read transaction, if any.
+#[derive(Debug)]
+struct Reader {
+    conn: Connection,
+    /// When its transaction began: the writer's commit count then, and the time.
+    snapshot: Option<(u64, Instant)>,
+}
+
+impl Reader {
+    /// Ends the transaction, if one is open.
+    fn end(&mut self) {
+        if self.snapshot.take().is_some() {
+            // A read-only transaction: ending it cannot fail in a way that matters; if it did,
+            // the next `begin` says so.
+            let _ = self
+                .conn
+                .prepare_cached("commit")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
+
+    /// Makes sure a transaction that has seen every commit up to `commits` is open.
+    fn current(&mut self, commits: u64) -> Result<(), StoreError> {
+        match self.snapshot {
+            Some((at, began)) if at == commits && began.elapsed() < MAX_SNAPSHOT_AGE => Ok(()),
+            _ => {
+                self.end();
+                // Deferred: the snapshot is taken by the first read, after `commits` was read.
+                self.conn.prepare_cached("begin")?.execute([])?;
+                self.snapshot = Some((commits, Instant::now()));
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Readers {
+    fn open(location: &Location, count: u32) -> Result<Self, StoreError> {
+        let connections = (0..count)
+            .map(|_| {
+                location.open(true).map(|conn| {
+                    Mutex::new(Reader {
+                        conn,
+                        snapshot: None,
+                    })
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            connections,
+            next: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs `read` on a connection, in a transaction that has seen every acknowledged write.
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut reader = self.acquire();
+        reader.current(self.commits.load(Ordering::Acquire))?;
+        let result = read(&reader.conn);
+        if result.is_err() {
+            reader.end();
+        }
+        result
+    }
+
+    /// The first free connection, or (all busy) one of them once it is free. Taking the first
+    /// free one keeps the work on as few connections as there are concurrent reads (a couple, as
+    /// reads run in place on the runtime's threads), whose page caches then stay hot.
+    fn acquire(&self) -> MutexGuard<'_, Reader> {
+        for reader in &self.connections {
+            match reader.try_lock() {
+                Ok(reader) => return reader,
+                // A read panicked while it held this one: its transaction may be in any state.
+                Err(TryLockError::Poisoned(poisoned)) => {
+                    let mut reader = poisoned.into_inner();
+                    reader.end();
+                    return reader;
+                }
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let any = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        self.connections[any]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called by the writer after each commit, before it answers: the commit counts, and idle
+    /// readers let go of the transactions it made stale.
+    fn committed(&self) {
+        self.commits.fetch_add(1, Ordering::AcqRel);
+        for reader in &self.connections {
+            if let Ok(mut reader) = reader.try_lock() {
+                reader.end();
+            }
+        }
+    }
+}
+
+/// Runs `job` in a savepoint: kept when it succeeds, rolled back when it fails or panics.
+fn in_savepoint<T>(
+    conn: &Connection,
+    job: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.prepare_cached("savepoint job")?.execute([])?;
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(conn))).unwrap_or_else(|_| {
+        Err(StoreError::Corrupt(
+            "a write panicked; it was rolled back".into(),
+        ))
+    });
+    if outcome.is_err() {
+        conn.prepare_cached("rollback to job")?.execute([])?;
+    }
+    conn.prepare_cached("release job")?.execute([])?;
+    outcome
+}
+
+/// The writer thread: batches of jobs, one transaction (and one fsync) each.
+fn write_loop(
+    conn: &Connection,
+    mut queue: mpsc::Receiver<Box<dyn Job>>,
+    readers: Option<&Readers>,
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let began = conn
+            .prepare_cached("begin immediate")
+            .and_then(|mut s| s.execute([]))
+            .map_err(StoreError::from);
+        if let Err(err) = began {
+            tracing::error!(error = %err, "cannot begin a write transaction");
+            // Nothing ran: each job is answered with the failure.
+            let message = err.to_string();
+            for job in batch.drain(..) {
+                job.abort(StoreError::Unavailable(message.clone()));
+            }
+            continue;
+        }
+        completions.extend(batch.drain(..).map(|job| job.run(conn)));
+        let committed = conn
+            .prepare_cached("commit")
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+            .map_err(StoreError::from);
+        match &committed {
+            // Before anyone hears of the commit: a read that starts after the answer sees it.
+            Ok(()) => {
+                if let Some(readers) = readers {
+                    readers.committed();
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "a write transaction failed to commit");
+                let _ = conn.execute_batch("rollback");
+            }
+        }
+        for completion in completions.drain(..) {
+            completion(committed.as_ref().copied());
+        }
+    }
+}
