@@ -1,0 +1,635 @@
+//! The administration API, under `/admin/v1`, for operators and test suites: inspect and change
+//! partners, customers and subscriptions, drive registrations, reset, load fixtures, set fault
+//! rules and read the request journal.
+//!
+//! Enabled only with an admin token (`--admin-token`); without one the routes do not exist. Every
+//! request must carry `Authorization: Bearer <admin token>`, compared in constant time; a partner's
+//! token (or anything else) is refused.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Query, RawPathParams, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use partner_center_model::fault::codes;
+use partner_center_model::fixture::FixtureSubscription;
+use partner_center_model::{
+    CustomerId, Fixture, RegistrationStatus, SubscriptionId, SubscriptionKind, SubscriptionStatus,
+    TenantId, Timestamp,
+};
+use partner_center_store::{
+    Customer, Lookup, Partner, RegistrationRecord, Settled, Settlement, Subscription,
+    SubscriptionKey, Upserted,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::ops::faults::FaultRule;
+use crate::ops::journal::{self, Entry, Query as JournalQuery};
+use crate::wire::json;
+
+/// The admin API's routes.
+pub(crate) fn router() -> Router<AppState> {
+    const SUBSCRIPTION: &str =
+        "/admin/v1/partners/{tenant}/customers/{customer}/subscriptions/{subscription}";
+    Router::new()
+        .route("/admin/v1/partners", get(list_partners))
+        .route(
+            "/admin/v1/partners/{tenant}",
+            put(put_partner).delete(delete_partner),
+        )
+        .route("/admin/v1/partners/{tenant}/customers", get(list_customers))
+        .route(
+            "/admin/v1/partners/{tenant}/customers/{customer}",
+            put(put_customer).delete(delete_customer),
+        )
+        .route(
+            "/admin/v1/partners/{tenant}/customers/{customer}/subscriptions",
+            get(list_subscriptions),
+        )
+        .route(
+            SUBSCRIPTION,
+            get(inspect_subscription)
+                .put(put_subscription)
+                .delete(delete_subscription),
+        )
+        .route(
+            &format!("{SUBSCRIPTION}/registration/advance"),
+            post(advance_registration),
+        )
+        .route(
+            &format!("{SUBSCRIPTION}/registration/fail"),
+            post(fail_registration),
+        )
+        .route("/admin/v1/reset", post(reset))
+        .route("/admin/v1/fixtures", post(load_fixture))
+        .route(
+            "/admin/v1/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/admin/v1/faults/{id}", axum::routing::delete(delete_fault))
+        .route("/admin/v1/requests", get(find_requests))
+}
+
+/// Proof that the request carries the admin token.
+pub(crate) struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(expected) = state.admin_token() else {
+            return Err(ApiError::route_not_found());
+        };
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(ApiError::token_missing)?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(ApiError::token_missing)?;
+        if aws_lc_rs::constant_time::verify_slices_are_equal(
+            token.as_bytes(),
+            expected.expose().as_bytes(),
+        )
+        .is_err()
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                codes::FORBIDDEN,
+                "Access denied. The admin token is not valid.",
+            ));
+        }
+        Ok(Self)
+    }
+}
+
+/// The path parameters of an admin route, by name.
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    codes::INVALID_INPUT,
+                    "The path is not valid UTF-8.",
+                )
+            })?;
+        Ok(Self(
+            params
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+        ))
+    }
+}
+
+/// A JSON request body, refused with a 400 ServiceFault saying what is wrong.
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_INPUT,
+            format!("The request body is not valid: {e}."),
+        )
+    })
+}
+
+fn guid<T: std::str::FromStr>(value: &str, name: &str) -> Result<T, ApiError> {
+    value.parse().map_err(|_| ApiError::not_a_guid(name))
+}
+
+fn not_found(what: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        codes::NOT_FOUND,
+        format!("{what} not found."),
+    )
+}
+
+fn upserted<T: Serialize>(outcome: Upserted, value: &T) -> Response {
+    let status = match outcome {
+        Upserted::Created => StatusCode::CREATED,
+        Upserted::Updated => StatusCode::OK,
+    };
+    json(status, value)
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PartnerBody {
+    #[serde(default, skip_deserializing)]
+    tenant_id: Option<TenantId>,
+    name: String,
+    #[serde(default)]
+    sandbox: bool,
+}
+
+impl From<Partner> for PartnerBody {
+    fn from(p: Partner) -> Self {
+        Self {
+            tenant_id: Some(p.tenant_id),
+            name: p.name,
+            sandbox: p.sandbox,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CustomerBody {
+    #[serde(default, skip_deserializing)]
+    id: Option<CustomerId>,
+    #[serde(default)]
+    company_name: String,
+}
+
+impl From<Customer> for CustomerBody {
+    fn from(c: Customer) -> Self {
+        Self {
+            id: Some(c.id),
+            company_name: c.company_name,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SubscriptionBody {
+    kind: SubscriptionKind,
+    status: SubscriptionStatus,
+    #[serde(default)]
+    offer_name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionView {
+    id: SubscriptionId,
+    kind: SubscriptionKind,
+    status: SubscriptionStatus,
+    offer_name: String,
+    registration_status: RegistrationStatus,
+    activated_at: Option<String>,
+}
+
+impl From<Subscription> for SubscriptionView {
+    fn from(s: Subscription) -> Self {
+        Self {
+            id: s.id,
+            kind: s.kind,
+            status: s.status,
+            offer_name: s.offer_name,
+            registration_status: s.registration,
+            activated_at: s.activated_at.map(journal::rfc3339),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrationView {
+    state: String,
+    requested_at: String,
+    completed_at: Option<String>,
+}
+
+impl From<&RegistrationRecord> for RegistrationView {
+    fn from(r: &RegistrationRecord) -> Self {
+        Self {
+            state: r.state.to_string(),
+            requested_at: journal::rfc3339(r.requested_at),
+            completed_at: r.completed_at.map(journal::rfc3339),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionDetailView {
+    #[serde(flatten)]
+    subscription: SubscriptionView,
+    registrations: Vec<RegistrationView>,
+    /// The requests on this subscription still in the journal, newest first.
+    requests: Vec<Entry>,
+}
+
+async fn list_partners(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    let partners: Vec<PartnerBody> = state
+        .store()
+        .list_partners()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(json(StatusCode::OK, &partners))
+}
+
+async fn put_partner(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
+    let request: PartnerBody = body(&bytes)?;
+    let partner = Partner {
+        tenant_id: tenant,
+        name: request.name,
+        sandbox: request.sandbox,
+    };
+    let outcome = state
+        .store()
+        .put_partner(&partner, Timestamp::now())
+        .await?;
+    Ok(upserted(outcome, &PartnerBody::from(partner)))
+}
+
+async fn delete_partner(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
+    if state.store().delete_partner(tenant).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found(format_args!("Partner {tenant}")))
+    }
+}
+
+async fn list_customers(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
+    let customers = state
+        .store()
+        .list_customers(tenant)
+        .await?
+        .ok_or_else(|| not_found(format_args!("Partner {tenant}")))?;
+    let customers: Vec<CustomerBody> = customers.into_iter().map(Into::into).collect();
+    Ok(json(StatusCode::OK, &customers))
+}
+
+async fn put_customer(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
+    let request: CustomerBody = body(&bytes)?;
+    let customer = Customer {
+        id: guid(params.get("customer"), "customer")?,
+        company_name: request.company_name,
+    };
+    let outcome = state
+        .store()
+        .put_customer(tenant, &customer, Timestamp::now())
+        .await?
+        .ok_or_else(|| not_found(format_args!("Partner {tenant}")))?;
+    Ok(upserted(outcome, &CustomerBody::from(customer)))
+}
+
+async fn delete_customer(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
+    let customer: CustomerId = guid(params.get("customer"), "customer")?;
+    if state.store().delete_customer(tenant, customer).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found(format_args!(
+            "Customer {customer} of partner {tenant}"
+        )))
+    }
+}
+
+async fn list_subscriptions(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
+    let customer: CustomerId = guid(params.get("customer"), "customer")?;
+    match state.store().list_subscriptions(tenant, customer).await? {
+        Lookup::Found(subscriptions) => {
+            let subscriptions: Vec<SubscriptionView> =
+                subscriptions.into_iter().map(Into::into).collect();
+            Ok(json(StatusCode::OK, &subscriptions))
+        }
+        _ => Err(not_found(format_args!(
+            "Customer {customer} of partner {tenant}"
+        ))),
+    }
+}
+
+fn subscription_key(params: &Params) -> Result<SubscriptionKey, ApiError> {
+    Ok(SubscriptionKey {
+        partner: guid(params.get("tenant"), "tenant")?,
+        customer: guid(params.get("customer"), "customer")?,
+        subscription: guid(params.get("subscription"), "subscription")?,
+    })
+}
+
+fn missing<T>(lookup: Lookup<T>, key: &SubscriptionKey) -> Result<T, ApiError> {
+    match lookup {
+        Lookup::Found(value) => Ok(value),
+        Lookup::CustomerNotFound => Err(not_found(format_args!(
+            "Customer {} of partner {}",
+            key.customer, key.partner
+        ))),
+        Lookup::SubscriptionNotFound => {
+            Err(not_found(format_args!("Subscription {}", key.subscription)))
+        }
+    }
+}
+
+async fn put_subscription(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let key = subscription_key(&params)?;
+    let request: SubscriptionBody = body(&bytes)?;
+    let spec = FixtureSubscription {
+        id: key.subscription,
+        kind: request.kind,
+        status: request.status,
+        offer_name: request.offer_name,
+    };
+    let outcome = missing(
+        state
+            .store()
+            .put_subscription(key.partner, key.customer, &spec, Timestamp::now())
+            .await?,
+        &key,
+    )?;
+    let detail = missing(state.store().subscription(&key).await?, &key)?;
+    Ok(upserted(
+        outcome,
+        &SubscriptionView::from(detail.subscription),
+    ))
+}
+
+async fn delete_subscription(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let key = subscription_key(&params)?;
+    if state.store().delete_subscription(&key).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found(format_args!("Subscription {}", key.subscription)))
+    }
+}
+
+async fn inspect_subscription(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let key = subscription_key(&params)?;
+    let detail = missing(state.store().subscription(&key).await?, &key)?;
+    let requests = state.journal().find(&JournalQuery {
+        subscription: Some(key.subscription),
+        ..JournalQuery::default()
+    });
+    let view = SubscriptionDetailView {
+        registrations: detail.registrations.iter().map(Into::into).collect(),
+        subscription: detail.subscription.into(),
+        requests,
+    };
+    Ok(json(StatusCode::OK, &view))
+}
+
+async fn settle(
+    state: &AppState,
+    key: &SubscriptionKey,
+    settlement: Settlement,
+) -> Result<Response, ApiError> {
+    match missing(
+        state
+            .store()
+            .settle_registration(key, settlement, Timestamp::now())
+            .await?,
+        key,
+    )? {
+        Settled::Done => {
+            let detail = missing(state.store().subscription(key).await?, key)?;
+            tracing::info!(subscription = %key.subscription, ?settlement, "registration settled by an operator");
+            Ok(json(
+                StatusCode::OK,
+                &SubscriptionView::from(detail.subscription),
+            ))
+        }
+        Settled::NotRegistering(status) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::UNSPECIFIED,
+            format!("The subscription has no registration in progress: it is {status}."),
+        )),
+    }
+}
+
+async fn advance_registration(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    settle(&state, &subscription_key(&params)?, Settlement::Complete).await
+}
+
+async fn fail_registration(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    settle(&state, &subscription_key(&params)?, Settlement::Fail).await
+}
+
+async fn reset(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    state.store().reset().await?;
+    state.journal().clear();
+    tracing::warn!(
+        "every partner, customer, subscription and registration was deleted by an operator"
+    );
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeedView {
+    partners: u64,
+    customers: u64,
+    subscriptions: u64,
+    changed: u64,
+}
+
+async fn load_fixture(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let fixture: Fixture = body(&bytes)?;
+    let report = state.store().apply_fixture(&fixture).await?;
+    Ok(json(
+        StatusCode::OK,
+        &SeedView {
+            partners: report.partners,
+            customers: report.customers,
+            subscriptions: report.subscriptions,
+            changed: report.changed,
+        },
+    ))
+}
+
+async fn list_faults(_: Admin, State(state): State<AppState>) -> Response {
+    json(StatusCode::OK, &state.faults().list())
+}
+
+async fn add_fault(
+    _: Admin,
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let rule: FaultRule = body(&bytes)?;
+    let id = state.faults().add(rule).map_err(|reason| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_INPUT,
+            format!("The fault rule is not valid: {reason}."),
+        )
+    })?;
+    let rule = state.faults().list().into_iter().find(|r| r.id == id);
+    Ok(json(StatusCode::CREATED, &rule))
+}
+
+async fn delete_fault(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let id: u64 = params.get("id").parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_INPUT,
+            "id must be a number.",
+        )
+    })?;
+    if state.faults().remove(id) {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found(format_args!("Fault rule {id}")))
+    }
+}
+
+async fn clear_faults(_: Admin, State(state): State<AppState>) -> Response {
+    state.faults().clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestsQuery {
+    correlation_id: Option<String>,
+    request_id: Option<String>,
+    subscription: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn find_requests(
+    _: Admin,
+    State(state): State<AppState>,
+    query: Result<Query<RequestsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_INPUT,
+            format!("The query is not valid: {}.", e.body_text()),
+        )
+    })?;
+    let subscription = query
+        .subscription
+        .as_deref()
+        .map(|s| guid(s, "subscription"))
+        .transpose()?;
+    let entries = state.journal().find(&JournalQuery {
+        correlation_id: query.correlation_id,
+        request_id: query.request_id,
+        subscription,
+        limit: query.limit,
+    });
+    Ok(json(StatusCode::OK, &entries))
+}

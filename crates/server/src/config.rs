@@ -1,0 +1,255 @@
+//! Service configuration, as the CLI (or a test) hands it to [`App::new`](crate::App::new).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::ops::faults::FaultRule;
+use crate::ops::throttle::ThrottleRule;
+
+/// When the worker completes an accepted registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationDelay {
+    /// This long after the registration was accepted (`0s` completes it at once, still asynchronously).
+    After(Duration),
+    /// Never by itself: only an operator advances registrations.
+    Manual,
+}
+
+impl RegistrationDelay {
+    /// Longest delay accepted; longer ones would only overflow timestamp arithmetic.
+    pub const MAX: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+}
+
+impl Default for RegistrationDelay {
+    fn default() -> Self {
+        Self::After(Duration::from_secs(2))
+    }
+}
+
+impl FromStr for RegistrationDelay {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("manual") {
+            return Ok(Self::Manual);
+        }
+        let delay = humantime::parse_duration(s).map_err(|e| {
+            format!("invalid registration delay `{s}`: {e}; expected a duration such as 0s, 2s, 500ms, or `manual`")
+        })?;
+        if delay > Self::MAX {
+            return Err(format!("registration delay `{s}` is longer than ten years"));
+        }
+        Ok(Self::After(delay))
+    }
+}
+
+impl fmt::Display for RegistrationDelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::After(delay) => write!(f, "{}", humantime::format_duration(*delay)),
+            Self::Manual => f.write_str("manual"),
+        }
+    }
+}
+
+/// How the registration worker works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// When accepted registrations become due.
+    pub delay: RegistrationDelay,
+    /// How long a claim holds a due registration before another attempt (another instance, or
+    /// this one after a restart) may take it.
+    pub lease: Duration,
+    /// How long completing a claimed registration takes, as Partner Center's own work would.
+    pub processing: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            delay: RegistrationDelay::default(),
+            lease: Duration::from_secs(30),
+            processing: Duration::ZERO,
+        }
+    }
+}
+
+/// A secret string whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    #[must_use]
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself; call only where it is used, never to log it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How bearer tokens are validated.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// A JWKS document on disk with the RS256/ES256 verification keys.
+    pub jwks_file: Option<PathBuf>,
+    /// A JWKS document to fetch at start (e.g. Entra ID's `.../discovery/v2.0/keys`).
+    pub jwks_url: Option<String>,
+    /// Accept HS256 tokens signed with this secret. For development only.
+    pub dev_signing_secret: Option<Secret>,
+    /// Accepted `aud` values.
+    pub audiences: Vec<String>,
+    /// Accepted `iss` templates; `{tid}` stands for the token's `tid` claim.
+    pub issuers: Vec<String>,
+    /// Tolerated clock skew for `exp` and `nbf`.
+    pub clock_skew: Duration,
+    /// Whether App+User tokens must carry `mfa` in `amr`.
+    pub enforce_mfa: bool,
+}
+
+impl AuthConfig {
+    /// The Partner Center API's audiences: its URI and its application id.
+    pub const AUDIENCES: [&'static str; 2] = [
+        "https://api.partnercenter.microsoft.com",
+        "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd",
+    ];
+    /// Entra ID's v1 and v2 issuers.
+    pub const ISSUERS: [&'static str; 2] = [
+        "https://sts.windows.net/{tid}/",
+        "https://login.microsoftonline.com/{tid}/v2.0",
+    ];
+    /// Default tolerated clock skew.
+    pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwks_file: None,
+            jwks_url: None,
+            dev_signing_secret: None,
+            audiences: Self::AUDIENCES.iter().map(|s| (*s).to_owned()).collect(),
+            issuers: Self::ISSUERS.iter().map(|s| (*s).to_owned()).collect(),
+            clock_skew: Self::CLOCK_SKEW,
+            enforce_mfa: true,
+        }
+    }
+}
+
+/// Everything the service needs besides its listener and its store.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Token validation.
+    pub auth: AuthConfig,
+    /// When accepted registrations complete, and how the worker claims them.
+    pub worker: WorkerSettings,
+    /// The `MS-ServerId` this instance writes on every response.
+    pub server_id: String,
+    /// How long the outcome of a POST with an `MS-RequestId` is kept for its repeats.
+    pub idempotency_retention: Duration,
+    /// Enables the built-in identity provider, answering as this base URL (its tokens' issuer is
+    /// `{url}/{tid}/v2.0`). `None`: off.
+    pub identity_provider: Option<String>,
+    /// How long the tokens of the built-in identity provider's token endpoint last.
+    pub token_lifetime: Duration,
+    /// Enables the admin API, for requests bearing this token. `None`: off.
+    pub admin_token: Option<Secret>,
+    /// Fault rules in force from the start.
+    pub faults: Vec<FaultRule>,
+    /// How many requests the journal keeps.
+    pub journal_size: usize,
+    /// Throttling rules (none: no throttling).
+    pub throttle: Vec<ThrottleRule>,
+}
+
+impl Config {
+    /// Default retention of idempotency records: a day, as Partner Center's retry guidance implies.
+    pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            auth: AuthConfig::default(),
+            worker: WorkerSettings::default(),
+            server_id: default_server_id(),
+            idempotency_retention: Self::IDEMPOTENCY_RETENTION,
+            identity_provider: None,
+            token_lifetime: crate::idp::TOKEN_LIFETIME,
+            admin_token: None,
+            faults: Vec::new(),
+            journal_size: 1000,
+            throttle: Vec::new(),
+        }
+    }
+}
+
+/// A stable `MS-ServerId` for this host: nine digits derived from its host name, in the style of the
+/// ids Partner Center writes (`030020525`).
+#[must_use]
+pub fn default_server_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_default();
+    // FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
+    let hash = host.trim().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{:09}", hash % 1_000_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_delay_parses_durations_and_manual() {
+        assert_eq!("0s".parse(), Ok(RegistrationDelay::After(Duration::ZERO)));
+        assert_eq!(
+            "2s".parse(),
+            Ok(RegistrationDelay::After(Duration::from_secs(2)))
+        );
+        assert_eq!(
+            "500ms".parse(),
+            Ok(RegistrationDelay::After(Duration::from_millis(500)))
+        );
+        assert_eq!("Manual".parse(), Ok(RegistrationDelay::Manual));
+        let err = "soon".parse::<RegistrationDelay>().unwrap_err();
+        assert!(err.contains("soon") && err.contains("manual"), "{err}");
+        assert!("20000days".parse::<RegistrationDelay>().is_err());
+        assert_eq!(RegistrationDelay::default().to_string(), "2s");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        let config = AuthConfig {
+            dev_signing_secret: Some(secret),
+            ..AuthConfig::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn server_id_is_nine_stable_digits() {
+        let id = default_server_id();
+        assert_eq!(id.len(), 9);
+        assert!(id.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(id, default_server_id());
+    }
+}

@@ -1,0 +1,540 @@
+//! Partner Center's wire conventions that apply to every request: path normalisation, the
+//! correlation headers, body limits and JSON rendering.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use partner_center_model::headers::{
+    MAX_ID_HEADER_LEN, MS_CORRELATION_ID, MS_CV, MS_REQUEST_ID, MS_SERVER_ID,
+};
+use partner_center_model::{
+    MediaType, ServiceFault, SubscriptionActivationResult, SubscriptionRegistrationStatus, XmlForm,
+};
+use serde::Serialize;
+use tracing::Instrument as _;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::negotiate::{NotAcceptable, negotiate};
+use crate::ops::RequestNotes;
+use crate::ops::journal::{self, Entry};
+
+/// Largest request body accepted (and ignored) on any route.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Longest Correlation Vector (v1) accepted and written.
+const MAX_CV_LEN: usize = 63;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static(MS_REQUEST_ID);
+static CORRELATION_ID: HeaderName = HeaderName::from_static(MS_CORRELATION_ID);
+static CV: HeaderName = HeaderName::from_static(MS_CV);
+static SERVER_ID: HeaderName = HeaderName::from_static(MS_SERVER_ID);
+
+/// A Partner Center body, rendered in the negotiated media type by [`correlate`] once the
+/// response is complete. Every body of the three routes, and every ServiceFault, goes this way.
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    RegistrationStatus(SubscriptionRegistrationStatus),
+    Activation(SubscriptionActivationResult),
+    Fault(ServiceFault),
+}
+
+impl Payload {
+    fn render(&self, media: MediaType) -> Result<Vec<u8>, serde_json::Error> {
+        Ok(match (self, media.is_xml()) {
+            (Self::RegistrationStatus(body), false) => serde_json::to_vec(body)?,
+            (Self::Activation(body), false) => serde_json::to_vec(body)?,
+            (Self::Fault(body), false) => serde_json::to_vec(body)?,
+            (Self::RegistrationStatus(body), true) => body.to_xml().into_bytes(),
+            (Self::Activation(body), true) => body.to_xml().into_bytes(),
+            (Self::Fault(body), true) => body.to_xml().into_bytes(),
+        })
+    }
+}
+
+/// A response with `status` and a body to render in the negotiated media type.
+pub(crate) fn reply(status: StatusCode, payload: Payload) -> Response {
+    let mut response = status.into_response();
+    response.extensions_mut().insert(payload);
+    response
+}
+
+/// The outcome of content negotiation, in the request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Negotiated(pub(crate) Result<MediaType, NotAcceptable>);
+
+/// Whether the request accepts none of the service's media types: on the three routes, it is
+/// refused with 406 before anything else happens.
+pub(crate) fn not_acceptable(request: &Request) -> bool {
+    matches!(
+        request.extensions().get::<Negotiated>(),
+        Some(Negotiated(Err(NotAcceptable)))
+    )
+}
+
+/// Renders a response's pending [`Payload`], if it has one.
+fn render(response: &mut Response, media: MediaType) {
+    let Some(payload) = response.extensions_mut().remove::<Payload>() else {
+        return;
+    };
+    match payload.render(media) {
+        Ok(bytes) => {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(media.content_type()),
+            );
+            *response.body_mut() = Body::from(bytes);
+        }
+        Err(err) => {
+            *response = ApiError::internal(err).into_response();
+            render(response, MediaType::Json);
+        }
+    }
+}
+
+/// A JSON response with Partner Center's content type, for bodies that are not Partner Center's own.
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(err) => ApiError::internal(err).into_response(),
+    }
+}
+
+/// Rewrites a request's path to its canonical form before routing, as ASP.NET would match it:
+/// literal segments in any case (`/V1/Customers/...`), version `1.0` as `1`, and a trailing slash.
+pub(crate) fn normalize_path(mut request: Request) -> Request {
+    if let Some(path) = canonical_path(request.uri().path()) {
+        let path_and_query = match request.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let mut parts = request.uri().clone().into_parts();
+        if let Ok(pq) = PathAndQuery::try_from(path_and_query) {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
+}
+
+/// The canonical form of segment `index` of a path, when it is one of the literals matched in any
+/// case (`versioned`: the path starts with a version the service serves).
+fn canonical_segment(index: usize, segment: &str, versioned: bool) -> Option<&'static str> {
+    const LITERALS: [(usize, &[&str]); 3] = [
+        (2, &["customers"]),
+        (4, &["subscriptions"]),
+        (6, &["registrations", "registrationstatus", "activate"]),
+    ];
+    if index == 1 {
+        return (segment.eq_ignore_ascii_case("v1") || segment.eq_ignore_ascii_case("v1.0"))
+            .then_some("v1");
+    }
+    if !versioned {
+        return None;
+    }
+    LITERALS
+        .iter()
+        .find(|(at, _)| *at == index)
+        .and_then(|(_, names)| names.iter().find(|name| segment.eq_ignore_ascii_case(name)))
+        .copied()
+}
+
+/// The canonical form of `path`, or `None` when it already is canonical (the common case, which
+/// allocates nothing).
+fn canonical_path(path: &str) -> Option<String> {
+    fn canonical(versioned: bool) -> impl Fn((usize, &str)) -> &str {
+        move |(index, segment)| canonical_segment(index, segment, versioned).unwrap_or(segment)
+    }
+    let trimmed = match path.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => path,
+    };
+    let versioned = trimmed
+        .split('/')
+        .nth(1)
+        .is_some_and(|version| canonical_segment(1, version, false).is_some());
+    let unchanged = trimmed.len() == path.len()
+        && trimmed
+            .split('/')
+            .enumerate()
+            .all(|(index, segment)| canonical(versioned)((index, segment)) == segment);
+    if unchanged {
+        return None;
+    }
+    Some(
+        trimmed
+            .split('/')
+            .enumerate()
+            .map(canonical(versioned))
+            .collect::<Vec<_>>()
+            .join("/"),
+    )
+}
+
+/// The ids of one request, as echoed on its response; handlers read them from the extensions.
+#[derive(Debug, Clone)]
+pub struct RequestIds {
+    /// `MS-RequestId`, from the request or generated.
+    pub request_id: HeaderValue,
+    /// Whether the client sent `MS-RequestId` (only then can a POST be deduplicated).
+    pub client_request_id: bool,
+    /// `MS-CorrelationId`, from the request or generated.
+    pub correlation_id: HeaderValue,
+    /// `MS-CV` for the response: the request's vector extended, or a fresh one.
+    pub cv: HeaderValue,
+}
+
+impl RequestIds {
+    fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let request_id = id_header(headers, &REQUEST_ID, "MS-RequestId")?;
+        let correlation_id = id_header(headers, &CORRELATION_ID, "MS-CorrelationId")?;
+        Ok(Self {
+            client_request_id: request_id.is_some(),
+            request_id: request_id.unwrap_or_else(new_guid_header),
+            correlation_id: correlation_id.unwrap_or_else(new_guid_header),
+            cv: response_cv(headers.get(&CV)),
+        })
+    }
+
+    /// Fresh ids, for a request whose own could not be used.
+    fn generated(headers: &HeaderMap) -> Self {
+        Self {
+            request_id: new_guid_header(),
+            client_request_id: false,
+            correlation_id: new_guid_header(),
+            cv: response_cv(headers.get(&CV)),
+        }
+    }
+
+    fn write(&self, headers: &mut HeaderMap, server_id: &HeaderValue) {
+        headers.insert(REQUEST_ID.clone(), self.request_id.clone());
+        headers.insert(CORRELATION_ID.clone(), self.correlation_id.clone());
+        headers.insert(CV.clone(), self.cv.clone());
+        headers.insert(SERVER_ID.clone(), server_id.clone());
+    }
+}
+
+fn id_header(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    display: &str,
+) -> Result<Option<HeaderValue>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::invalid_header(
+            display,
+            "must appear at most once",
+        ));
+    }
+    if value.len() > MAX_ID_HEADER_LEN {
+        return Err(ApiError::invalid_header(
+            display,
+            "must be at most 128 characters long",
+        ));
+    }
+    if value.as_bytes().iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        return Err(ApiError::invalid_header(
+            display,
+            "must not contain control characters",
+        ));
+    }
+    Ok((!value.is_empty()).then(|| value.clone()))
+}
+
+/// Random bytes for the ids the service makes up (`MS-RequestId`, `MS-CorrelationId`, `MS-CV` when
+/// the client sent none): unique, not secret. A per-thread wyrand generator, seeded from the
+/// system's cryptographic generator, makes them without a system call per request.
+fn random<const N: usize>() -> [u8; N] {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+            let mut seed = [0u8; 8];
+            if aws_lc_rs::rand::fill(&mut seed).is_err() {
+                seed = uuid::Uuid::new_v4().as_u64_pair().0.to_le_bytes();
+            }
+            u64::from_le_bytes(seed)
+        });
+    }
+    let mut bytes = [0u8; N];
+    STATE.with(|state| {
+        for chunk in bytes.chunks_mut(8) {
+            let next = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+            state.set(next);
+            let wide = u128::from(next).wrapping_mul(u128::from(next ^ 0xe703_7ed1_a0b4_28db));
+            let word = ((wide >> 64) as u64) ^ (wide as u64);
+            chunk.copy_from_slice(&word.to_le_bytes()[..chunk.len()]);
+        }
+    });
+    bytes
+}
+
+fn new_guid_header() -> HeaderValue {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Builder::from_random_bytes(random())
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut buf);
+    HeaderValue::from_str(text)
+        .unwrap_or_else(|_| HeaderValue::from_static("00000000-0000-0000-0000-000000000000"))
+}
+
+/// Whether `cv` is a Correlation Vector v1: 16 base64 characters, then one or more `.<uint32>`
+/// extensions, at most 63 characters in all.
+pub(crate) fn is_valid_cv(cv: &[u8]) -> bool {
+    if cv.len() > MAX_CV_LEN || cv.len() < 18 {
+        return false;
+    }
+    let (base, rest) = cv.split_at(16);
+    if !base
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+    {
+        return false;
+    }
+    rest.strip_prefix(b".").is_some_and(|extensions| {
+        extensions.split(|b| *b == b'.').all(|ext| {
+            !ext.is_empty()
+                && ext.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(ext).is_ok_and(|s| s.parse::<u32>().is_ok())
+        })
+    })
+}
+
+/// The response's vector: the request's extended with `.0` when valid (kept as is if extending would
+/// pass the length limit), else a fresh `<16 base64 characters>.0`.
+fn response_cv(incoming: Option<&HeaderValue>) -> HeaderValue {
+    if let Some(incoming) = incoming.filter(|v| is_valid_cv(v.as_bytes())) {
+        if incoming.len() + 2 > MAX_CV_LEN {
+            return incoming.clone();
+        }
+        let mut extended = Vec::with_capacity(incoming.len() + 2);
+        extended.extend_from_slice(incoming.as_bytes());
+        extended.extend_from_slice(b".0");
+        if let Ok(value) = HeaderValue::from_bytes(&extended) {
+            return value;
+        }
+    }
+    let mut cv = base64::engine::general_purpose::STANDARD.encode(random::<12>());
+    cv.push_str(".0");
+    HeaderValue::from_str(&cv).unwrap_or_else(|_| HeaderValue::from_static("AAAAAAAAAAAAAAAA.0"))
+}
+
+/// Middleware on every route: reads (or makes) the request's ids, refuses unusable ones and
+/// oversized bodies, and writes `MS-RequestId`, `MS-CorrelationId`, `MS-CV` and `MS-ServerId` on
+/// the response, errors included.
+pub(crate) async fn correlate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let (ids, rejection) = match RequestIds::from_headers(request.headers()) {
+        Ok(ids) => (ids, None),
+        Err(err) => (RequestIds::generated(request.headers()), Some(err)),
+    };
+    let rejection = rejection
+        .or_else(|| declared_too_large(request.headers()).then(ApiError::payload_too_large));
+    let negotiated = negotiate(accept_header(request.headers()).as_deref());
+    // Routing happened before this layer: the matched route template, a bounded label.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        path = %path,
+        route = %route,
+        request_id = ids.request_id.to_str().unwrap_or("?"),
+        correlation_id = ids.correlation_id.to_str().unwrap_or("?"),
+        partner = tracing::field::Empty,
+    );
+    let notes = Arc::new(RequestNotes::default());
+    let started = Instant::now();
+    let mut response = match rejection {
+        Some(err) => err.into_response(),
+        None => {
+            request.extensions_mut().insert(ids.clone());
+            request.extensions_mut().insert(Negotiated(negotiated));
+            request.extensions_mut().insert(notes.clone());
+            next.run(request).instrument(span.clone()).await
+        }
+    };
+    // A request that accepts nothing the service writes gets its error in JSON.
+    render(&mut response, negotiated.unwrap_or(MediaType::Json));
+    ids.write(response.headers_mut(), state.server_id());
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            fault = notes.fault.get().copied(),
+            "request served"
+        );
+    });
+    let operational = ["/admin/", "/metrics", "/healthz", "/readyz"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    if !operational {
+        state
+            .metrics()
+            .request(&route, method.as_str(), status, elapsed.as_secs_f64());
+        state.journal().record(Entry {
+            time: journal::Time::now(),
+            method: method.to_string(),
+            path,
+            route: (route != "unmatched").then_some(route),
+            partner: notes.partner.get().copied(),
+            request_id: String::from_utf8_lossy(ids.request_id.as_bytes()).into_owned(),
+            correlation_id: String::from_utf8_lossy(ids.correlation_id.as_bytes()).into_owned(),
+            subscription: notes.subscription.get().copied(),
+            status,
+            latency_ms: elapsed.as_secs_f64() * 1000.0,
+            fault: notes.fault.get().copied(),
+            replayed: notes.replayed.get().is_some(),
+        });
+    }
+    response
+}
+
+/// The `Accept` header; several are read as one list, as HTTP says.
+fn accept_header(headers: &HeaderMap) -> Option<std::borrow::Cow<'_, str>> {
+    let mut values = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    let Some(second) = values.next() else {
+        return Some(std::borrow::Cow::Borrowed(first));
+    };
+    let mut joined = format!("{first},{second}");
+    for more in values {
+        joined.push(',');
+        joined.push_str(more);
+    }
+    Some(std::borrow::Cow::Owned(joined))
+}
+
+fn declared_too_large(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+}
+
+/// Reads and discards the request body: the three routes ignore bodies whatever their
+/// `Content-Type` (clients send nothing, `null` or `"success"`), but one over
+/// [`MAX_BODY_BYTES`] is refused with 413 even when it is sent chunked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IgnoredBody;
+
+impl<S: Send + Sync> FromRequest<S> for IgnoredBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let body: Body = request.into_body();
+        // Most requests have no body at all: nothing to read.
+        if http_body::Body::is_end_stream(&body) {
+            return Ok(Self);
+        }
+        match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(_) => Ok(Self),
+            Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+                Err(ApiError::payload_too_large())
+            }
+            Err(_) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                partner_center_model::fault::codes::INVALID_INPUT,
+                "The request body could not be read.",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths_are_left_alone() {
+        assert_eq!(
+            canonical_path("/v1/customers/x/subscriptions/y/registrations"),
+            None
+        );
+        assert_eq!(canonical_path("/healthz"), None);
+        assert_eq!(canonical_path("/"), None);
+    }
+
+    #[test]
+    fn literal_segments_versions_and_trailing_slashes_are_normalised() {
+        assert_eq!(
+            canonical_path("/V1/Customers/AbC/SUBSCRIPTIONS/dEf/RegistrationStatus").as_deref(),
+            Some("/v1/customers/AbC/subscriptions/dEf/registrationstatus")
+        );
+        assert_eq!(
+            canonical_path("/v1.0/customers/x/subscriptions/y/activate/").as_deref(),
+            Some("/v1/customers/x/subscriptions/y/activate")
+        );
+        assert_eq!(canonical_path("/healthz/").as_deref(), Some("/healthz"));
+        // Other versions stay as they are, and so 404.
+        assert_eq!(
+            canonical_path("/v2/customers/x/subscriptions/y/activate"),
+            None
+        );
+        assert_eq!(canonical_path("/V2/customers").as_deref(), None);
+    }
+
+    #[test]
+    fn correlation_vectors_are_validated_and_extended() {
+        assert!(is_valid_cv(b"fc1RI18AXEK3Tdmj.0"));
+        assert!(is_valid_cv(b"iqOqN0FnaE2y0HcD.1.2.3"));
+        for bad in [
+            &b"fc1RI18AXEK3Tdmj"[..],
+            b"fc1RI18AXEK3Tdm.0",
+            b"fc1RI18AXEK3Tdmj.",
+            b"fc1RI18AXEK3Tdmj.x",
+            b"fc1RI18AXEK3Td-j.0",
+            b"fc1RI18AXEK3Tdmj.99999999999",
+        ] {
+            assert!(!is_valid_cv(bad), "{}", String::from_utf8_lossy(bad));
+        }
+        let incoming = HeaderValue::from_static("fc1RI18AXEK3Tdmj.3");
+        assert_eq!(response_cv(Some(&incoming)), "fc1RI18AXEK3Tdmj.3.0");
+        let fresh = response_cv(Some(&HeaderValue::from_static("garbage")));
+        assert!(
+            is_valid_cv(fresh.as_bytes()) && fresh.to_str().unwrap().ends_with(".0"),
+            "{fresh:?}"
+        );
+        let long = HeaderValue::from_str(&format!("fc1RI18AXEK3Tdmj{}", ".1".repeat(23))).unwrap();
+        assert_eq!(long.len(), 62);
+        assert_eq!(
+            response_cv(Some(&long)),
+            long,
+            "extending would pass 63 characters"
+        );
+    }
+}
