@@ -1,0 +1,216 @@
+//! The object model, as the .NET SDK's: `partner.customers().by_id(c).subscriptions().by_id(s)`,
+//! then `.registration()`, `.registration_status()` or `.activate()`.
+
+use std::time::{Duration, Instant};
+
+use partner_center_model::{
+    CustomerId, RegistrationStatus, SubscriptionActivationResult, SubscriptionId,
+    SubscriptionRegistrationStatus,
+};
+use reqwest::Method;
+use reqwest::header::LOCATION;
+
+use crate::client::PartnerCenter;
+use crate::error::Error;
+
+/// The partner's customers.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerCollection<'a> {
+    pub(crate) partner: &'a PartnerCenter,
+}
+
+impl<'a> CustomerCollection<'a> {
+    /// One customer, by its tenant id.
+    #[must_use]
+    pub fn by_id(&self, customer: CustomerId) -> CustomerOperations<'a> {
+        CustomerOperations {
+            partner: self.partner,
+            customer,
+        }
+    }
+}
+
+/// One customer.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerOperations<'a> {
+    partner: &'a PartnerCenter,
+    customer: CustomerId,
+}
+
+impl<'a> CustomerOperations<'a> {
+    /// The customer's subscriptions.
+    #[must_use]
+    pub fn subscriptions(&self) -> SubscriptionCollection<'a> {
+        SubscriptionCollection {
+            partner: self.partner,
+            customer: self.customer,
+        }
+    }
+}
+
+/// A customer's subscriptions.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscriptionCollection<'a> {
+    partner: &'a PartnerCenter,
+    customer: CustomerId,
+}
+
+impl<'a> SubscriptionCollection<'a> {
+    /// One subscription, by its id.
+    #[must_use]
+    pub fn by_id(&self, subscription: SubscriptionId) -> SubscriptionOperations<'a> {
+        SubscriptionOperations {
+            partner: self.partner,
+            customer: self.customer,
+            subscription,
+        }
+    }
+}
+
+/// One subscription of a customer.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscriptionOperations<'a> {
+    partner: &'a PartnerCenter,
+    customer: CustomerId,
+    subscription: SubscriptionId,
+}
+
+impl<'a> SubscriptionOperations<'a> {
+    /// Its registration for Reserved Instance purchase.
+    #[must_use]
+    pub fn registration(&self) -> RegistrationOperations<'a> {
+        RegistrationOperations {
+            subscription: *self,
+        }
+    }
+
+    /// Its registration status.
+    #[must_use]
+    pub fn registration_status(&self) -> RegistrationStatusOperations<'a> {
+        RegistrationStatusOperations {
+            subscription: *self,
+        }
+    }
+
+    /// Activates a third-party SaaS subscription in an integration sandbox
+    /// (`POST .../activate`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] when the service refuses (not a sandbox: code 900127; already active: 800041;
+    /// not a SaaS subscription: 800021; ...), or the other errors of a call.
+    pub async fn activate(&self) -> Result<SubscriptionActivationResult, Error> {
+        let url = self.url("activate");
+        let answer = self.partner.call(Method::POST, &url).await?;
+        self.partner.decode(&answer)
+    }
+
+    fn url(&self, action: &str) -> String {
+        self.partner
+            .subscription_url(self.customer, self.subscription, action)
+    }
+}
+
+/// A subscription's registration.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrationOperations<'a> {
+    subscription: SubscriptionOperations<'a>,
+}
+
+/// How [`RegistrationOperations::register_and_wait`] polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitOptions {
+    /// The pause between two reads of the status (at least 50 ms).
+    pub interval: Duration,
+    /// How long to wait in all.
+    pub timeout: Duration,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RegistrationOperations<'_> {
+    /// Registers the subscription for Reserved Instance purchase (`POST .../registrations`) and
+    /// returns the `Location` of its registration status, as the service sent it (relative; see
+    /// [`PartnerCenter::resolve`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] when the service refuses (not an Azure subscription: 800011; not active:
+    /// 800012; ...), [`Error::Decode`] without a `Location`, or the other errors of a call.
+    pub async fn register(&self) -> Result<String, Error> {
+        let operations = self.subscription;
+        let answer = operations
+            .partner
+            .call(Method::POST, &operations.url("registrations"))
+            .await?;
+        answer
+            .headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Decode("the registration was accepted without a Location".into()))
+    }
+
+    /// Registers the subscription, then reads its status at the `Location` every
+    /// `options.interval` until it is no longer `Registering`, and returns it: `Registered`, or
+    /// `NotRegistered` if the registration failed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if it is still `Registering` after `options.timeout`; the errors of
+    /// [`RegistrationOperations::register`] and of reading the status.
+    pub async fn register_and_wait(
+        &self,
+        options: WaitOptions,
+    ) -> Result<SubscriptionRegistrationStatus, Error> {
+        let started = Instant::now();
+        let partner = self.subscription.partner;
+        let location = self.register().await?;
+        let url = partner.resolve(&location);
+        let interval = options.interval.max(Duration::from_millis(50));
+        loop {
+            let answer = partner.call(Method::GET, &url).await?;
+            let status: SubscriptionRegistrationStatus = partner.decode(&answer)?;
+            if status.status != RegistrationStatus::Registering {
+                return Ok(status);
+            }
+            let waited = started.elapsed();
+            if waited + interval > options.timeout {
+                return Err(Error::Timeout {
+                    waited,
+                    last_status: status.status,
+                });
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+}
+
+/// A subscription's registration status.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrationStatusOperations<'a> {
+    subscription: SubscriptionOperations<'a>,
+}
+
+impl RegistrationStatusOperations<'_> {
+    /// Reads the registration status (`GET .../registrationstatus`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for an unknown customer or subscription (404), or the other errors of a call.
+    pub async fn get(&self) -> Result<SubscriptionRegistrationStatus, Error> {
+        let operations = self.subscription;
+        let answer = operations
+            .partner
+            .call(Method::GET, &operations.url("registrationstatus"))
+            .await?;
+        operations.partner.decode(&answer)
+    }
+}
