@@ -1,0 +1,197 @@
+//! `partner-center serve`.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use partner_center_model::Fixture;
+use partner_center_server::config::default_server_id;
+use partner_center_server::{
+    App, AuthConfig, Config, RegistrationDelay, Secret, WorkerSettings, dev,
+};
+use partner_center_store::SeedReport;
+
+use crate::cli::ServeArgs;
+
+/// Lifetime of the token `--demo` prints.
+const DEMO_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+pub(crate) async fn run(args: ServeArgs) -> Result<(), Error> {
+    let store = partner_center_store::open(&args.database.url, args.database.options())
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+
+    if let Some(path) = &args.seed {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read seed file {}: {e}", path.display()))?;
+        let fixture = Fixture::from_json(&text)
+            .map_err(|e| format!("seed file {} is not a valid fixture: {e}", path.display()))?;
+        log_seed(
+            &path.display().to_string(),
+            store.apply_fixture(&fixture).await?,
+        );
+    }
+
+    let mut dev_secret = args.dev_signing_secret.map(Secret::new);
+    if args.demo {
+        log_seed(
+            "the demo fixture",
+            store.apply_fixture(&dev::demo_fixture()).await?,
+        );
+        if dev_secret.is_none() {
+            dev_secret = Some(dev::random_secret());
+        }
+    }
+    if dev_secret.is_some() {
+        tracing::warn!(
+            "HS256 tokens signed with the development secret are accepted; never do this in production"
+        );
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+    let public_url = args.public_url.clone().unwrap_or_else(|| {
+        // A wildcard address is no address to reach the service at: name the loopback instead.
+        let mut reachable = addr;
+        if reachable.ip().is_unspecified() {
+            reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{reachable}")
+    });
+
+    let mut auth = AuthConfig {
+        jwks_file: args.jwks_file,
+        jwks_url: args.jwks_url,
+        dev_signing_secret: dev_secret.clone(),
+        clock_skew: args.clock_skew,
+        enforce_mfa: args.enforce_mfa,
+        ..AuthConfig::default()
+    };
+    auth.issuers.extend(args.issuers);
+    let config = Config {
+        auth,
+        worker: WorkerSettings {
+            delay: args.registration_delay,
+            lease: args.registration_lease,
+            processing: args.registration_processing,
+        },
+        server_id: args.server_id.unwrap_or_else(default_server_id),
+        idempotency_retention: args.idempotency_retention,
+        identity_provider: args.identity_provider.then(|| public_url.clone()),
+        token_lifetime: args.token_lifetime,
+        admin_token: args.admin_token.map(Secret::new),
+        faults: match &args.faults {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read fault rules {}: {e}", path.display()))?;
+                serde_json::from_str(&text).map_err(|e| {
+                    format!("{} is not a JSON array of fault rules: {e}", path.display())
+                })?
+            }
+            None => Vec::new(),
+        },
+        journal_size: args.journal_size,
+        throttle: args.throttle,
+    };
+    if args.identity_provider {
+        tracing::warn!(issuer = %format!("{public_url}/{{tid}}/v2.0"), "the built-in identity provider issues tokens; development only");
+    }
+    let app = App::new(config, store).await?;
+    tracing::info!(address = %addr, database = %partner_center_store::redact_url(&args.database.url), registration_delay = %args.registration_delay, "listening");
+    let mut banner = format!("Listening on {base}\n");
+    if args.demo {
+        let secret = dev_secret
+            .as_ref()
+            .ok_or("the demo needs a development secret")?;
+        let token = dev::dev_token(secret, dev::DEMO_PARTNER, DEMO_TOKEN_LIFETIME)?;
+        banner.push_str(&demo_banner(&base, &token, args.registration_delay));
+    }
+    // The banner is the interface for people and scripts; logs go to standard error.
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(banner.as_bytes())?;
+    stdout.flush()?;
+    drop(stdout);
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    shutdown_signal().await?;
+    tracing::info!(timeout = %humantime::format_duration(args.shutdown_timeout), "shutting down: finishing in-flight requests");
+    let _ = stop.send(());
+    match tokio::time::timeout(args.shutdown_timeout, server).await {
+        Ok(joined) => joined??,
+        Err(_) => tracing::warn!("in-flight requests did not finish in time; exiting anyway"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn log_seed(origin: &str, report: SeedReport) {
+    tracing::info!(
+        origin,
+        partners = report.partners,
+        customers = report.customers,
+        subscriptions = report.subscriptions,
+        changed = report.changed,
+        "fixture applied"
+    );
+}
+
+/// Waits for SIGINT (Ctrl+C) or SIGTERM.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+fn demo_banner(base: &str, token: &str, delay: RegistrationDelay) -> String {
+    let partner = dev::DEMO_PARTNER;
+    let customer = dev::DEMO_CUSTOMER;
+    let plan = dev::DEMO_AZURE_PLAN;
+    let saas = dev::DEMO_SAAS;
+    let subscriptions = format!("{base}/v1/customers/{customer}/subscriptions");
+    let completes = match delay {
+        RegistrationDelay::After(delay) => {
+            format!("Registered {} later", humantime::format_duration(delay))
+        }
+        RegistrationDelay::Manual => "Registered only when an operator advances it".to_owned(),
+    };
+    format!(
+        r#"
+Demo sandbox partner  {partner}  (Contoso Sandbox)
+  customer            {customer}  (Fabrikam)
+  Azure plan          {plan}  (active: can be registered)
+  SaaS subscription   {saas}  (pending: can be activated once)
+
+A development token for the demo partner (HS256, valid for 24 hours):
+
+  export PC_TOKEN='{token}'
+
+Register the Azure plan (202 Accepted + Location; {completes}):
+  curl -i -X POST -H "Authorization: Bearer $PC_TOKEN" {subscriptions}/{plan}/registrations
+
+Get its registration status (Registering, then Registered):
+  curl -i -H "Authorization: Bearer $PC_TOKEN" {subscriptions}/{plan}/registrationstatus
+
+Activate the SaaS subscription (200 Success; a second time: 400, code 800041):
+  curl -i -X POST -H "Authorization: Bearer $PC_TOKEN" {subscriptions}/{saas}/activate
+
+Press Ctrl+C to stop.
+"#
+    )
+}
