@@ -157,6 +157,23 @@ pub(crate) struct ServeArgs {
     /// How long in-flight requests may take to finish after SIGINT or SIGTERM.
     #[arg(long, env = "PC_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub(crate) shutdown_timeout: Duration,
+
+    /// Most connections served at once; past it, a few more are answered 503 and the rest closed.
+    #[arg(long = "max-connections", env = "PC_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) connection_limit: u32,
+
+    /// How long a client may take to send a request's headers; idle keep-alive connections are
+    /// closed after it too.
+    #[arg(long, env = "PC_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) header_read_timeout: Duration,
+
+    /// How long a client may take to send a request's body (408 past it).
+    #[arg(long, env = "PC_BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) body_read_timeout: Duration,
+
+    /// Largest request head (request line and headers), in bytes; larger ones get 431.
+    #[arg(long, env = "PC_MAX_HEADER_BYTES", default_value_t = 32 * 1024, value_parser = clap::value_parser!(u32).range(8192..), value_name = "BYTES")]
+    pub(crate) max_header_bytes: u32,
 }
 
 /// Where the state lives, and how the service connects to it.

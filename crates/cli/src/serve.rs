@@ -6,7 +6,7 @@ use std::time::Duration;
 use partner_center_model::Fixture;
 use partner_center_server::config::default_server_id;
 use partner_center_server::{
-    App, AuthConfig, Config, RegistrationDelay, Secret, WorkerSettings, dev,
+    App, AuthConfig, Config, Limits, RegistrationDelay, Secret, WorkerSettings, dev,
 };
 use partner_center_store::SeedReport;
 
@@ -96,6 +96,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Error> {
         },
         journal_size: args.journal_size,
         throttle: args.throttle,
+        limits: Limits {
+            max_connections: args.connection_limit as usize,
+            header_read_timeout: args.header_read_timeout,
+            body_read_timeout: args.body_read_timeout,
+            max_header_bytes: args.max_header_bytes as usize,
+        },
     };
     if args.identity_provider {
         tracing::warn!(issuer = %format!("{public_url}/{{tid}}/v2.0"), "the built-in identity provider issues tokens; development only");

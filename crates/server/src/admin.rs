@@ -8,7 +8,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Query, RawPathParams, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +30,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::ops::faults::FaultRule;
 use crate::ops::journal::{self, Entry, Query as JournalQuery};
-use crate::wire::json;
+use crate::wire::{self, json};
 
 /// The admin API's routes.
 pub(crate) fn router() -> Router<AppState> {
@@ -150,6 +150,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 /// A JSON request body, refused with a 400 ServiceFault saying what is wrong.
+/// The most an admin request body may hold (a fixture can be large).
+const MAX_ADMIN_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// An admin request's body, read within the body limits (see [`wire::read_body`]).
+struct AdminBody(Bytes);
+
+impl FromRequest<AppState> for AdminBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        wire::read_body(request.into_body(), MAX_ADMIN_BODY_BYTES, state)
+            .await
+            .map(Self)
+    }
+}
+
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
@@ -294,7 +310,7 @@ async fn put_partner(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    bytes: Bytes,
+    AdminBody(bytes): AdminBody,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
     let request: PartnerBody = body(&bytes)?;
@@ -342,7 +358,7 @@ async fn put_customer(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    bytes: Bytes,
+    AdminBody(bytes): AdminBody,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
     let request: CustomerBody = body(&bytes)?;
@@ -418,7 +434,7 @@ async fn put_subscription(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    bytes: Bytes,
+    AdminBody(bytes): AdminBody,
 ) -> Result<Response, ApiError> {
     let key = subscription_key(&params)?;
     let request: SubscriptionBody = body(&bytes)?;
@@ -539,7 +555,7 @@ struct SeedView {
 async fn load_fixture(
     _: Admin,
     State(state): State<AppState>,
-    bytes: Bytes,
+    AdminBody(bytes): AdminBody,
 ) -> Result<Response, ApiError> {
     let fixture: Fixture = body(&bytes)?;
     let report = state.store().apply_fixture(&fixture).await?;
@@ -561,7 +577,7 @@ async fn list_faults(_: Admin, State(state): State<AppState>) -> Response {
 async fn add_fault(
     _: Admin,
     State(state): State<AppState>,
-    bytes: Bytes,
+    AdminBody(bytes): AdminBody,
 ) -> Result<Response, ApiError> {
     let rule: FaultRule = body(&bytes)?;
     let id = state.faults().add(rule).map_err(|reason| {

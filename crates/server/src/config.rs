@@ -172,6 +172,34 @@ pub struct Config {
     pub journal_size: usize,
     /// Throttling rules (none: no throttling).
     pub throttle: Vec<ThrottleRule>,
+    /// Bounds on connections and on how slowly and how much clients may send.
+    pub limits: Limits,
+}
+
+/// Bounds on connections and on how slowly and how much clients may send; see
+/// `crate::connections`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most connections served at once; a few more are answered 503, the rest closed.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's head (line and headers); an idle
+    /// keep-alive connection is closed after it too.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body (408 past it).
+    pub body_read_timeout: Duration,
+    /// Largest request head, in bytes (at least 8 KiB); a larger one is answered 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_header_bytes: 32 * 1024,
+        }
+    }
 }
 
 impl Config {
@@ -192,6 +220,7 @@ impl Default for Config {
             faults: Vec::new(),
             journal_size: 1000,
             throttle: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The service's one error type, and how every error becomes a ServiceFault response.
 //!
-//! Handlers and extractors return [`ApiError`] and use `?`; a [`StoreError`] converts into a 500
-//! whose cause is logged once, here, and never sent to the client.
+//! Handlers and extractors return [`ApiError`] and use `?`; a [`StoreError`] converts into a 503
+//! when the database is unreachable or overloaded (worth retrying) and a 500 otherwise, whose cause
+//! is logged once, here, and never sent to the client.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +17,7 @@ use crate::wire;
 pub struct ApiError {
     status: StatusCode,
     fault: ServiceFault,
-    /// The internal cause of a 500, for the log only.
+    /// The internal cause of a 500 or 503, for the log only.
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -152,16 +153,44 @@ impl ApiError {
         )
     }
 
-    /// 413, code 0: a request body over the limit.
-    pub(crate) fn payload_too_large() -> Self {
+    /// 413, code 0: a request body over `limit` bytes.
+    pub(crate) fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             codes::UNSPECIFIED,
-            format!(
-                "The request body is larger than {} bytes.",
-                wire::MAX_BODY_BYTES
-            ),
+            format!("The request body is larger than {limit} bytes."),
         )
+    }
+
+    /// 431, code 0: a request line and headers over `limit` bytes.
+    pub(crate) fn head_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            codes::UNSPECIFIED,
+            format!("The request line and headers are larger than {limit} bytes."),
+        )
+    }
+
+    /// 408, code 0: the client did not send its request body in time.
+    pub(crate) fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::UNSPECIFIED,
+            "The request body was not received in time.",
+        )
+    }
+
+    /// 503, code 0: the database cannot be reached or is overloaded; worth retrying (the response
+    /// says when, in `Retry-After`). `cause` is logged, not sent.
+    pub(crate) fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            fault: ServiceFault::new(
+                codes::UNSPECIFIED,
+                "The service is temporarily unavailable. Try again later.",
+            ),
+            cause: Some(cause.into()),
+        }
     }
 
     /// 500, code 800003: an internal failure; `cause` is logged, not sent.
@@ -179,20 +208,29 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::internal(err)
+        if err.is_unavailable() {
+            Self::unavailable(err)
+        } else {
+            Self::internal(err)
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Some(cause) = &self.cause {
-            tracing::error!(error = %cause, "request failed");
+        match &self.cause {
+            Some(cause) if self.status == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(error = %cause, "request failed: the database is unavailable");
+            }
+            Some(cause) => tracing::error!(error = %cause, "request failed"),
+            None => {}
         }
         let mut response = wire::reply(self.status, wire::Payload::Fault(self.fault));
+        let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

@@ -30,7 +30,6 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use partner_center_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +39,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub mod admin;
 pub mod auth;
 pub mod config;
+mod connections;
 pub mod dev;
 pub mod error;
 pub mod idp;
@@ -52,7 +52,7 @@ pub mod wire;
 pub mod worker;
 
 pub use auth::{AuthSetupError, Authenticator};
-pub use config::{AuthConfig, Config, RegistrationDelay, Secret, WorkerSettings};
+pub use config::{AuthConfig, Config, Limits, RegistrationDelay, Secret, WorkerSettings};
 pub use error::ApiError;
 pub use idp::{IdentityProvider, IdpError};
 use ops::faults::Faults;
@@ -80,6 +80,7 @@ struct StateInner {
     journal: Journal,
     throttle: Throttle,
     metrics: Metrics,
+    limits: config::Limits,
 }
 
 impl AppState {
@@ -125,6 +126,10 @@ impl AppState {
 
     pub(crate) fn server_id(&self) -> &HeaderValue {
         &self.inner.server_id
+    }
+
+    pub(crate) fn limits(&self) -> &config::Limits {
+        &self.inner.limits
     }
 }
 
@@ -192,6 +197,7 @@ impl App {
                     journal: Journal::new(config.journal_size),
                     throttle: Throttle::new(config.throttle),
                     metrics,
+                    limits: config.limits,
                 }),
             },
         })
@@ -247,16 +253,13 @@ impl App {
         let service = self
             .router()
             .map_request(wire::normalize_path as fn(Request) -> Request);
-        let listener = listener.tap_io(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-            }
-        });
-        let result = axum::serve(
+        let result = connections::serve(
             listener,
-            axum::ServiceExt::<Request>::into_make_service(service),
+            service,
+            self.overloaded(),
+            self.state.inner.limits,
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         stop_worker.cancel();
         if let Err(err) = worker.await {
@@ -266,6 +269,19 @@ impl App {
             tracing::error!(error = %err, "idempotency janitor panicked");
         }
         result
+    }
+}
+
+impl App {
+    /// What a connection over the limit gets: 503 to any request, with the usual headers.
+    fn overloaded(&self) -> Router {
+        Router::new()
+            .fallback(|| async { ApiError::unavailable("too many connections").into_response() })
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                wire::correlate,
+            ))
+            .with_state(self.state.clone())
     }
 }
 

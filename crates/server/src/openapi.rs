@@ -133,6 +133,10 @@ const ERRORS: &[(StatusCode, &str)] = &[
         StatusCode::INTERNAL_SERVER_ERROR,
         "An unexpected failure (code 800003); nothing of it is disclosed.",
     ),
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The database cannot be reached or is overloaded (code 0); retry after the Retry-After seconds with the same MS-RequestId.",
+    ),
 ];
 
 /// The headers on every response.
@@ -371,7 +375,7 @@ mod tests {
             for status in success
                 .iter()
                 .copied()
-                .chain(["400", "401", "403", "404", "406", "500"])
+                .chain(["400", "401", "403", "404", "406", "500", "503"])
             {
                 let response = &operation["responses"][status];
                 assert!(response.is_object(), "{method} {path} {status}");

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, MatchedPath, Request, State};
@@ -352,8 +352,13 @@ pub(crate) async fn correlate(
         Ok(ids) => (ids, None),
         Err(err) => (RequestIds::generated(request.headers()), Some(err)),
     };
+    let max_head = state.limits().max_header_bytes;
     let rejection = rejection
-        .or_else(|| declared_too_large(request.headers()).then(ApiError::payload_too_large));
+        .or_else(|| head_too_large(&request, max_head).then(|| ApiError::head_too_large(max_head)))
+        .or_else(|| {
+            declared_too_large(request.headers())
+                .then(|| ApiError::payload_too_large(MAX_BODY_BYTES))
+        });
     let negotiated = negotiate(accept_header(request.headers()).as_deref());
     // Routing happened before this layer: the matched route template, a bounded label.
     let route = request
@@ -438,6 +443,23 @@ fn accept_header(headers: &HeaderMap) -> Option<std::borrow::Cow<'_, str>> {
     Some(std::borrow::Cow::Owned(joined))
 }
 
+/// Whether the request line and headers take more than `limit` bytes. The HTTP parser refuses
+/// heads far over the limit before they are read whole; this is the exact check.
+fn head_too_large(request: &Request, limit: usize) -> bool {
+    let line = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |p| p.as_str().len())
+        + request.method().as_str().len()
+        + "  HTTP/1.1\r\n".len();
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + ": \r\n".len())
+        .sum();
+    line + headers > limit
+}
+
 fn declared_too_large(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_LENGTH)
@@ -446,32 +468,44 @@ fn declared_too_large(headers: &HeaderMap) -> bool {
         .is_some_and(|len| len > MAX_BODY_BYTES as u64)
 }
 
+/// Reads a request body whole: at most `limit` bytes (413 past it, even sent chunked) within the
+/// body read timeout (408 past it); a body the client broke off is a 400.
+pub(crate) async fn read_body(
+    body: Body,
+    limit: usize,
+    state: &AppState,
+) -> Result<Bytes, ApiError> {
+    let read = Limited::new(body, limit).collect();
+    match tokio::time::timeout(state.limits().body_read_timeout, read).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::payload_too_large(limit))
+        }
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            partner_center_model::fault::codes::INVALID_INPUT,
+            "The request body could not be read.",
+        )),
+        Err(_) => Err(ApiError::body_timeout()),
+    }
+}
+
 /// Reads and discards the request body: the three routes ignore bodies whatever their
 /// `Content-Type` (clients send nothing, `null` or `"success"`), but one over
 /// [`MAX_BODY_BYTES`] is refused with 413 even when it is sent chunked.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IgnoredBody;
 
-impl<S: Send + Sync> FromRequest<S> for IgnoredBody {
+impl FromRequest<AppState> for IgnoredBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let body: Body = request.into_body();
         // Most requests have no body at all: nothing to read.
         if http_body::Body::is_end_stream(&body) {
             return Ok(Self);
         }
-        match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(_) => Ok(Self),
-            Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-                Err(ApiError::payload_too_large())
-            }
-            Err(_) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                partner_center_model::fault::codes::INVALID_INPUT,
-                "The request body could not be read.",
-            )),
-        }
+        read_body(body, MAX_BODY_BYTES, state).await.map(|_| Self)
     }
 }
 

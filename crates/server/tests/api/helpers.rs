@@ -15,7 +15,7 @@ use partner_center_model::{
     CustomerId, Fixture, SubscriptionActivationResult, SubscriptionId, Timestamp,
 };
 use partner_center_server::ops::faults::FaultRule;
-use partner_center_server::{App, Config, RegistrationDelay, Secret, WorkerSettings};
+use partner_center_server::{App, Config, Limits, RegistrationDelay, Secret, WorkerSettings};
 use partner_center_store::testing::PostgresSchema;
 use partner_center_store::{CompletedRegistration, StoreOptions};
 use serde_json::{Value, json};
@@ -182,6 +182,8 @@ pub struct TestOptions {
     pub throttle: Vec<&'static str>,
     /// How long the identity provider's tokens last.
     pub token_lifetime: Duration,
+    /// Connection and request limits.
+    pub limits: Limits,
 }
 
 impl Default for TestOptions {
@@ -200,6 +202,7 @@ impl Default for TestOptions {
             journal_size: 1000,
             throttle: Vec::new(),
             token_lifetime: Duration::from_secs(3599),
+            limits: Limits::default(),
         }
     }
 }
@@ -253,6 +256,7 @@ impl TestApp {
                 .iter()
                 .map(|rule| rule.parse().unwrap())
                 .collect(),
+            limits: options.limits,
             ..Config::default()
         };
         config.auth.jwks_file = Some(jwks_file);

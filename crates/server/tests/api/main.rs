@@ -49,6 +49,7 @@ macro_rules! e2e {
 mod activation;
 mod auth;
 mod helpers;
+mod hostile;
 mod idempotency;
 mod identity_provider;
 mod lifecycle;

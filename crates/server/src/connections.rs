@@ -1,0 +1,148 @@
+//! The accept loop: HTTP/1.1 connections, bounded in number, with a deadline on request heads and a
+//! limit on their size, and a graceful shutdown.
+//!
+//! - At most [`Limits::max_connections`] connections are served at once. Past it, a few more are
+//!   answered `503` with a ServiceFault and `Retry-After`, then closed; past those, new connections
+//!   are closed at once. Either way the service keeps serving the connections it has.
+//! - A client must send a request's head within [`Limits::header_read_timeout`] (a slow client, or
+//!   an idle keep-alive connection, is closed after it), and a head over
+//!   [`Limits::max_header_bytes`] is answered `431`.
+//! - Request bodies are read (by the handlers, see [`crate::wire::read_body`]) within
+//!   [`Limits::body_read_timeout`].
+//! - On shutdown the loop stops accepting, lets each connection finish the request it is serving,
+//!   and closes idle connections.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{Service, ServiceExt as _};
+
+use crate::config::Limits;
+
+/// How many connections over the limit may be answered `503` at once (each until it has sent its
+/// request head, or the head timeout); more are closed without an answer.
+const REFUSALS: usize = 64;
+
+/// Smallest head buffer hyper accepts.
+const MIN_HEADER_BYTES: usize = 8192;
+
+/// Serves `app` on `listener` until `shutdown` resolves; connections over the limit get
+/// `overloaded`, which answers 503. Returns once every connection is closed.
+pub(crate) async fn serve<S, F>(
+    listener: TcpListener,
+    app: S,
+    overloaded: Router,
+    limits: Limits,
+    shutdown: F,
+) -> io::Result<()>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
+    let mut refusing = http.clone();
+    refusing.keep_alive(false);
+
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    accept_failed(&err).await;
+                    continue;
+                }
+            },
+        };
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
+        let io = TokioIo::new(stream);
+        if let Ok(permit) = connections.clone().try_acquire_owned() {
+            let app = app.clone();
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                app.clone().oneshot(request.map(Body::new))
+            });
+            tokio::spawn(watched(
+                &graceful,
+                http.serve_connection(io, service),
+                permit,
+            ));
+        } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
+            tracing::warn!(
+                limit = limits.max_connections,
+                "too many connections: refusing one with 503"
+            );
+            let overloaded = overloaded.clone();
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                overloaded.clone().oneshot(request.map(Body::new))
+            });
+            tokio::spawn(watched(
+                &graceful,
+                refusing.serve_connection(io, service),
+                permit,
+            ));
+        }
+        // Else, under a flood, refusing politely would itself be unbounded: the connection is
+        // closed as it is dropped.
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// The connection, shut down gracefully with the others, holding its permit until it ends.
+fn watched<C>(
+    graceful: &GracefulShutdown,
+    connection: C,
+    permit: OwnedSemaphorePermit,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    C: hyper_util::server::graceful::GracefulConnection + Send + 'static,
+    C::Error: std::fmt::Display,
+{
+    let connection = graceful.watch(connection);
+    async move {
+        if let Err(err) = connection.await {
+            tracing::debug!(error = %err, "connection ended with an error");
+        }
+        drop(permit);
+    }
+}
+
+/// A failed `accept`: the connection's own trouble is skipped; running out of file descriptors (or
+/// memory) is logged and waited out briefly rather than spun on.
+async fn accept_failed(err: &io::Error) {
+    if matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+    ) {
+        return;
+    }
+    tracing::error!(error = %err, "cannot accept a connection; retrying in 100 ms");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
