@@ -4,15 +4,19 @@
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use partner_center_server::{Secret, dev};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_partner-center");
 const DEADLINE: Duration = Duration::from_secs(20);
+
+#[path = "cli/reliability.rs"]
+mod reliability;
 
 fn command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
@@ -29,17 +33,32 @@ fn command(dir: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// A running `partner-center serve`, with what it printed up to a marker line.
+/// A running `partner-center serve`, with what it printed up to a marker line. Its standard error
+/// is read as it comes (a full pipe would block the service's logging), into `logs`.
 struct Running {
     child: Child,
     base: String,
     banner: String,
+    logs: Arc<Mutex<String>>,
+    drain: tokio::task::JoinHandle<()>,
     _stdout: Lines<BufReader<ChildStdout>>,
 }
 
 async fn start(mut command: Command, until: &str) -> Running {
     let mut child = command.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let logs = Arc::new(Mutex::new(String::new()));
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let drain = tokio::spawn({
+        let logs = logs.clone();
+        async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let mut logs = logs.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        }
+    });
     let mut banner = String::new();
     let read = async {
         while let Some(line) = lines.next_line().await.unwrap() {
@@ -52,14 +71,9 @@ async fn start(mut command: Command, until: &str) -> Running {
         false
     };
     if !tokio::time::timeout(DEADLINE, read).await.unwrap() {
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .await
-            .unwrap();
+        let _ = tokio::time::timeout(DEADLINE, child.wait()).await;
+        let _ = tokio::time::timeout(DEADLINE, drain).await;
+        let stderr = logs.lock().unwrap().clone();
         panic!("the service stopped before printing {until:?}:\n{banner}\n{stderr}");
     }
     let base = banner
@@ -72,23 +86,35 @@ async fn start(mut command: Command, until: &str) -> Running {
         child,
         base,
         banner,
+        logs,
+        drain,
         _stdout: lines,
     }
 }
 
 impl Running {
     /// Sends `signal` and waits (bounded) for the process to exit.
-    async fn stop_with(mut self, signal: &str) -> ExitStatus {
+    async fn stop_with(self, signal: &str) -> ExitStatus {
         let pid = self.child.id().unwrap().to_string();
         let killed = std::process::Command::new("kill")
             .args([format!("-{signal}"), pid])
             .status()
             .unwrap();
         assert!(killed.success());
-        tokio::time::timeout(DEADLINE, self.child.wait())
+        self.exited().await
+    }
+
+    /// Waits (bounded) for the process to exit, and for its last logs.
+    async fn exited(mut self) -> ExitStatus {
+        let status = tokio::time::timeout(DEADLINE, self.child.wait())
             .await
             .unwrap()
+            .unwrap();
+        tokio::time::timeout(DEADLINE, self.drain)
+            .await
             .unwrap()
+            .unwrap();
+        status
     }
 }
 
@@ -765,7 +791,7 @@ async fn admin_commands_operate_a_running_service_which_logs_json() {
         ],
     );
     serve.env("PC_LOG", "info");
-    let mut running = start(serve, "Listening on").await;
+    let running = start(serve, "Listening on").await;
     let admin = |args: &[&str]| {
         let mut command = command(
             dir.path(),
@@ -882,10 +908,9 @@ async fn admin_commands_operate_a_running_service_which_logs_json() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("403"));
 
     // The logs are JSON objects with the request's fields.
-    let mut stderr = running.child.stderr.take().unwrap();
+    let logs = running.logs.clone();
     assert!(running.stop_with("TERM").await.success());
-    let mut logs = String::new();
-    stderr.read_to_string(&mut logs).await.unwrap();
+    let logs = logs.lock().unwrap().clone();
     let served: Vec<Value> = logs
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
