@@ -301,7 +301,8 @@ fn new_guid_header() -> HeaderValue {
 
 /// Whether `cv` is a Correlation Vector v1: 16 base64 characters, then one or more `.<uint32>`
 /// extensions, at most 63 characters in all.
-pub(crate) fn is_valid_cv(cv: &[u8]) -> bool {
+#[must_use]
+pub fn is_valid_cv(cv: &[u8]) -> bool {
     if cv.len() > MAX_CV_LEN || cv.len() < 18 {
         return false;
     }
@@ -323,7 +324,8 @@ pub(crate) fn is_valid_cv(cv: &[u8]) -> bool {
 
 /// The response's vector: the request's extended with `.0` when valid (kept as is if extending would
 /// pass the length limit), else a fresh `<16 base64 characters>.0`.
-fn response_cv(incoming: Option<&HeaderValue>) -> HeaderValue {
+#[must_use]
+pub fn response_cv(incoming: Option<&HeaderValue>) -> HeaderValue {
     if let Some(incoming) = incoming.filter(|v| is_valid_cv(v.as_bytes())) {
         if incoming.len() + 2 > MAX_CV_LEN {
             return incoming.clone();
