@@ -9,6 +9,7 @@
 //!   [`Limits::max_header_bytes`] is answered `431`.
 //! - Request bodies are read (by the handlers, see [`crate::wire::read_body`]) within
 //!   [`Limits::body_read_timeout`].
+//! - Each connection remembers the last bearer token verified on it ([`ConnectionMemo`]).
 //! - On shutdown the loop stops accepting, lets each connection finish the request it is serving,
 //!   and closes idle connections.
 
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt as _};
 
+use crate::auth::ConnectionMemo;
 use crate::config::Limits;
 
 /// How many connections over the limit may be answered `503` at once (each until it has sent its
@@ -81,8 +83,11 @@ where
         let io = TokioIo::new(stream);
         if let Ok(permit) = connections.clone().try_acquire_owned() {
             let app = app.clone();
+            let memo = Arc::new(ConnectionMemo::default());
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                app.clone().oneshot(request.map(Body::new))
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(memo.clone());
+                app.clone().oneshot(request)
             });
             tokio::spawn(watched(
                 &graceful,

@@ -4,6 +4,12 @@
 //! Entries are keyed by the SHA-256 of the token, so the cache holds no token, and it is bounded:
 //! past its capacity the least useful entries are evicted (quick_cache's CLOCK-Pro policy), which at
 //! worst costs a signature check again.
+//!
+//! Before it, each connection remembers the last token verified on it ([`ConnectionMemo`]): a client
+//! sends the same token on its connection request after request, and comparing it costs far less
+//! than hashing it. The memo lives (and holds the token) only as long as the connection.
+
+use std::sync::Mutex;
 
 use aws_lc_rs::digest;
 use partner_center_model::Timestamp;
@@ -38,25 +44,51 @@ impl TokenCache {
         key
     }
 
-    /// The verified token for `key`, if it was verified and has not expired since.
-    pub(super) fn get(&self, key: &[u8; 32], now: Timestamp) -> Option<VerifiedToken> {
+    /// The verified token for `key` and until when it is valid, if it was verified and has not
+    /// expired since.
+    pub(super) fn get(&self, key: &[u8; 32], now: Timestamp) -> Option<(VerifiedToken, i64)> {
         let entry = self.entries.get(key)?;
         if entry.valid_until >= now.as_millis() {
-            Some(entry.token)
+            Some((entry.token, entry.valid_until))
         } else {
             self.entries.remove(key);
             None
         }
     }
 
-    pub(super) fn insert(&self, key: [u8; 32], token: VerifiedToken, valid_until: Timestamp) {
-        self.entries.insert(
-            key,
-            Entry {
-                token,
-                valid_until: valid_until.as_millis(),
-            },
-        );
+    pub(super) fn insert(&self, key: [u8; 32], token: VerifiedToken, valid_until: i64) {
+        self.entries.insert(key, Entry { token, valid_until });
+    }
+}
+
+/// The last token verified on one connection (see the module's documentation).
+#[derive(Debug, Default)]
+pub struct ConnectionMemo(Mutex<Option<Memo>>);
+
+#[derive(Debug)]
+struct Memo {
+    token: Box<str>,
+    verified: VerifiedToken,
+    valid_until: i64,
+}
+
+impl ConnectionMemo {
+    /// What `token` verified as, if it is the connection's last token and has not expired since.
+    pub(super) fn get(&self, token: &str, now: Timestamp) -> Option<VerifiedToken> {
+        let memo = self.0.lock().ok()?;
+        memo.as_ref()
+            .filter(|m| *m.token == *token && m.valid_until >= now.as_millis())
+            .map(|m| m.verified.clone())
+    }
+
+    pub(super) fn set(&self, token: &str, verified: VerifiedToken, valid_until: i64) {
+        if let Ok(mut memo) = self.0.lock() {
+            *memo = Some(Memo {
+                token: token.into(),
+                verified,
+                valid_until,
+            });
+        }
     }
 }
 
@@ -74,12 +106,15 @@ mod tests {
         };
         let key = TokenCache::key("header.payload.signature");
         assert_ne!(key, TokenCache::key("header.payload.signaturf"));
-        cache.insert(key, token.clone(), Timestamp::from_millis(2_000));
+        cache.insert(key, token.clone(), 2_000);
         assert_eq!(
             cache.get(&key, Timestamp::from_millis(1_999)),
-            Some(token.clone())
+            Some((token.clone(), 2_000))
         );
-        assert_eq!(cache.get(&key, Timestamp::from_millis(2_000)), Some(token));
+        assert_eq!(
+            cache.get(&key, Timestamp::from_millis(2_000)),
+            Some((token, 2_000))
+        );
         assert_eq!(cache.get(&key, Timestamp::from_millis(2_001)), None);
         // An expired entry is dropped, not served later by a clock going back.
         assert_eq!(cache.get(&key, Timestamp::from_millis(1_000)), None);
@@ -94,12 +129,29 @@ mod tests {
             app_id: None,
         };
         for i in 0..(CAPACITY * 2) {
-            cache.insert(
-                TokenCache::key(&i.to_string()),
-                token.clone(),
-                Timestamp::from_millis(i64::MAX),
-            );
+            cache.insert(TokenCache::key(&i.to_string()), token.clone(), i64::MAX);
         }
         assert!(cache.entries.len() <= CAPACITY, "{}", cache.entries.len());
+    }
+
+    #[test]
+    fn a_connection_remembers_only_its_last_token_and_only_until_it_expires() {
+        let memo = ConnectionMemo::default();
+        let token = VerifiedToken {
+            tenant: partner_center_model::TenantId::new_random(),
+            app_only: true,
+            app_id: None,
+        };
+        assert_eq!(memo.get("a.b.c", Timestamp::from_millis(0)), None);
+        memo.set("a.b.c", token.clone(), 2_000);
+        assert_eq!(
+            memo.get("a.b.c", Timestamp::from_millis(2_000)),
+            Some(token.clone())
+        );
+        assert_eq!(memo.get("a.b.d", Timestamp::from_millis(0)), None);
+        assert_eq!(memo.get("a.b.c", Timestamp::from_millis(2_001)), None);
+        memo.set("x.y.z", token.clone(), 5_000);
+        assert_eq!(memo.get("a.b.c", Timestamp::from_millis(0)), None);
+        assert_eq!(memo.get("x.y.z", Timestamp::from_millis(0)), Some(token));
     }
 }

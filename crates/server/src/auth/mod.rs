@@ -24,6 +24,7 @@ use crate::error::ApiError;
 mod cache;
 mod keys;
 
+pub use cache::ConnectionMemo;
 use cache::TokenCache;
 use keys::{Keys, Verifier};
 
@@ -209,14 +210,36 @@ impl Authenticator {
     /// 401 for a token that does not validate or lacks MFA; 403 for an App+User token without the
     /// `user_impersonation` scope.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, ApiError> {
-        let key = TokenCache::key(token);
-        if let Some(verified) = self.cache.get(&key, Timestamp::now()) {
+        self.verify_on(token, None).await
+    }
+
+    /// [`Self::verify`], first asking the connection's memo (and telling it the result).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::verify`].
+    pub async fn verify_on(
+        &self,
+        token: &str,
+        connection: Option<&ConnectionMemo>,
+    ) -> Result<VerifiedToken, ApiError> {
+        let now = Timestamp::now();
+        if let Some(verified) = connection.and_then(|memo| memo.get(token, now)) {
             return Ok(verified);
         }
-        let (verified, exp) = self.verify_fully(token).await?;
-        let valid_until =
-            Timestamp::from_millis(exp.saturating_mul(1000).saturating_add(self.leeway_ms));
-        self.cache.insert(key, verified.clone(), valid_until);
+        let key = TokenCache::key(token);
+        let (verified, valid_until) = match self.cache.get(&key, now) {
+            Some(cached) => cached,
+            None => {
+                let (verified, exp) = self.verify_fully(token).await?;
+                let valid_until = exp.saturating_mul(1000).saturating_add(self.leeway_ms);
+                self.cache.insert(key, verified.clone(), valid_until);
+                (verified, valid_until)
+            }
+        };
+        if let Some(memo) = connection {
+            memo.set(token, verified.clone(), valid_until);
+        }
         Ok(verified)
     }
 
@@ -344,7 +367,11 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(caller.clone());
         }
         let token = bearer_token(parts)?;
-        let verified = state.auth().verify(token).await?;
+        let connection = parts.extensions.get::<std::sync::Arc<ConnectionMemo>>();
+        let verified = state
+            .auth()
+            .verify_on(token, connection.map(AsRef::as_ref))
+            .await?;
         let partner = state
             .store()
             .partner(verified.tenant)

@@ -4,8 +4,12 @@
 //! tests) count separately. Route labels are route templates, never raw paths, so the number of
 //! series stays bounded.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// The service's metrics.
@@ -19,6 +23,18 @@ pub struct Metrics {
     replays: IntCounterVec,
     faults: IntCounterVec,
     throttled: IntCounterVec,
+    /// The request counter and latency histogram of each route, method and status seen, resolved
+    /// once: `with_label_values` hashes the labels and takes a lock on every call.
+    resolved: Arc<RwLock<HashMap<String, Vec<Resolved>>>>,
+}
+
+/// One route's request metrics for a method and a status.
+#[derive(Debug)]
+struct Resolved {
+    method: &'static str,
+    status: &'static str,
+    count: IntCounter,
+    latency: Histogram,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -111,17 +127,43 @@ impl Metrics {
             replays,
             faults,
             throttled,
+            resolved: Arc::default(),
         }
     }
 
-    /// A request answered.
+    /// A request answered. Methods other than the standard ones count as `other`, so that no
+    /// request can add series without bound.
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.requests
-            .with_label_values(&[route, method, status_label(status)])
-            .inc();
-        self.latency
-            .with_label_values(&[route, method])
-            .observe(seconds);
+        let method = method_label(method);
+        let status = status_label(status);
+        let counted = self.resolved.read().is_ok_and(|resolved| {
+            resolved
+                .get(route)
+                .and_then(|of| of.iter().find(|r| r.method == method && r.status == status))
+                .map(|r| {
+                    r.count.inc();
+                    r.latency.observe(seconds);
+                })
+                .is_some()
+        });
+        if counted {
+            return;
+        }
+        let count = self.requests.with_label_values(&[route, method, status]);
+        let latency = self.latency.with_label_values(&[route, method]);
+        count.inc();
+        latency.observe(seconds);
+        if let Ok(mut resolved) = self.resolved.write() {
+            resolved
+                .entry(route.to_owned())
+                .or_default()
+                .push(Resolved {
+                    method,
+                    status,
+                    count,
+                    latency,
+                });
+        }
     }
 
     /// A repeat answered with the first request's outcome.
@@ -167,6 +209,16 @@ impl Default for Metrics {
 }
 
 /// Status labels from a fixed set, without allocating.
+fn method_label(method: &str) -> &'static str {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    STANDARD
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or("other")
+}
+
 fn status_label(status: u16) -> &'static str {
     match status {
         200 => "200",
