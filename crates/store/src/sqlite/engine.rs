@@ -27,7 +27,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -102,9 +102,18 @@ impl Location {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        if read_only {
+            // Readers mostly load customers into the in-memory index and look up idempotency
+            // records; the operating system caches the file, so a small page cache each keeps
+            // memory bounded without costing reads much.
+            conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
+        }
         Ok(conn)
     }
 }
+
+/// Each reader's page cache, in KiB (negative: SQLite's unit for a size in KiB).
+const READER_CACHE_KIB: i64 = -512;
 
 /// How long a statement waits for a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -122,6 +131,12 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
         }
     }
     conn.pragma_update(None, "synchronous", "full")?;
+    // A WAL restarted from its beginning is cut back to this size (see `checkpoint`).
+    conn.pragma_update(
+        None,
+        "journal_size_limit",
+        i64::try_from(CHECKPOINT_BYTES).unwrap_or(-1),
+    )?;
     Ok(conn)
 }
 
@@ -275,6 +290,9 @@ struct Readers {
     next: AtomicUsize,
     /// Transactions the writer has committed.
     commits: AtomicU64,
+    /// Set while the writer checkpoints: readers then end their transaction after each read, so
+    /// that the checkpoint can reach the end of the WAL and truncate it.
+    checkpointing: AtomicBool,
 }
 
 /// A read-only connection and its open read transaction, if any.
@@ -329,6 +347,7 @@ impl Readers {
             connections,
             next: AtomicUsize::new(0),
             commits: AtomicU64::new(0),
+            checkpointing: AtomicBool::new(false),
         })
     }
 
@@ -340,7 +359,7 @@ impl Readers {
         let mut reader = self.acquire();
         reader.current(self.commits.load(Ordering::Acquire))?;
         let result = read(&reader.conn);
-        if result.is_err() {
+        if result.is_err() || self.checkpointing.load(Ordering::Acquire) {
             reader.end();
         }
         result
@@ -372,6 +391,10 @@ impl Readers {
     /// readers let go of the transactions it made stale.
     fn committed(&self) {
         self.commits.fetch_add(1, Ordering::AcqRel);
+        self.end_idle();
+    }
+
+    fn end_idle(&self) {
         for reader in &self.connections {
             if let Ok(mut reader) = reader.try_lock() {
                 reader.end();
@@ -406,6 +429,10 @@ fn write_loop(
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
+    let wal = conn
+        .path()
+        .filter(|path| !path.is_empty())
+        .map(|path| format!("{path}-wal"));
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -448,5 +475,51 @@ fn write_loop(
         for completion in completions.drain(..) {
             completion(committed.as_ref().copied());
         }
+        if let Some(wal) = &wal
+            && std::fs::metadata(wal).is_ok_and(|m| m.len() > CHECKPOINT_BYTES)
+        {
+            checkpoint(conn, readers);
+        }
+    }
+}
+
+/// The WAL size past which the writer checkpoints it in full and restarts it from its beginning,
+/// once the batch is answered (the file keeps its size, at most this, so that it is not allocated
+/// again). SQLite's own checkpoints (after each 1,000 pages) copy what they can, but they cannot
+/// reach the end of the WAL while readers keep snapshots, so under steady load the WAL would only
+/// grow; this keeps it (and the time readers spend looking through it) bounded.
+const CHECKPOINT_BYTES: u64 = if cfg!(test) { 1 << 20 } else { 64 << 20 };
+
+/// How long a checkpoint waits for readers to let go of the WAL before it settles for what it
+/// could copy (the next batch tries again).
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(200);
+
+fn checkpoint(conn: &Connection, readers: Option<&Readers>) {
+    if let Some(readers) = readers {
+        readers.checkpointing.store(true, Ordering::Release);
+        readers.end_idle();
+    }
+    let _ = conn.busy_timeout(CHECKPOINT_WAIT);
+    let result = conn.query_row("pragma wal_checkpoint(restart)", [], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+        ))
+    });
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    if let Some(readers) = readers {
+        readers.checkpointing.store(false, Ordering::Release);
+    }
+    match result {
+        Ok((0, _, _)) => {}
+        Ok((_, pages, copied)) => {
+            tracing::debug!(
+                pages,
+                copied,
+                "the WAL checkpoint could not finish: readers held it"
+            );
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot checkpoint the WAL"),
     }
 }

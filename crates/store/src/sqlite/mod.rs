@@ -241,17 +241,17 @@ fn load_customer(conn: &Connection, key: &SubscriptionKey) -> Result<Loaded, Sto
     )?;
     let limit = i64::try_from(state::MAX_CUSTOMER + 1).unwrap_or(i64::MAX);
     let mut rows = statement.query(params![customer_ref, limit])?;
-    let mut subscriptions = Subscriptions::new();
+    let mut subscriptions = Vec::new();
     while let Some(row) = rows.next()? {
         let status: RegistrationStatus = parse(row, 1)?;
         let state =
             State::of(&status).ok_or_else(|| corrupt(format!("registration state `{status}`")))?;
-        subscriptions.insert(parse(row, 0)?, state);
+        subscriptions.push((parse(row, 0)?, state));
     }
     if subscriptions.len() > state::MAX_CUSTOMER {
         return Ok(Loaded::TooMany);
     }
-    Ok(Loaded::Whole(subscriptions))
+    Ok(Loaded::Whole(subscriptions.into_iter().collect()))
 }
 
 /// The row id of a partner's customer.
@@ -487,24 +487,19 @@ fn idempotent_in<T: StoredOutcome>(
     execute: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<Recorded<T>, StoreError> {
     let partner = key.partner.to_string();
-    if let Some(idem) = idempotency {
-        if let Some(outcome) = stored_outcome(conn, &partner, idem, now)? {
-            return Ok(Recorded {
-                outcome,
-                replayed: true,
-            });
-        }
-        // None, or expired: the request executes anew and its record replaces an expired one.
-        conn.prepare_cached(
-            "delete from idempotency_records
-             where partner_tenant_id = ?1 and request_id = ?2 and method = ?3 and path = ?4",
-        )?
-        .execute(params![partner, idem.request_id, idem.method, idem.path])?;
+    if let Some(idem) = idempotency
+        && let Some(outcome) = stored_outcome(conn, &partner, idem, now)?
+    {
+        return Ok(Recorded {
+            outcome,
+            replayed: true,
+        });
     }
     let outcome = execute(conn)?;
     if let Some(idem) = idempotency {
+        // No record, or an expired one, which this one replaces (a live one was answered above).
         conn.prepare_cached(
-            "insert into idempotency_records
+            "insert or replace into idempotency_records
                (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
              values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
@@ -1441,6 +1436,95 @@ mod tests {
         // And the reader sees every write.
         let after = store.registration_status(&key(0)).await.unwrap();
         assert_eq!(after, Lookup::Found(RegistrationStatus::Registering));
+    }
+
+    /// Under steady load readers always hold some snapshot, so SQLite's own checkpoints never
+    /// reach the end of the WAL; the writer's full checkpoints keep it bounded all the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_steady_reads_and_writes() {
+        use partner_center_model::fixture::{FixtureCustomer, FixturePartner};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steady.db");
+        let store = std::sync::Arc::new(
+            SqliteStore::open(&format!("sqlite://{}", file.display()))
+                .await
+                .unwrap(),
+        );
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
+        let ids: Vec<partner_center_model::SubscriptionId> = (0..4000)
+            .map(|n| format!("d3a7f4c2-0000-4000-8000-{n:012}").parse().unwrap())
+            .collect();
+        let fixture = Fixture {
+            partners: vec![FixturePartner {
+                tenant_id: partner,
+                name: "P".into(),
+                sandbox: true,
+                applications: vec![],
+                customers: vec![FixtureCustomer {
+                    id: customer,
+                    company_name: "C".into(),
+                    subscriptions: ids
+                        .iter()
+                        .map(|id| FixtureSubscription {
+                            id: *id,
+                            kind: SubscriptionKind::AzurePlan,
+                            status: SubscriptionStatus::Active,
+                            offer_name: "Azure plan".into(),
+                        })
+                        .collect(),
+                }],
+            }],
+        };
+        store.apply_fixture(&fixture).await.unwrap();
+        let wal = dir.path().join("steady.db-wal");
+        let largest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        // Eight clients register with idempotency keys: each first looks its key up on a reader,
+        // which keeps that snapshot, while the writer commits.
+        let clients: Vec<_> = (0..8)
+            .map(|client| {
+                let (store, ids, wal, largest) =
+                    (store.clone(), ids.clone(), wal.clone(), largest.clone());
+                tokio::spawn(async move {
+                    for n in (client..ids.len()).step_by(8) {
+                        let key = SubscriptionKey {
+                            partner,
+                            customer,
+                            subscription: ids[n],
+                        };
+                        let idempotency = Idempotency {
+                            request_id: format!("request-{n}"),
+                            method: "POST".into(),
+                            path: format!(
+                                "/v1/customers/{customer}/subscriptions/{}/registrations",
+                                ids[n]
+                            ),
+                            expires_at: Timestamp::from_millis(i64::MAX),
+                        };
+                        let recorded = store
+                            .register(&key, Timestamp::now(), Some(&idempotency), false)
+                            .await
+                            .unwrap();
+                        assert!(!recorded.replayed);
+                        let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+                        largest.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+        let largest = largest.load(std::sync::atomic::Ordering::Relaxed);
+        // The threshold (1 MiB in tests), plus what the batches in between add.
+        assert!(largest < 4 << 20, "the WAL grew to {largest} bytes");
+        let key = SubscriptionKey {
+            partner,
+            customer,
+            subscription: ids[0],
+        };
+        let history = store.registration_history(&key).await.unwrap();
+        assert!(matches!(history, Lookup::Found(h) if h.len() == 1));
     }
 
     #[test]
