@@ -222,6 +222,16 @@ impl Report {
             humantime::format_duration(self.warmup),
             humantime::format_duration(self.duration)
         );
+        let _ = writeln!(
+            md,
+            "How each figure is measured: the load generator is this crate's own (hyper client, one task per \
+             connection, latencies in an HdrHistogram); it busy-polls on its core so that its wake-ups do not \
+             land on the server's. CPU per request is the server process's user + system time over the measured \
+             window (`/proc/PID/stat`) divided by the requests answered; peak RSS is `VmHWM` after all runs on \
+             that database; ready after start is the time from spawning the process to its first `200` from \
+             `/readyz`. The service runs with `PC_LOG=warn` and `--registration-delay manual`, so the worker \
+             does not compete with the measured requests.\n"
+        );
         let _ = writeln!(md, "## Targets\n");
         let _ = writeln!(md, "| target | goal | measured | |\n|---|---|---|---|");
         for target in self.targets() {
@@ -239,7 +249,7 @@ impl Report {
         if let Some(ceiling) = &self.ceiling {
             let _ = writeln!(
                 md,
-                "| bare axum answering the same bytes (no token, no state) | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.1} µs CPU/request |",
+                "| bare axum answering the same bytes to the same requests (it ignores the token and keeps no state) | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.1} µs CPU/request |",
                 ceiling.per_second, ceiling.p50_ms, ceiling.p99_ms, ceiling.cpu_us_per_request
             );
         }
@@ -251,8 +261,8 @@ impl Report {
         let _ = writeln!(md, "\n## The service\n");
         let _ = writeln!(
             md,
-            "Every request carries a real RS256 token (verified once, then served from the verified-token cache) and \
-             reads or durably writes the database; GETs spread over the whole population, each POST is on a \
+            "Every request carries a real RS256 token (verified once, then remembered by its connection and by the \
+             verified-token cache) and reads or durably writes the database; GETs spread over the whole population, each POST is on a \
              subscription of its own with an `MS-RequestId` of its own (a replay repeats one of 1,000 earlier ones).\n"
         );
         let _ = writeln!(
