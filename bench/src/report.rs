@@ -82,6 +82,19 @@ struct Target {
     goal: String,
     measured: String,
     met: bool,
+    /// Whether the goal applies: the targets are SQLite's; PostgreSQL's figures are reported
+    /// beside them.
+    binding: bool,
+}
+
+impl Target {
+    fn verdict(&self) -> &'static str {
+        match (self.binding, self.met) {
+            (false, _) => "reported",
+            (true, true) => "met",
+            (true, false) => "missed",
+        }
+    }
 }
 
 impl Report {
@@ -125,12 +138,14 @@ impl Report {
                 goal: ">= 60 %".into(),
                 measured: format!("{:.0} %", ratio * 100.0),
                 met: ratio >= 0.6,
+                binding: backend == "SQLite",
             });
             targets.push(Target {
                 what: format!("{backend}: GET p99 at {} connections", self.connections),
                 goal: "< 5 ms".into(),
                 measured: format!("{:.2} ms", get.p99_ms),
                 met: get.p99_ms < 5.0,
+                binding: backend == "SQLite",
             });
             if let Some(small) = self.run(backend, self.small, "GET registrationstatus") {
                 let ratio = get.per_second / small.per_second;
@@ -142,6 +157,7 @@ impl Report {
                     goal: ">= 90 %".into(),
                     measured: format!("{:.0} %", ratio * 100.0),
                     met: ratio >= 0.9,
+                    binding: backend == "SQLite",
                 });
             }
             if let Some(post) = self.run(backend, self.large, "POST registrations") {
@@ -151,6 +167,7 @@ impl Report {
                     goal: ">= 3x".into(),
                     measured: format!("{ratio:.1}x"),
                     met: ratio >= 3.0,
+                    binding: backend == "SQLite",
                 });
                 targets.push(Target {
                     what: format!(
@@ -160,6 +177,7 @@ impl Report {
                     goal: "< 20 ms".into(),
                     measured: format!("{:.2} ms", post.p99_ms),
                     met: post.p99_ms < 20.0,
+                    binding: backend == "SQLite",
                 });
             }
             if let Some(peak) = self
@@ -174,6 +192,7 @@ impl Report {
                     goal: "<= 64 MB".into(),
                     measured: format!("{:.1} MB", peak as f64 / 1_048_576.0),
                     met: peak <= 64 * 1_048_576,
+                    binding: backend == "SQLite",
                 });
             }
             if let Some((_, _, startup)) = self
@@ -189,6 +208,7 @@ impl Report {
                     goal: "<= 100 ms".into(),
                     measured: format!("{:.0} ms", startup.as_secs_f64() * 1000.0),
                     met: *startup <= Duration::from_millis(100),
+                    binding: backend == "SQLite",
                 });
             }
         }
@@ -200,8 +220,8 @@ impl Report {
         for target in self.targets() {
             let _ = writeln!(
                 text,
-                "{} {}: {} (target {})",
-                if target.met { "MET   " } else { "MISSED" },
+                "{:8} {}: {} (target {})",
+                target.verdict().to_uppercase(),
                 target.what,
                 target.measured,
                 target.goal
@@ -233,6 +253,11 @@ impl Report {
              does not compete with the measured requests.\n"
         );
         let _ = writeln!(md, "## Targets\n");
+        let _ = writeln!(
+            md,
+            "The targets are set for the embedded default, SQLite; PostgreSQL's figures (with the database \
+             server on the same two cores, unpinned) are reported beside them.\n"
+        );
         let _ = writeln!(md, "| target | goal | measured | |\n|---|---|---|---|");
         for target in self.targets() {
             let _ = writeln!(
@@ -241,7 +266,10 @@ impl Report {
                 target.what,
                 target.goal,
                 target.measured,
-                if target.met { "met" } else { "**missed**" }
+                match target.verdict() {
+                    "missed" => "**missed**",
+                    verdict => verdict,
+                }
             );
         }
         let _ = writeln!(md, "\n## Ceilings\n");
