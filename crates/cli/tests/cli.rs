@@ -212,13 +212,18 @@ fn seed_file(dir: &Path) -> String {
     path.display().to_string()
 }
 
-async fn activate_seeded(base: &str, secret: &str) -> u16 {
-    let token = dev::dev_token(
+/// A development token of the seed partner, signed with `secret`, valid for ten minutes.
+fn seed_partner_token(secret: &str) -> String {
+    dev::dev_token(
         &Secret::new(secret),
         SEED_PARTNER.parse().unwrap(),
         Duration::from_secs(600),
     )
-    .unwrap();
+    .unwrap()
+}
+
+async fn activate_seeded(base: &str, secret: &str) -> u16 {
+    let token = seed_partner_token(secret);
     let url = format!("{base}/v1/customers/{SEED_CUSTOMER}/subscriptions/{SEED_SAAS}/activate");
     reqwest::Client::new()
         .post(url)
@@ -508,12 +513,7 @@ mod instances {
     }
 
     fn token() -> String {
-        dev::dev_token(
-            &Secret::new(SECRET),
-            SEED_PARTNER.parse().unwrap(),
-            Duration::from_secs(600),
-        )
-        .unwrap()
+        seed_partner_token(SECRET)
     }
 
     /// Polls (bounded) until `query` answers `expected`: the worker completes asynchronously.
@@ -983,12 +983,7 @@ mod client {
     }
 
     fn token() -> String {
-        dev::dev_token(
-            &Secret::new(SECRET),
-            SEED_PARTNER.parse().unwrap(),
-            Duration::from_secs(600),
-        )
-        .unwrap()
+        seed_partner_token(SECRET)
     }
 
     struct Outcome {

@@ -92,12 +92,7 @@ impl Bed {
 }
 
 fn token() -> String {
-    dev::dev_token(
-        &Secret::new(SECRET),
-        SEED_PARTNER.parse().unwrap(),
-        Duration::from_secs(600),
-    )
-    .unwrap()
+    seed_partner_token(SECRET)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1380,28 +1380,26 @@ mod tests {
         );
     }
 
-    /// Readers keep their transactions from one read to the next; an idle one must still let go
-    /// of it once a write makes it stale, or checkpoints could never reset the WAL, which would
-    /// grow with every write.
-    #[tokio::test]
-    async fn idle_readers_do_not_hold_the_wal_back() {
-        use partner_center_model::fixture::{FixtureCustomer, FixturePartner};
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("wal.db");
-        let store = SqliteStore::open(&format!("sqlite://{}", file.display()))
-            .await
-            .unwrap();
-        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
-        let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
-        let subscriptions: Vec<FixtureSubscription> = (0..1500)
+    /// `n` active Azure plans.
+    fn azure_plans(n: usize) -> Vec<FixtureSubscription> {
+        (0..n)
             .map(|n| FixtureSubscription {
                 id: format!("d3a7f4c2-0000-4000-8000-{n:012}").parse().unwrap(),
                 kind: SubscriptionKind::AzurePlan,
                 status: SubscriptionStatus::Active,
                 offer_name: "Azure plan".into(),
             })
-            .collect();
-        let fixture = Fixture {
+            .collect()
+    }
+
+    /// A sandbox partner with one customer holding `subscriptions`.
+    fn one_customer(
+        partner: TenantId,
+        customer: CustomerId,
+        subscriptions: &[FixtureSubscription],
+    ) -> Fixture {
+        use partner_center_model::fixture::{FixtureCustomer, FixturePartner};
+        Fixture {
             partners: vec![FixturePartner {
                 tenant_id: partner,
                 name: "P".into(),
@@ -1410,11 +1408,29 @@ mod tests {
                 customers: vec![FixtureCustomer {
                     id: customer,
                     company_name: "C".into(),
-                    subscriptions: subscriptions.clone(),
+                    subscriptions: subscriptions.to_vec(),
                 }],
             }],
-        };
-        store.apply_fixture(&fixture).await.unwrap();
+        }
+    }
+
+    /// Readers keep their transactions from one read to the next; an idle one must still let go
+    /// of it once a write makes it stale, or checkpoints could never reset the WAL, which would
+    /// grow with every write.
+    #[tokio::test]
+    async fn idle_readers_do_not_hold_the_wal_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("wal.db");
+        let store = SqliteStore::open(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
+        let subscriptions = azure_plans(1500);
+        store
+            .apply_fixture(&one_customer(partner, customer, &subscriptions))
+            .await
+            .unwrap();
         let key = |n: usize| SubscriptionKey {
             partner,
             customer,
@@ -1442,7 +1458,6 @@ mod tests {
     /// reach the end of the WAL; the writer's full checkpoints keep it bounded all the same.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_steady_reads_and_writes() {
-        use partner_center_model::fixture::{FixtureCustomer, FixturePartner};
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("steady.db");
         let store = std::sync::Arc::new(
@@ -1452,31 +1467,12 @@ mod tests {
         );
         let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
         let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
-        let ids: Vec<partner_center_model::SubscriptionId> = (0..4000)
-            .map(|n| format!("d3a7f4c2-0000-4000-8000-{n:012}").parse().unwrap())
-            .collect();
-        let fixture = Fixture {
-            partners: vec![FixturePartner {
-                tenant_id: partner,
-                name: "P".into(),
-                sandbox: true,
-                applications: vec![],
-                customers: vec![FixtureCustomer {
-                    id: customer,
-                    company_name: "C".into(),
-                    subscriptions: ids
-                        .iter()
-                        .map(|id| FixtureSubscription {
-                            id: *id,
-                            kind: SubscriptionKind::AzurePlan,
-                            status: SubscriptionStatus::Active,
-                            offer_name: "Azure plan".into(),
-                        })
-                        .collect(),
-                }],
-            }],
-        };
-        store.apply_fixture(&fixture).await.unwrap();
+        let subscriptions = azure_plans(4000);
+        let ids: Vec<_> = subscriptions.iter().map(|s| s.id).collect();
+        store
+            .apply_fixture(&one_customer(partner, customer, &subscriptions))
+            .await
+            .unwrap();
         let wal = dir.path().join("steady.db-wal");
         let largest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         // Eight clients register with idempotency keys: each first looks its key up on a reader,
