@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::convert::Infallible;
 
@@ -65,6 +65,7 @@ where
     let mut refusing = http.clone();
     refusing.keep_alive(false);
 
+    let (mut refused, mut last_warning) = (0_u64, None);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -95,10 +96,17 @@ where
                 permit,
             ));
         } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
-            tracing::warn!(
-                limit = limits.max_connections,
-                "too many connections: refusing one with 503"
-            );
+            refused += 1;
+            // Once a second at most: a flood of connections must not become a flood of logs.
+            if last_warning.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(
+                    limit = limits.max_connections,
+                    refused,
+                    "too many connections: refusing with 503"
+                );
+                last_warning = Some(Instant::now());
+                refused = 0;
+            }
             let overloaded = overloaded.clone();
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 overloaded.clone().oneshot(request.map(Body::new))
