@@ -668,8 +668,9 @@ async fn a_postgres_outage_fails_fast_with_503_and_recovers_by_itself() {
     assert!(service.stop_with("TERM").await.success());
 }
 
-/// SIGTERM: the service stops accepting connections, finishes the request in flight, exits 0, and
-/// the registration it accepted is completed after a restart.
+/// SIGTERM: the service stops accepting connections, finishes the request in flight, exits 0
+/// without waiting for the registration its worker was completing, and that claimed registration is
+/// completed after a restart.
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight_and_leaves_queued_work_for_the_next_start() {
     let bed = Bed::new("sqlite", 1).await.unwrap();
@@ -677,8 +678,18 @@ async fn sigterm_finishes_the_request_in_flight_and_leaves_queued_work_for_the_n
     let rule =
         serde_json::json!([{"route": "registrations", "effect": {"type": "latency", "ms": 1500}}]);
     std::fs::write(&faults, rule.to_string()).unwrap();
+    // The worker claims the registration at once and takes 20 s over it: SIGTERM finds it claimed.
     let service = bed
-        .serve_with(true, "1h", &["--faults", faults.to_str().unwrap()])
+        .serve_with(
+            true,
+            "0s",
+            &[
+                "--faults",
+                faults.to_str().unwrap(),
+                "--registration-processing",
+                "20s",
+            ],
+        )
         .await;
     let base = service.base.clone();
     let http = reqwest::Client::new();
@@ -734,7 +745,7 @@ async fn sigterm_finishes_the_request_in_flight_and_leaves_queued_work_for_the_n
     assert_eq!(in_flight.await.unwrap(), Some(202));
     assert!(service.exited().await.success());
 
-    // The accepted registration was left queued; the next start completes it.
+    // The claimed registration was left as it was; the next start releases the claim and completes it.
     let service = bed.serve(false, "0s").await;
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let http = reqwest::Client::new();
