@@ -114,8 +114,8 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// How long a statement may run, or wait for a lock, before failing.
     pub statement_timeout: Duration,
-    /// SQLite: how many subscriptions' registration states are kept in memory for reads (about
-    /// 20 bytes each).
+    /// SQLite: how many subscriptions' registration states are kept in memory for reads (17 bytes
+    /// each).
     pub memory_index: usize,
 }
 
