@@ -222,6 +222,7 @@ impl DatabaseArgs {
             acquire_timeout: self.acquire_timeout,
             statement_timeout: self.statement_timeout,
             memory_index: self.memory_index,
+            shared: false,
         }
     }
 }

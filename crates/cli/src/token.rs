@@ -28,7 +28,12 @@ pub(crate) async fn run(args: TokenArgs) -> Result<(), Error> {
             }
         }
         None => {
-            let store = partner_center_store::open(&args.database.url, args.database.options())
+            // Beside a running service: reads the signing key, claims nothing.
+            let options = partner_center_store::StoreOptions {
+                shared: true,
+                ..args.database.options()
+            };
+            let store = partner_center_store::open(&args.database.url, options)
                 .await
                 .map_err(|e| format!("cannot open the database: {e}"))?;
             let idp = IdentityProvider::load(store.as_ref(), &args.public_url).await?;

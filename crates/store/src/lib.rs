@@ -117,6 +117,10 @@ pub struct StoreOptions {
     /// SQLite: how many subscriptions' registration states are kept in memory for reads (17 bytes
     /// each).
     pub memory_index: usize,
+    /// SQLite: open without claiming the database for this process, beside the process that serves
+    /// it. Only for short-lived tools (`partner-center token` reading the signing key) that change
+    /// nothing the serving process keeps in memory (partners, subscriptions, registrations).
+    pub shared: bool,
 }
 
 impl Default for StoreOptions {
@@ -126,6 +130,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
             memory_index: 1 << 20,
+            shared: false,
         }
     }
 }

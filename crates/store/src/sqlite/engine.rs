@@ -59,6 +59,39 @@ pub(crate) enum Location {
 }
 
 impl Location {
+    /// Claims the database for this process: an exclusive lock on `FILE.lock`, held as long as the
+    /// returned file is open. The in-memory index and caches are exact only while one process
+    /// writes the database, so a second one is refused rather than let in.
+    pub(crate) fn claim(&self) -> Result<Option<std::fs::File>, StoreError> {
+        let Self::File { path, .. } = self else {
+            return Ok(None);
+        };
+        let mut name = path.clone().into_os_string();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+                "{} is in use by another process (it holds {}); one process serves a SQLite \
+                 database, use PostgreSQL for several",
+                path.display(),
+                lock_path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
+                "cannot lock {}: {e}",
+                lock_path.display()
+            ))),
+        }
+    }
+
     /// `sqlite://FILE`, `sqlite:FILE` or `sqlite::memory:`, with `?param=value...`.
     pub(crate) fn parse(url: &str) -> Result<Self, StoreError> {
         let rest = url

@@ -51,6 +51,8 @@ pub struct SqliteStore {
     engine: Arc<Engine>,
     partners: Arc<PartnerCache>,
     index: Arc<SubscriptionIndex>,
+    /// This process's claim on the database file (see `Location::claim`).
+    _claim: Option<Arc<std::fs::File>>,
 }
 
 /// The partners, as every authenticated request looks its own up. Exact: this process is the
@@ -118,10 +120,15 @@ impl SqliteStore {
     /// As [`SqliteStore::open`].
     pub async fn open_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         let location = Location::parse(url)?;
-        let engine = tokio::task::spawn_blocking(move || {
+        let (engine, claim) = tokio::task::spawn_blocking(move || {
+            let claim = if options.shared {
+                None
+            } else {
+                location.claim()?
+            };
             let writer = engine::open_writer(&location)?;
             migrations::apply(&writer, None)?;
-            Engine::start(&location, writer, options.max_connections)
+            Engine::start(&location, writer, options.max_connections).map(|e| (e, claim))
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
@@ -129,6 +136,7 @@ impl SqliteStore {
             engine: Arc::new(engine),
             partners: Arc::default(),
             index: Arc::new(SubscriptionIndex::new(options.memory_index)),
+            _claim: claim.map(Arc::new),
         })
     }
 
@@ -136,6 +144,7 @@ impl SqliteStore {
     pub(crate) async fn migrate(url: &str) -> Result<Vec<(i64, String, bool)>, StoreError> {
         let location = Location::parse(url)?;
         tokio::task::spawn_blocking(move || {
+            let _claim = location.claim()?;
             let conn = engine::open_writer(&location)?;
             migrations::apply(&conn, None)
         })
@@ -1521,6 +1530,30 @@ mod tests {
         };
         let history = store.registration_history(&key).await.unwrap();
         assert!(matches!(history, Lookup::Found(h) if h.len() == 1));
+    }
+
+    #[tokio::test]
+    async fn a_second_process_is_refused_a_database_that_one_serves() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("owned.db").display());
+        let first = SqliteStore::open(&url).await.unwrap();
+        // Another open of the same file stands for another process: refused, saying why.
+        let err = SqliteStore::open(&url).await.unwrap_err().to_string();
+        assert!(err.contains("in use by another process"), "{err}");
+        let err = SqliteStore::migrate(&url).await.unwrap_err().to_string();
+        assert!(err.contains("in use by another process"), "{err}");
+        // A tool that claims nothing may open it beside the first.
+        let shared = StoreOptions {
+            shared: true,
+            ..StoreOptions::default()
+        };
+        SqliteStore::open_with(&url, shared).await.unwrap();
+        // Once the first lets go, the database opens again.
+        drop(first);
+        SqliteStore::open(&url).await.unwrap();
+        // An in-memory database belongs to its connection: nothing to claim.
+        let _a = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let _b = SqliteStore::open("sqlite::memory:").await.unwrap();
     }
 
     #[test]
