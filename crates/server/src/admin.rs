@@ -7,7 +7,6 @@
 //! token (or anything else) is refused.
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -153,27 +152,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 /// The most an admin request body may hold (a fixture can be large).
 const MAX_ADMIN_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// An admin request's body, read within the body limits (see [`wire::read_body`]).
-struct AdminBody(Bytes);
+/// An admin request's JSON body, read within the body limits (see [`wire::read_body`]) and parsed;
+/// 400 (code 2000) when it is not what the endpoint takes.
+struct AdminJson<T>(T);
 
-impl FromRequest<AppState> for AdminBody {
+impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        wire::read_body(request.into_body(), MAX_ADMIN_BODY_BYTES, state)
-            .await
-            .map(Self)
+        let bytes = wire::read_body(request.into_body(), MAX_ADMIN_BODY_BYTES, state).await?;
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_INPUT,
+                format!("The request body is not valid: {e}."),
+            )
+        })
     }
-}
-
-fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            codes::INVALID_INPUT,
-            format!("The request body is not valid: {e}."),
-        )
-    })
 }
 
 fn guid<T: std::str::FromStr>(value: &str, name: &str) -> Result<T, ApiError> {
@@ -310,10 +305,9 @@ async fn put_partner(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    AdminBody(bytes): AdminBody,
+    AdminJson(request): AdminJson<PartnerBody>,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
-    let request: PartnerBody = body(&bytes)?;
     let partner = Partner {
         tenant_id: tenant,
         name: request.name,
@@ -358,10 +352,9 @@ async fn put_customer(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    AdminBody(bytes): AdminBody,
+    AdminJson(request): AdminJson<CustomerBody>,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
-    let request: CustomerBody = body(&bytes)?;
     let customer = Customer {
         id: guid(params.get("customer"), "customer")?,
         company_name: request.company_name,
@@ -434,10 +427,9 @@ async fn put_subscription(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    AdminBody(bytes): AdminBody,
+    AdminJson(request): AdminJson<SubscriptionBody>,
 ) -> Result<Response, ApiError> {
     let key = subscription_key(&params)?;
-    let request: SubscriptionBody = body(&bytes)?;
     let spec = FixtureSubscription {
         id: key.subscription,
         kind: request.kind,
@@ -555,9 +547,8 @@ struct SeedView {
 async fn load_fixture(
     _: Admin,
     State(state): State<AppState>,
-    AdminBody(bytes): AdminBody,
+    AdminJson(fixture): AdminJson<Fixture>,
 ) -> Result<Response, ApiError> {
-    let fixture: Fixture = body(&bytes)?;
     let report = state.store().apply_fixture(&fixture).await?;
     Ok(json(
         StatusCode::OK,
@@ -577,9 +568,8 @@ async fn list_faults(_: Admin, State(state): State<AppState>) -> Response {
 async fn add_fault(
     _: Admin,
     State(state): State<AppState>,
-    AdminBody(bytes): AdminBody,
+    AdminJson(rule): AdminJson<FaultRule>,
 ) -> Result<Response, ApiError> {
-    let rule: FaultRule = body(&bytes)?;
     let id = state.faults().add(rule).map_err(|reason| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
