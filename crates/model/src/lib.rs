@@ -37,6 +37,8 @@ pub use resources::{
     ActivationStatus, ResourceAttributes, SubscriptionActivationResult,
     SubscriptionRegistrationStatus,
 };
-pub use subscription::{RegistrationStatus, SubscriptionKind, SubscriptionStatus};
+pub use subscription::{
+    RegistrationEnding, RegistrationState, RegistrationStatus, SubscriptionKind, SubscriptionStatus,
+};
 pub use time::Timestamp;
 pub use xml::XmlForm;

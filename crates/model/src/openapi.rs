@@ -6,7 +6,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::ids::SubscriptionId;
 use crate::resources::ActivationStatus;
-use crate::subscription::RegistrationStatus;
+use crate::subscription::{RegistrationState, RegistrationStatus};
 
 impl PartialSchema for SubscriptionId {
     fn schema() -> RefOr<Schema> {
@@ -26,7 +26,7 @@ impl PartialSchema for RegistrationStatus {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(Self::KNOWN.iter().map(|s| s.as_str().to_owned())))
+            .enum_values(Some(RegistrationState::ALL.iter().map(|s| s.as_str().to_owned())))
             .description(Some(
                 "Where the subscription stands in its registration for Reserved Instance purchase.",
             ))

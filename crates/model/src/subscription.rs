@@ -120,37 +120,77 @@ wire_enum!(
     }
 );
 
-/// Where a subscription stands in its registration for Reserved Instance purchase.
-///
-/// The service writes the PascalCase names, as Partner Center's only wire example does. Reading is
-/// lenient, as clients of a service that may grow new states must be: any case is accepted (the
-/// reference documentation spells them in lower case), and a value this version does not know is
-/// kept as [`RegistrationStatus::Unknown`] rather than refused. [`FromStr`] is strict: it is for
-/// values this service itself stored.
+wire_enum!(
+    /// Where a subscription stands in its registration for Reserved Instance purchase: the one
+    /// spelling of the registration state, used by the service's domain rules, both stores and the
+    /// wire. PascalCase, as Partner Center's only wire example writes it; read in any case (the
+    /// reference documentation spells the values in lower case).
+    RegistrationState, "registration state", case_insensitive = true {
+        /// No registration was ever accepted for the subscription (or the last one failed).
+        NotRegistered => "NotRegistered",
+        /// A registration was accepted and is being completed.
+        Registering => "Registering",
+        /// The subscription is registered.
+        Registered => "Registered",
+    }
+);
+
+wire_enum!(
+    /// How one accepted registration ends: decided when it is accepted (a fault rule may make it
+    /// fail), recorded when it is settled.
+    RegistrationEnding, "registration ending", case_insensitive = false {
+        /// It completes: the subscription becomes `Registered`.
+        Registered => "Registered",
+        /// It fails: the subscription goes back to `NotRegistered`.
+        Failed => "Failed",
+    }
+);
+
+impl RegistrationEnding {
+    /// The state the subscription is left in.
+    #[must_use]
+    pub const fn state(self) -> RegistrationState {
+        match self {
+            Self::Registered => RegistrationState::Registered,
+            Self::Failed => RegistrationState::NotRegistered,
+        }
+    }
+}
+
+/// A registration status as read off the wire: a [`RegistrationState`], or a value this version
+/// does not know, kept as it was received rather than refused (as clients of a service that may
+/// grow new states must be). The service itself only ever writes a [`RegistrationState`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RegistrationStatus {
-    /// No registration was ever accepted for the subscription (or the last one failed).
+    /// [`RegistrationState::NotRegistered`].
     NotRegistered,
-    /// A registration was accepted and is being completed.
+    /// [`RegistrationState::Registering`].
     Registering,
-    /// The subscription is registered.
+    /// [`RegistrationState::Registered`].
     Registered,
     /// A value this version does not know, as it was received.
     Unknown(String),
 }
 
 impl RegistrationStatus {
-    /// The three known values.
-    pub const KNOWN: [Self; 3] = [Self::NotRegistered, Self::Registering, Self::Registered];
+    /// The known state, if it is one.
+    #[must_use]
+    pub const fn state(&self) -> Option<RegistrationState> {
+        match self {
+            Self::NotRegistered => Some(RegistrationState::NotRegistered),
+            Self::Registering => Some(RegistrationState::Registering),
+            Self::Registered => Some(RegistrationState::Registered),
+            Self::Unknown(_) => None,
+        }
+    }
 
-    /// The wire (and storage) name.
+    /// The wire name.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        match self {
-            Self::NotRegistered => "NotRegistered",
-            Self::Registering => "Registering",
-            Self::Registered => "Registered",
-            Self::Unknown(value) => value,
+        match (self.state(), self) {
+            (Some(state), _) => state.as_str(),
+            (None, Self::Unknown(value)) => value,
+            (None, _) => "",
         }
     }
 
@@ -158,23 +198,33 @@ impl RegistrationStatus {
     #[must_use]
     pub fn parse_lenient(value: &str) -> Self {
         value
-            .parse()
-            .unwrap_or_else(|_| Self::Unknown(value.to_owned()))
+            .parse::<RegistrationState>()
+            .map_or_else(|_| Self::Unknown(value.to_owned()), Self::from)
     }
 }
 
+impl From<RegistrationState> for RegistrationStatus {
+    fn from(state: RegistrationState) -> Self {
+        match state {
+            RegistrationState::NotRegistered => Self::NotRegistered,
+            RegistrationState::Registering => Self::Registering,
+            RegistrationState::Registered => Self::Registered,
+        }
+    }
+}
+
+impl PartialEq<RegistrationState> for RegistrationStatus {
+    fn eq(&self, other: &RegistrationState) -> bool {
+        self.state() == Some(*other)
+    }
+}
+
+/// Lenient, as [`RegistrationStatus::parse_lenient`]: never fails.
 impl FromStr for RegistrationStatus {
-    type Err = UnknownVariant;
+    type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::KNOWN
-            .into_iter()
-            .find(|known| s.eq_ignore_ascii_case(known.as_str()))
-            .ok_or_else(|| UnknownVariant {
-                what: "registration status",
-                value: s.to_owned(),
-                expected: "`NotRegistered` `Registering` `Registered` ",
-            })
+        Ok(Self::parse_lenient(s))
     }
 }
 
@@ -225,12 +275,16 @@ mod tests {
         );
         assert_eq!(
             "notregistered".parse(),
-            Ok(RegistrationStatus::NotRegistered)
+            Ok(RegistrationState::NotRegistered)
         );
-        assert_eq!("REGISTERED".parse(), Ok(RegistrationStatus::Registered));
+        assert_eq!("REGISTERED".parse(), Ok(RegistrationState::Registered));
         assert!(
-            "Unregistering".parse::<RegistrationStatus>().is_err(),
+            "Unregistering".parse::<RegistrationState>().is_err(),
             "FromStr is strict"
+        );
+        assert_eq!(
+            RegistrationStatus::parse_lenient("registered"),
+            RegistrationState::Registered
         );
         let unknown: RegistrationStatus = serde_json::from_str("\"Unregistering\"").unwrap();
         assert_eq!(unknown, RegistrationStatus::Unknown("Unregistering".into()));
