@@ -3,12 +3,12 @@
 use std::io::Write as _;
 use std::time::Duration;
 
+use partner_center_domain::SeedReport;
 use partner_center_model::Fixture;
 use partner_center_server::config::default_server_id;
 use partner_center_server::{
     App, AuthConfig, Config, Limits, RegistrationDelay, Secret, WorkerSettings, dev,
 };
-use partner_center_store::SeedReport;
 
 use crate::cli::ServeArgs;
 

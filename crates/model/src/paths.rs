@@ -25,6 +25,17 @@ pub mod templates {
         "/v{version}/customers/{customer_id}/subscriptions/{subscription_id}/activate";
 }
 
+/// The normalised path of an action on a subscription (`registrations`, `registrationstatus`,
+/// `activate`): `/v1/customers/{customer}/subscriptions/{subscription}/{action}`.
+#[must_use]
+pub fn subscription_action(
+    customer: CustomerId,
+    subscription: SubscriptionId,
+    action: &str,
+) -> String {
+    format!("/v1/customers/{customer}/subscriptions/{subscription}/{action}")
+}
+
 /// The `Location` a registration answers with: relative, without the version segment, as Partner
 /// Center writes it. Clients resolve it against their base URL plus `/v1`.
 #[must_use]

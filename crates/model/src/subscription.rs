@@ -80,8 +80,8 @@ macro_rules! wire_enum {
 }
 
 wire_enum!(
-    /// What a subscription is. Only `azure` and `azurePlan` can be registered for Reserved Instance
-    /// purchase; only `saas` can be activated in a sandbox.
+    /// What a subscription is (which kinds may be registered or activated is the domain core's
+    /// rule).
     SubscriptionKind, "subscription kind", case_insensitive = true {
         /// A legacy CSP Azure subscription (offer MS-AZR-0145P).
         Azure => "azure",
@@ -93,14 +93,6 @@ wire_enum!(
         License => "license",
     }
 );
-
-impl SubscriptionKind {
-    /// Whether a subscription of this kind can be registered for Reserved Instance purchase.
-    #[must_use]
-    pub const fn is_registrable(self) -> bool {
-        matches!(self, Self::Azure | Self::AzurePlan)
-    }
-}
 
 wire_enum!(
     /// A subscription's lifecycle status.
@@ -252,18 +244,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_use_the_fixture_names_and_only_azure_kinds_register() {
+    fn kinds_use_the_fixture_names() {
         assert_eq!(
             serde_json::to_string(&SubscriptionKind::AzurePlan).unwrap(),
             "\"azurePlan\""
-        );
-        let registrable: Vec<_> = SubscriptionKind::ALL
-            .iter()
-            .filter(|k| k.is_registrable())
-            .collect();
-        assert_eq!(
-            registrable,
-            [&SubscriptionKind::Azure, &SubscriptionKind::AzurePlan]
         );
     }
 

@@ -12,16 +12,15 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use partner_center_domain::{Lookup, Partner, Settled, SubscriptionKey, Upserted};
+use partner_center_model::RegistrationEnding;
 use partner_center_model::fault::codes;
 use partner_center_model::fixture::FixtureSubscription;
 use partner_center_model::{
     CustomerId, Fixture, RegistrationStatus, SubscriptionId, SubscriptionKind, SubscriptionStatus,
     TenantId, Timestamp,
 };
-use partner_center_store::{
-    Customer, Lookup, Partner, RegistrationRecord, Settled, Settlement, Subscription,
-    SubscriptionKey, Upserted,
-};
+use partner_center_store::{Customer, RegistrationRecord, Subscription};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +28,8 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::ops::faults::FaultRule;
 use crate::ops::journal::{self, Entry, Query as JournalQuery};
-use crate::wire::{self, json};
+use crate::render::json;
+use crate::wire;
 
 /// The admin API's routes.
 pub(crate) fn router() -> Router<AppState> {
@@ -256,7 +256,7 @@ impl From<Subscription> for SubscriptionView {
             kind: s.kind,
             status: s.status,
             offer_name: s.offer_name,
-            registration_status: s.registration,
+            registration_status: s.registration.into(),
             activated_at: s.activated_at.map(journal::rfc3339),
         }
     }
@@ -273,7 +273,7 @@ struct RegistrationView {
 impl From<&RegistrationRecord> for RegistrationView {
     fn from(r: &RegistrationRecord) -> Self {
         Self {
-            state: r.state.to_string(),
+            state: r.state_name().to_owned(),
             requested_at: journal::rfc3339(r.requested_at),
             completed_at: r.completed_at.map(journal::rfc3339),
         }
@@ -292,7 +292,7 @@ struct SubscriptionDetailView {
 
 async fn list_partners(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
     let partners: Vec<PartnerBody> = state
-        .store()
+        .admin_store()
         .list_partners()
         .await?
         .into_iter()
@@ -314,7 +314,7 @@ async fn put_partner(
         sandbox: request.sandbox,
     };
     let outcome = state
-        .store()
+        .admin_store()
         .put_partner(&partner, Timestamp::now())
         .await?;
     Ok(upserted(outcome, &PartnerBody::from(partner)))
@@ -326,7 +326,7 @@ async fn delete_partner(
     params: Params,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
-    if state.store().delete_partner(tenant).await? {
+    if state.admin_store().delete_partner(tenant).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found(format_args!("Partner {tenant}")))
@@ -340,7 +340,7 @@ async fn list_customers(
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
     let customers = state
-        .store()
+        .admin_store()
         .list_customers(tenant)
         .await?
         .ok_or_else(|| not_found(format_args!("Partner {tenant}")))?;
@@ -360,7 +360,7 @@ async fn put_customer(
         company_name: request.company_name,
     };
     let outcome = state
-        .store()
+        .admin_store()
         .put_customer(tenant, &customer, Timestamp::now())
         .await?
         .ok_or_else(|| not_found(format_args!("Partner {tenant}")))?;
@@ -374,7 +374,11 @@ async fn delete_customer(
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
     let customer: CustomerId = guid(params.get("customer"), "customer")?;
-    if state.store().delete_customer(tenant, customer).await? {
+    if state
+        .admin_store()
+        .delete_customer(tenant, customer)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found(format_args!(
@@ -390,7 +394,11 @@ async fn list_subscriptions(
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
     let customer: CustomerId = guid(params.get("customer"), "customer")?;
-    match state.store().list_subscriptions(tenant, customer).await? {
+    match state
+        .admin_store()
+        .list_subscriptions(tenant, customer)
+        .await?
+    {
         Lookup::Found(subscriptions) => {
             let subscriptions: Vec<SubscriptionView> =
                 subscriptions.into_iter().map(Into::into).collect();
@@ -438,12 +446,12 @@ async fn put_subscription(
     };
     let outcome = missing(
         state
-            .store()
+            .admin_store()
             .put_subscription(key.partner, key.customer, &spec, Timestamp::now())
             .await?,
         &key,
     )?;
-    let detail = missing(state.store().subscription(&key).await?, &key)?;
+    let detail = missing(state.admin_store().subscription(&key).await?, &key)?;
     Ok(upserted(
         outcome,
         &SubscriptionView::from(detail.subscription),
@@ -456,7 +464,7 @@ async fn delete_subscription(
     params: Params,
 ) -> Result<Response, ApiError> {
     let key = subscription_key(&params)?;
-    if state.store().delete_subscription(&key).await? {
+    if state.admin_store().delete_subscription(&key).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found(format_args!("Subscription {}", key.subscription)))
@@ -469,7 +477,7 @@ async fn inspect_subscription(
     params: Params,
 ) -> Result<Response, ApiError> {
     let key = subscription_key(&params)?;
-    let detail = missing(state.store().subscription(&key).await?, &key)?;
+    let detail = missing(state.admin_store().subscription(&key).await?, &key)?;
     let requests = state.journal().find(&JournalQuery {
         subscription: Some(key.subscription),
         ..JournalQuery::default()
@@ -485,17 +493,17 @@ async fn inspect_subscription(
 async fn settle(
     state: &AppState,
     key: &SubscriptionKey,
-    settlement: Settlement,
+    settlement: RegistrationEnding,
 ) -> Result<Response, ApiError> {
     match missing(
         state
-            .store()
+            .admin_store()
             .settle_registration(key, settlement, Timestamp::now())
             .await?,
         key,
     )? {
         Settled::Done => {
-            let detail = missing(state.store().subscription(key).await?, key)?;
+            let detail = missing(state.admin_store().subscription(key).await?, key)?;
             tracing::info!(subscription = %key.subscription, ?settlement, "registration settled by an operator");
             Ok(json(
                 StatusCode::OK,
@@ -515,7 +523,12 @@ async fn advance_registration(
     State(state): State<AppState>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    settle(&state, &subscription_key(&params)?, Settlement::Complete).await
+    settle(
+        &state,
+        &subscription_key(&params)?,
+        RegistrationEnding::Registered,
+    )
+    .await
 }
 
 async fn fail_registration(
@@ -523,11 +536,16 @@ async fn fail_registration(
     State(state): State<AppState>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    settle(&state, &subscription_key(&params)?, Settlement::Fail).await
+    settle(
+        &state,
+        &subscription_key(&params)?,
+        RegistrationEnding::Failed,
+    )
+    .await
 }
 
 async fn reset(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
-    state.store().reset().await?;
+    state.admin_store().reset().await?;
     state.journal().clear();
     tracing::warn!(
         "every partner, customer, subscription and registration was deleted by an operator"
@@ -549,7 +567,7 @@ async fn load_fixture(
     State(state): State<AppState>,
     AdminJson(fixture): AdminJson<Fixture>,
 ) -> Result<Response, ApiError> {
-    let report = state.store().apply_fixture(&fixture).await?;
+    let report = state.fixtures().apply_fixture(&fixture).await?;
     Ok(json(
         StatusCode::OK,
         &SeedView {

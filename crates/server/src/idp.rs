@@ -19,13 +19,14 @@ use base64::Engine as _;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use partner_center_model::{ClientId, TenantId, Timestamp};
-use partner_center_store::{SigningKey, Store, StoreError, secret};
+use partner_center_store::{IdentityStore, SigningKey, StoreError, secret};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
 use crate::config::AuthConfig;
-use crate::wire::{RequestIds, json as json_response};
+use crate::render::json as json_response;
+use crate::wire::RequestIds;
 
 /// How long the tokens the identity provider issues last, as Entra ID's.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
@@ -66,7 +67,7 @@ impl IdentityProvider {
     /// # Errors
     ///
     /// When the store fails or the key cannot be made or read.
-    pub async fn load(store: &dyn Store, public_url: &str) -> Result<Self, IdpError> {
+    pub async fn load(store: &dyn IdentityStore, public_url: &str) -> Result<Self, IdpError> {
         let candidate = tokio::task::spawn_blocking(new_signing_key)
             .await
             .map_err(|e| IdpError::Key(e.to_string()))??;
@@ -369,7 +370,7 @@ async fn token(
         );
     };
     let partner = match tenant.parse::<TenantId>() {
-        Ok(tenant) => match state.store().partner(tenant).await {
+        Ok(tenant) => match state.requests().partner(tenant).await {
             Ok(partner) => partner,
             Err(err) => {
                 tracing::error!(error = %err, "token request failed");
@@ -453,7 +454,12 @@ async fn token(
         );
     }
     let application = match client_id.parse::<ClientId>() {
-        Ok(client) => state.store().application(partner.tenant_id, client).await,
+        Ok(client) => {
+            state
+                .identity_store()
+                .application(partner.tenant_id, client)
+                .await
+        }
         Err(_) => Ok(None),
     };
     let application = match application {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use partner_center_model::Timestamp;
-use partner_center_store::{Store, StoreError};
+use partner_center_store::{JobQueue, StoreError};
 use tokio_util::sync::CancellationToken;
 
 /// How often the janitor looks for expired records.
@@ -17,7 +17,7 @@ const INTERVAL: Duration = Duration::from_secs(60);
 const BATCH: u32 = 1000;
 
 /// Runs until `shutdown` is cancelled.
-pub(crate) async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
+pub(crate) async fn run(store: Arc<dyn JobQueue>, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -36,7 +36,7 @@ pub(crate) async fn run(store: Arc<dyn Store>, shutdown: CancellationToken) {
 /// Deletes every record expired at `now`, batch by batch, yielding between batches so that waiting
 /// requests get the write lock; stops early on shutdown. Returns how many it deleted.
 async fn purge_expired(
-    store: &dyn Store,
+    store: &dyn JobQueue,
     now: Timestamp,
     shutdown: &CancellationToken,
 ) -> Result<u64, StoreError> {
@@ -54,7 +54,9 @@ async fn purge_expired(
 
 #[cfg(test)]
 mod tests {
-    use partner_center_store::{Idempotency, SqliteStore, SubscriptionKey};
+    use partner_center_domain::SubscriptionKey;
+    use partner_center_model::RegistrationEnding;
+    use partner_center_store::{Idempotency, RequestStore as _, SqliteStore};
 
     use super::*;
 
@@ -76,7 +78,7 @@ mod tests {
                 expires_at: t0,
             };
             store
-                .register(&key, t0, Some(&idempotency), false)
+                .register(&key, t0, Some(&idempotency), RegistrationEnding::Registered)
                 .await
                 .unwrap();
         }
@@ -86,13 +88,16 @@ mod tests {
             path: "/v1/x".into(),
             expires_at: t0.saturating_add(INTERVAL),
         };
-        store.register(&key, t0, Some(&kept), false).await.unwrap();
+        store
+            .register(&key, t0, Some(&kept), RegistrationEnding::Registered)
+            .await
+            .unwrap();
         let shutdown = CancellationToken::new();
         assert_eq!(purge_expired(&store, t0, &shutdown).await.unwrap(), total);
         assert_eq!(purge_expired(&store, t0, &shutdown).await.unwrap(), 0);
         assert!(
             store
-                .register(&key, t0, Some(&kept), false)
+                .register(&key, t0, Some(&kept), RegistrationEnding::Registered)
                 .await
                 .unwrap()
                 .replayed,

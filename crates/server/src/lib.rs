@@ -30,7 +30,9 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use partner_center_store::Store;
+use partner_center_store::{
+    AdminStore, FixtureStore, IdentityStore, JobQueue, RequestStore, Store,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
@@ -47,6 +49,7 @@ mod janitor;
 pub mod negotiate;
 mod openapi;
 pub mod ops;
+mod render;
 mod routes;
 pub mod wire;
 pub mod worker;
@@ -84,7 +87,28 @@ struct StateInner {
 }
 
 impl AppState {
-    pub(crate) fn store(&self) -> &dyn Store {
+    /// The store, as the request path sees it.
+    pub(crate) fn requests(&self) -> &dyn RequestStore {
+        self.inner.store.as_ref()
+    }
+
+    /// The store, as operators see it.
+    pub(crate) fn admin_store(&self) -> &dyn AdminStore {
+        self.inner.store.as_ref()
+    }
+
+    /// The store, as fixtures are loaded into it.
+    pub(crate) fn fixtures(&self) -> &dyn FixtureStore {
+        self.inner.store.as_ref()
+    }
+
+    /// The store, as the built-in identity provider sees it.
+    pub(crate) fn identity_store(&self) -> &dyn IdentityStore {
+        self.inner.store.as_ref()
+    }
+
+    /// The store, as the background work (and its metrics) sees it.
+    pub(crate) fn queue(&self) -> &dyn JobQueue {
         self.inner.store.as_ref()
     }
 
@@ -218,7 +242,7 @@ impl App {
     /// The routes with their middleware, before path normalisation.
     pub fn router(&self) -> Router {
         let mut routes = Router::new()
-            .merge(routes::subscriptions::router(self.state.clone()))
+            .merge(routes::subscriptions::router())
             .merge(routes::health::router())
             .route("/openapi.json", axum::routing::get(openapi::serve))
             .route("/metrics", axum::routing::get(serve_metrics));
@@ -241,7 +265,7 @@ impl App {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        if let Err(err) = self.state.inner.store.release_orphaned_claims().await {
+        if let Err(err) = self.state.queue().release_orphaned_claims().await {
             tracing::error!(error = %err, "cannot release the claims of a previous process");
         }
         let stop_worker = CancellationToken::new();
@@ -304,7 +328,7 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router<AppState
 
 /// `GET /metrics`: Prometheus' text exposition format.
 async fn serve_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    let depth = match state.store().queue_depth().await {
+    let depth = match state.queue().queue_depth().await {
         Ok(depth) => depth,
         Err(err) => {
             tracing::warn!(error = %err, "cannot read the registration queue depth");

@@ -3,8 +3,9 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
 use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 
 use axum::extract::{FromRequest, MatchedPath, Request, State};
 use axum::http::uri::PathAndQuery;
@@ -13,13 +14,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use partner_center_model::MediaType;
 use partner_center_model::headers::{
     MAX_ID_HEADER_LEN, MS_CORRELATION_ID, MS_CV, MS_REQUEST_ID, MS_SERVER_ID,
 };
-use partner_center_model::{
-    MediaType, ServiceFault, SubscriptionActivationResult, SubscriptionRegistrationStatus, XmlForm,
-};
-use serde::Serialize;
 use tracing::Instrument as _;
 
 use crate::AppState;
@@ -27,6 +25,7 @@ use crate::error::ApiError;
 use crate::negotiate::{NotAcceptable, negotiate};
 use crate::ops::RequestNotes;
 use crate::ops::journal::{self, Entry};
+use crate::render::render;
 
 /// Largest request body accepted (and ignored) on any route.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -39,81 +38,40 @@ static CORRELATION_ID: HeaderName = HeaderName::from_static(MS_CORRELATION_ID);
 static CV: HeaderName = HeaderName::from_static(MS_CV);
 static SERVER_ID: HeaderName = HeaderName::from_static(MS_SERVER_ID);
 
-/// A Partner Center body, rendered in the negotiated media type by [`correlate`] once the
-/// response is complete. Every body of the three routes, and every ServiceFault, goes this way.
-#[derive(Debug, Clone)]
-pub(crate) enum Payload {
-    RegistrationStatus(SubscriptionRegistrationStatus),
-    Activation(SubscriptionActivationResult),
-    Fault(ServiceFault),
-}
-
-impl Payload {
-    fn render(&self, media: MediaType) -> Result<Vec<u8>, serde_json::Error> {
-        Ok(match (self, media.is_xml()) {
-            (Self::RegistrationStatus(body), false) => serde_json::to_vec(body)?,
-            (Self::Activation(body), false) => serde_json::to_vec(body)?,
-            (Self::Fault(body), false) => serde_json::to_vec(body)?,
-            (Self::RegistrationStatus(body), true) => body.to_xml().into_bytes(),
-            (Self::Activation(body), true) => body.to_xml().into_bytes(),
-            (Self::Fault(body), true) => body.to_xml().into_bytes(),
-        })
-    }
-}
-
-/// A response with `status` and a body to render in the negotiated media type.
-pub(crate) fn reply(status: StatusCode, payload: Payload) -> Response {
-    let mut response = status.into_response();
-    response.extensions_mut().insert(payload);
-    response
-}
-
 /// The outcome of content negotiation, in the request's extensions.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Negotiated(pub(crate) Result<MediaType, NotAcceptable>);
 
-/// Whether the request accepts none of the service's media types: on the three routes, it is
-/// refused with 406 before anything else happens.
-pub(crate) fn not_acceptable(request: &Request) -> bool {
-    matches!(
-        request.extensions().get::<Negotiated>(),
-        Some(Negotiated(Err(NotAcceptable)))
-    )
-}
-
-/// Renders a response's pending [`Payload`], if it has one.
-fn render(response: &mut Response, media: MediaType) {
-    let Some(payload) = response.extensions_mut().remove::<Payload>() else {
-        return;
-    };
-    match payload.render(media) {
-        Ok(bytes) => {
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(media.content_type()),
-            );
-            *response.body_mut() = Body::from(bytes);
-        }
-        Err(err) => {
-            *response = ApiError::internal(err).into_response();
-            render(response, MediaType::Json);
-        }
+impl Negotiated {
+    /// Whether the request accepts none of the service's media types: on the Partner Center
+    /// routes, it is refused with 406 before anything else happens.
+    pub(crate) fn accepts_nothing(&self) -> bool {
+        self.0.is_err()
     }
 }
 
-/// A JSON response with Partner Center's content type, for bodies that are not Partner Center's own.
-pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (
-            status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json; charset=utf-8"),
-            )],
-            bytes,
-        )
-            .into_response(),
-        Err(err) => ApiError::internal(err).into_response(),
+/// A response whose body fails before a byte is sent: the server closes the connection unanswered
+/// (fault injection). `status` is only what the service's own journal and logs record.
+pub(crate) fn dropped_connection(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::new(Dropped));
+    *response.status_mut() = status;
+    response
+}
+
+/// A body that fails at once.
+struct Dropped;
+
+impl http_body::Body for Dropped {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::other(
+            "connection dropped by a fault rule",
+        ))))
     }
 }
 
@@ -391,6 +349,10 @@ pub(crate) async fn correlate(
     };
     // A request that accepts nothing the service writes gets its error in JSON.
     render(&mut response, negotiated.unwrap_or(MediaType::Json));
+    if notes.drop_response.get().is_some() {
+        // A fault rule: the request had its effect; the client never hears of it.
+        *response.body_mut() = Body::new(Dropped);
+    }
     ids.write(response.headers_mut(), state.server_id());
     let elapsed = started.elapsed();
     let status = response.status().as_u16();

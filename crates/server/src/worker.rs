@@ -10,8 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use partner_center_domain::CompletedRegistration;
 use partner_center_model::Timestamp;
-use partner_center_store::{CompletedRegistration, Store, StoreError};
+use partner_center_store::{JobQueue, StoreError};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +32,7 @@ pub struct Worker {
 
 #[derive(Debug)]
 struct Inner {
-    store: Arc<dyn Store>,
+    store: Arc<dyn JobQueue>,
     delay: RegistrationDelay,
     lease: Duration,
     processing: Duration,
@@ -41,7 +42,11 @@ struct Inner {
 }
 
 impl Worker {
-    pub(crate) fn new(store: Arc<dyn Store>, settings: &WorkerSettings, metrics: Metrics) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn JobQueue>,
+        settings: &WorkerSettings,
+        metrics: Metrics,
+    ) -> Self {
         let (completed, _) = broadcast::channel(1024);
         if settings.processing >= settings.lease {
             tracing::warn!(
@@ -110,13 +115,13 @@ impl Worker {
                     .duration_since(registration.requested_at);
                 self.inner
                     .metrics
-                    .registration_completed(registration.failed, waited.as_secs_f64());
+                    .registration_completed(registration.ending, waited.as_secs_f64());
                 tracing::info!(
                     partner = %registration.key.partner,
                     customer = %registration.key.customer,
                     subscription = %registration.key.subscription,
                     waited_ms = waited.as_millis(),
-                    failed = registration.failed,
+                    ending = %registration.ending,
                     "registration completed"
                 );
                 // No receiver is not an error: nobody is watching.

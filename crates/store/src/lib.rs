@@ -1,31 +1,43 @@
-//! Durable state of the Partner Center service.
+//! Durable state of the Partner Center service: it loads, locks and persists; it decides nothing.
 //!
-//! [`Store`] is the storage trait: one method per use case, each one atomic (the transaction lives
-//! inside the method, never in the caller). [`SqliteStore`] is the embedded implementation and the
-//! default; [`open`] picks the implementation from a database URL.
+//! Every write is one transaction inside one method: the store loads and locks what a decision of
+//! the domain core (`partner-center-domain`) needs, calls it, and persists the
+//! [`Change`](partner_center_domain::Change)s it returns. The capabilities are separate traits, so
+//! that a reader sees what each part of the server may touch: [`RequestStore`] (the request path),
+//! [`JobQueue`] (the worker and the janitor), [`IdentityStore`] (the built-in identity provider),
+//! [`AdminStore`] (operators) and [`FixtureStore`] (seeding); [`Store`] is all of them.
+//! [`SqliteStore`] is the embedded implementation and the default; [`open`] picks the
+//! implementation from a database URL.
 //!
 //! # Layout
 //!
-//! - this file: the trait and the types it speaks ([`Partner`], [`SubscriptionKey`], the outcome enums);
+//! - this file: the traits and the types they speak;
 //! - [`sqlite`]: the SQLite implementation and its embedded migrations (`migrations/sqlite/`);
-//! - [`postgres`]: the PostgreSQL implementation (`migrations/postgres/`).
+//! - [`postgres`]: the PostgreSQL implementation (`migrations/postgres/`);
+//! - [`secret`]: client secrets, hashed and checked off the write path.
 //!
 //! # The registration queue
 //!
-//! Accepting a registration ([`Store::register`]) writes, in one transaction, the subscription's new
-//! state, a row of registration history and a job in the durable queue. The worker claims due jobs
-//! ([`Store::claim_registrations`]) under a lease and completes them
-//! ([`Store::complete_registrations`]). Work is at-least-once; completion is a conditional update, so a
-//! registration is completed exactly once however often its job runs.
+//! Accepting a registration ([`RequestStore::register`]) writes, in one transaction, the
+//! subscription's new state, a row of registration history and a job in the durable queue. The
+//! worker claims due jobs ([`JobQueue::claim_registrations`]) under a lease and settles them
+//! ([`JobQueue::complete_registrations`]). Work is at-least-once; a job whose registration was
+//! settled before only loses its job, so a registration is settled exactly once however often its
+//! job runs.
 
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use partner_center_domain::{
+    ActivateOutcome, ClaimedRegistration, CompletedRegistration, Lookup, Partner, RegisterOutcome,
+    SeedReport, Settled, SubscriptionKey, Upserted,
+};
+use partner_center_model::fixture::FixtureSubscription;
 use partner_center_model::{
-    ClientId, CustomerId, Fixture, RegistrationStatus, SubscriptionId, SubscriptionKind,
-    SubscriptionStatus, TenantId, Timestamp,
+    ClientId, CustomerId, Fixture, RegistrationEnding, RegistrationState, SubscriptionId,
+    SubscriptionKind, SubscriptionStatus, TenantId, Timestamp,
 };
 
 mod outcome;
@@ -110,7 +122,8 @@ impl StoreError {
 pub struct StoreOptions {
     /// Most connections open at once (PostgreSQL; SQLite's readers).
     pub max_connections: u32,
-    /// How long a request may wait for a free connection before failing.
+    /// How long a request may wait for a free connection (PostgreSQL; SQLite's readers), or for
+    /// the writer to take its write (SQLite), before failing as unavailable.
     pub acquire_timeout: Duration,
     /// How long a statement may run, or wait for a lock, before failing.
     pub statement_timeout: Duration,
@@ -144,95 +157,6 @@ pub struct MigrationStatus {
     pub description: String,
     /// Whether this run applied it (else it was applied before).
     pub applied_now: bool,
-}
-
-/// A partner account: the tenant whose tokens the service accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Partner {
-    /// The partner's Entra tenant id (the `tid` of its tokens).
-    pub tenant_id: TenantId,
-    /// Display name.
-    pub name: String,
-    /// Whether the account is an integration sandbox.
-    pub sandbox: bool,
-}
-
-/// A subscription as a partner addresses it: every lookup is scoped to the partner, so that one
-/// tenant can never reach another's data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SubscriptionKey {
-    /// The calling partner.
-    pub partner: TenantId,
-    /// The customer, as named in the path.
-    pub customer: CustomerId,
-    /// The subscription, as named in the path.
-    pub subscription: SubscriptionId,
-}
-
-/// The result of a lookup scoped to a partner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lookup<T> {
-    /// The subscription exists for this partner and customer.
-    Found(T),
-    /// The partner has no such customer (whether or not another partner has).
-    CustomerNotFound,
-    /// The customer exists but has no such subscription.
-    SubscriptionNotFound,
-}
-
-impl<T> Lookup<T> {
-    /// The found value transformed by `f`; a missing customer or subscription stays missing.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Lookup<U> {
-        match self {
-            Self::Found(value) => Lookup::Found(f(value)),
-            Self::CustomerNotFound => Lookup::CustomerNotFound,
-            Self::SubscriptionNotFound => Lookup::SubscriptionNotFound,
-        }
-    }
-
-    /// The found value, or what was missing, re-typed for a caller to return as it is.
-    ///
-    /// # Errors
-    ///
-    /// The missing customer or subscription.
-    pub fn found<U>(self) -> Result<T, Lookup<U>> {
-        match self {
-            Self::Found(value) => Ok(value),
-            Self::CustomerNotFound => Err(Lookup::CustomerNotFound),
-            Self::SubscriptionNotFound => Err(Lookup::SubscriptionNotFound),
-        }
-    }
-}
-
-/// What [`Store::register`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegisterOutcome {
-    /// A registration was recorded; the subscription is now `Registering`.
-    Accepted,
-    /// A registration is already in progress; nothing was recorded.
-    AlreadyRegistering,
-    /// The subscription is already registered; nothing was recorded.
-    AlreadyRegistered,
-    /// The subscription is not an Azure subscription.
-    IneligibleKind(SubscriptionKind),
-    /// The subscription is not active.
-    IneligibleStatus(SubscriptionStatus),
-}
-
-/// What [`Store::activate`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActivateOutcome {
-    /// The partner's account is not an integration sandbox. Checked before the customer is looked
-    /// up, so it is answered `Found` whatever the customer.
-    NotSandbox,
-    /// The subscription went from `pending` to `active`.
-    Activated,
-    /// The subscription was already active; nothing changed.
-    AlreadyActive,
-    /// The subscription is not a third-party SaaS subscription.
-    NotSaas(SubscriptionKind),
-    /// The subscription's status does not allow activation (suspended, deleted, ...).
-    NotActivatable(SubscriptionStatus),
 }
 
 /// The idempotency key of a POST that carried an `MS-RequestId`: with the partner of the
@@ -302,81 +226,53 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
-/// How one registration of a subscription stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RegistrationState {
-    /// Accepted, not completed yet.
-    Registering,
-    /// Completed: the subscription is registered.
-    Registered,
-    /// Ended in failure: the subscription went back to `NotRegistered`.
-    Failed,
-}
-
-impl RegistrationState {
-    /// The stored (and wire) name.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Registering => "Registering",
-            Self::Registered => "Registered",
-            Self::Failed => "Failed",
-        }
-    }
-}
-
-impl std::str::FromStr for RegistrationState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "Registering" => Ok(Self::Registering),
-            "Registered" => Ok(Self::Registered),
-            "Failed" => Ok(Self::Failed),
-            other => Err(format!("unknown registration state `{other}`")),
-        }
-    }
-}
-
-impl std::fmt::Display for RegistrationState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One registration of a subscription, from the history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One registration of a subscription, from its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegistrationRecord {
-    /// How it stands.
-    pub state: RegistrationState,
     /// When it was accepted.
     pub requested_at: Timestamp,
-    /// When it completed, if it has.
+    /// When it was settled, if it was.
     pub completed_at: Option<Timestamp>,
+    /// How it ended; `None` while it is in progress.
+    pub ending: Option<RegistrationEnding>,
 }
 
-/// A queued registration the worker has claimed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClaimedRegistration {
-    /// The registration (history row) to complete.
-    pub registration: i64,
-    /// How many times it has been claimed, this claim included.
-    pub attempts: i64,
-    /// Whether it is to end in failure (decided when it was accepted).
-    pub fails: bool,
+impl RegistrationRecord {
+    /// `Registering` while in progress, then how it ended (`Registered` or `Failed`): the name
+    /// the history stores, and the admin API shows.
+    #[must_use]
+    pub const fn state_name(&self) -> &'static str {
+        record_state(self.ending)
+    }
 }
 
-/// A registration the worker completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CompletedRegistration {
-    /// Whose subscription it was.
-    pub key: SubscriptionKey,
-    /// When it was accepted.
-    pub requested_at: Timestamp,
-    /// When it completed.
-    pub completed_at: Timestamp,
-    /// Whether it ended in failure (the subscription is `NotRegistered` again).
-    pub failed: bool,
+/// How a registration's history row stores where it stands: `Registering` while in progress, then
+/// how it ended.
+pub(crate) const fn record_state(ending: Option<RegistrationEnding>) -> &'static str {
+    match ending {
+        None => RegistrationState::Registering.as_str(),
+        Some(ending) => ending.as_str(),
+    }
+}
+
+/// A history row's stored state, read back.
+pub(crate) fn record_ending(stored: &str) -> Result<Option<RegistrationEnding>, StoreError> {
+    if stored == record_state(None) {
+        return Ok(None);
+    }
+    stored
+        .parse()
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("registration state: {e}")))
+}
+
+/// How a queued registration is to end, from its job's `fails` flag.
+pub(crate) const fn planned_ending(fails: bool) -> RegistrationEnding {
+    if fails {
+        RegistrationEnding::Failed
+    } else {
+        RegistrationEnding::Registered
+    }
 }
 
 /// A customer of a partner, as the administration API sees it.
@@ -400,7 +296,7 @@ pub struct Subscription {
     /// The offer's display name.
     pub offer_name: String,
     /// Where its registration stands.
-    pub registration: RegistrationStatus,
+    pub registration: RegistrationState,
     /// When it was activated, if it was.
     pub activated_at: Option<Timestamp>,
 }
@@ -414,116 +310,55 @@ pub struct SubscriptionDetail {
     pub registrations: Vec<RegistrationRecord>,
 }
 
-/// Whether an upsert created or changed (or left alone) its row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Upserted {
-    /// The row did not exist.
-    Created,
-    /// The row existed; it now has the given values.
-    Updated,
-}
-
-/// What an operator does to a registration in progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settlement {
-    /// Complete it now: the subscription becomes `Registered`.
-    Complete,
-    /// End it in failure: the subscription goes back to `NotRegistered`.
-    Fail,
-}
-
-/// What [`Store::settle_registration`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Settled {
-    /// The registration in progress was settled.
-    Done,
-    /// There was no registration in progress; the subscription is as it says.
-    NotRegistering(RegistrationStatus),
-}
-
-/// How much of a fixture was applied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SeedReport {
-    /// Partners in the fixture.
-    pub partners: u64,
-    /// Customers in the fixture.
-    pub customers: u64,
-    /// Subscriptions in the fixture.
-    pub subscriptions: u64,
-    /// Rows created or changed; zero when the fixture was already applied.
-    pub changed: u64,
-}
-
-/// The service's durable state. Every method is atomic.
+/// What the request path may touch: the partner of a token, and the three routes' reads and
+/// writes. Every write runs a decision of the domain core in one transaction.
 #[async_trait]
-pub trait Store: Debug + Send + Sync + 'static {
+pub trait RequestStore: Debug + Send + Sync {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
-
-    /// Creates what the fixture declares and is missing, and updates descriptive fields (names,
-    /// sandbox flag, kind, offer name, an application's secret) of what exists. A subscription's status is set only when it
-    /// is created, and registration state is never touched, so re-applying a fixture at each start
-    /// keeps what clients did. Applying the same fixture twice changes nothing.
-    async fn apply_fixture(&self, fixture: &Fixture) -> Result<SeedReport, StoreError>;
 
     /// The partner with this tenant id, if any.
     async fn partner(&self, tenant: TenantId) -> Result<Option<Partner>, StoreError>;
 
-    /// The application `client_id` of partner `tenant`, if it is registered.
-    async fn application(
-        &self,
-        tenant: TenantId,
-        client_id: ClientId,
-    ) -> Result<Option<Application>, StoreError>;
-
-    /// The identity provider's signing key: the stored one, or `candidate` stored now if there is
-    /// none yet. Several processes racing to create it all end up with the same key.
-    async fn signing_key(&self, candidate: SigningKey) -> Result<SigningKey, StoreError>;
-
-    /// Called once when the service starts: makes claims on queued work that a previous process
-    /// held and can no longer complete claimable again, where the backend can tell.
-    async fn release_orphaned_claims(&self) -> Result<(), StoreError>;
-
-    /// The registration status of a subscription.
+    /// The registration state of a subscription.
     async fn registration_status(
         &self,
         key: &SubscriptionKey,
-    ) -> Result<Lookup<RegistrationStatus>, StoreError>;
+    ) -> Result<Lookup<RegistrationState>, StoreError>;
 
-    /// Registers a subscription for Reserved Instance purchase: when it is eligible and
-    /// `NotRegistered`, records the registration and queues its completion, atomically.
+    /// Registers a subscription for Reserved Instance purchase
+    /// ([`registration::register`](partner_center_domain::registration::register)); a
+    /// registration it accepts will end as `ending` says (fault injection may make it fail).
     ///
     /// With an [`Idempotency`] key: when an unexpired record of the same key exists, returns its
     /// outcome (`replayed`) and changes nothing; otherwise records this outcome with the key in the
     /// same transaction as its effect. Concurrent requests with one key execute once.
-    ///
-    /// With `fails`, a registration it accepts is to end in failure when the worker completes it
-    /// (fault injection).
     async fn register(
         &self,
         key: &SubscriptionKey,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
-        fails: bool,
+        ending: RegistrationEnding,
     ) -> Result<Recorded<Lookup<RegisterOutcome>>, StoreError>;
 
-    /// Activates a pending SaaS subscription of a sandbox partner; idempotent as [`Store::register`].
+    /// Activates a pending SaaS subscription of a sandbox partner
+    /// ([`activation::activate`](partner_center_domain::activation::activate)); idempotent as
+    /// [`RequestStore::register`].
     async fn activate(
         &self,
         key: &SubscriptionKey,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<Lookup<ActivateOutcome>>, StoreError>;
+}
 
-    /// Deletes up to `limit` idempotency records that expired at or before `now`, and says how many
-    /// it deleted. Short, so that it never holds up requests for long.
-    async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError>;
-
-    /// The registrations of a subscription, oldest first.
-    async fn registration_history(
-        &self,
-        key: &SubscriptionKey,
-    ) -> Result<Lookup<Vec<RegistrationRecord>>, StoreError>;
+/// What the background work may touch: the durable queue of registrations to settle, and the
+/// purge of expired idempotency records.
+#[async_trait]
+pub trait JobQueue: Debug + Send + Sync {
+    /// Called once when the service starts: makes claims on queued work that a previous process
+    /// held and can no longer complete claimable again, where the backend can tell.
+    async fn release_orphaned_claims(&self) -> Result<(), StoreError>;
 
     /// Claims up to `limit` queued registrations accepted at or before `accepted_by` and not under
     /// an unexpired lease, leasing them until `now + lease`.
@@ -535,8 +370,9 @@ pub trait Store: Debug + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ClaimedRegistration>, StoreError>;
 
-    /// Completes claimed registrations (`Registering` → `Registered`) and removes their jobs, in
-    /// one transaction. Returns those this call completed; a registration completed before (by an
+    /// Settles claimed registrations
+    /// ([`registration::complete`](partner_center_domain::registration::complete)) and removes
+    /// their jobs, in one transaction. Returns those this call settled; one settled before (by an
     /// earlier attempt) is not returned again.
     async fn complete_registrations(
         &self,
@@ -552,8 +388,30 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// How many registrations are queued.
     async fn queue_depth(&self) -> Result<u64, StoreError>;
 
-    // Administration: what operators do through the admin API.
+    /// Deletes up to `limit` idempotency records that expired at or before `now`, and says how many
+    /// it deleted. Short, so that it never holds up requests for long.
+    async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError>;
+}
 
+/// What the built-in identity provider may touch: its applications and its signing key.
+#[async_trait]
+pub trait IdentityStore: Debug + Send + Sync {
+    /// The application `client_id` of partner `tenant`, if it is registered.
+    async fn application(
+        &self,
+        tenant: TenantId,
+        client_id: ClientId,
+    ) -> Result<Option<Application>, StoreError>;
+
+    /// The identity provider's signing key: the stored one, or `candidate` stored now if there is
+    /// none yet. Several processes racing to create it all end up with the same key.
+    async fn signing_key(&self, candidate: SigningKey) -> Result<SigningKey, StoreError>;
+}
+
+/// What operators may touch through the admin API
+/// ([`operator`](partner_center_domain::operator) decides its writes).
+#[async_trait]
+pub trait AdminStore: Debug + Send + Sync {
     /// Every partner, by tenant id.
     async fn list_partners(&self) -> Result<Vec<Partner>, StoreError>;
 
@@ -594,7 +452,7 @@ pub trait Store: Debug + Send + Sync + 'static {
         &self,
         tenant: TenantId,
         customer: CustomerId,
-        subscription: &partner_center_model::fixture::FixtureSubscription,
+        subscription: &FixtureSubscription,
         now: Timestamp,
     ) -> Result<Lookup<Upserted>, StoreError>;
 
@@ -607,11 +465,18 @@ pub trait Store: Debug + Send + Sync + 'static {
         key: &SubscriptionKey,
     ) -> Result<Lookup<SubscriptionDetail>, StoreError>;
 
-    /// Completes or fails a subscription's registration in progress now, whatever the delay.
+    /// The registrations of a subscription, oldest first.
+    async fn registration_history(
+        &self,
+        key: &SubscriptionKey,
+    ) -> Result<Lookup<Vec<RegistrationRecord>>, StoreError>;
+
+    /// Ends a subscription's registration in progress now, as `ending` says, whatever the delay
+    /// ([`registration::settle`](partner_center_domain::registration::settle)).
     async fn settle_registration(
         &self,
         key: &SubscriptionKey,
-        settlement: Settlement,
+        ending: RegistrationEnding,
         now: Timestamp,
     ) -> Result<Lookup<Settled>, StoreError>;
 
@@ -619,6 +484,25 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// provider's signing key stays.
     async fn reset(&self) -> Result<(), StoreError>;
 }
+
+/// What loading a fixture may touch.
+#[async_trait]
+pub trait FixtureStore: Debug + Send + Sync {
+    /// Applies a fixture ([`seed::apply`](partner_center_domain::seed::apply)): creates what it
+    /// declares and is missing, updates descriptive fields of what exists, keeps what clients did.
+    /// Applying the same fixture twice changes nothing.
+    async fn apply_fixture(&self, fixture: &Fixture) -> Result<SeedReport, StoreError>;
+}
+
+/// The service's durable state, every capability: each method is atomic. The parts of the server
+/// take the capability they need ([`RequestStore`], [`JobQueue`], [`IdentityStore`],
+/// [`AdminStore`], [`FixtureStore`]).
+pub trait Store:
+    RequestStore + JobQueue + IdentityStore + AdminStore + FixtureStore + 'static
+{
+}
+
+impl<T: RequestStore + JobQueue + IdentityStore + AdminStore + FixtureStore + 'static> Store for T {}
 
 /// Opens the store a database URL names (`sqlite://FILE`, `sqlite:FILE`, `sqlite::memory:`,
 /// `postgres://...`) and brings its schema up to date.

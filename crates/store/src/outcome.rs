@@ -3,7 +3,7 @@
 
 use partner_center_model::{SubscriptionKind, SubscriptionStatus};
 
-use crate::{ActivateOutcome, Lookup, RegisterOutcome};
+use partner_center_domain::{ActivateOutcome, Lookup, RegisterOutcome};
 
 /// An outcome that can be stored in an idempotency record.
 pub(crate) trait StoredOutcome: Sized {

@@ -1,9 +1,15 @@
-//! The PostgreSQL implementation of [`Store`], for several instances sharing one database.
+//! The PostgreSQL implementation of the store, for several instances sharing one database.
+//!
+//! # Writes
+//!
+//! Every write runs in one transaction (read committed): it loads and locks what a decision of the
+//! domain core needs, calls the decision, and persists the changes it returns (`persist` holds the
+//! SQL of each change).
 //!
 //! # Concurrency
 //!
-//! Every write runs in one transaction (read committed). A registration or activation locks the
-//! subscription's row (`FOR UPDATE`), so concurrent requests on one subscription serialise. An
+//! A registration, activation or settlement locks the subscription's row (`FOR UPDATE`), and a
+//! settlement the registration's row too, so concurrent requests on one subscription serialise. An
 //! idempotency key is claimed first, by inserting its record: a concurrent request with the same key
 //! waits on the unique index until the first commits, then finds its outcome (or, if the first
 //! rolled back, proceeds itself); so duplicates sent to different instances execute once. The worker
@@ -18,26 +24,35 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+mod persist;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use partner_center_domain::seed::{self, Existing, StoredApplication, SubscriptionRecord};
+use partner_center_domain::{
+    ActivateOutcome, ClaimedRegistration, CompletedRegistration, CustomerKey, Decision, Lookup,
+    OpenRegistration, Partner, RegisterOutcome, RegistrationId, SeedReport, Settled,
+    SubscriptionFacts, SubscriptionKey, Upserted, activation, operator, registration,
+};
 use partner_center_model::fixture::FixtureSubscription;
 use partner_center_model::{
-    ClientId, CustomerId, Fixture, RegistrationStatus, SubscriptionKind, SubscriptionStatus,
-    TenantId, Timestamp,
+    ClientId, CustomerId, Fixture, RegistrationEnding, RegistrationState, TenantId, Timestamp,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
 
 use crate::outcome::StoredOutcome;
 use crate::{
-    ActivateOutcome, Application, ClaimedRegistration, CompletedRegistration, Customer,
-    Idempotency, Lookup, Partner, Recorded, RegisterOutcome, RegistrationRecord, SeedReport,
-    Settled, Settlement, SigningKey, Store, StoreError, StoreOptions, Subscription,
-    SubscriptionDetail, SubscriptionKey, Upserted, secret,
+    AdminStore, Application, Customer, FixtureStore, Idempotency, IdentityStore, JobQueue,
+    Recorded, RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, Subscription,
+    SubscriptionDetail, planned_ending, record_ending, record_state, secret,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The PostgreSQL [`Store`].
+/// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
@@ -116,27 +131,32 @@ where
     row.try_get::<&str, _>(index)?.parse().map_err(corrupt)
 }
 
-struct SubscriptionRow {
-    id: i64,
-    kind: SubscriptionKind,
-    status: SubscriptionStatus,
-    registration: RegistrationStatus,
+/// Persists a decision's changes, in order, within the caller's transaction, and returns its
+/// outcome.
+async fn decided<T>(tx: &mut PgConnection, decision: Decision<T>) -> Result<T, StoreError> {
+    for change in &decision.changes {
+        persist::write(tx, change).await?;
+    }
+    Ok(decision.outcome)
 }
 
-fn subscription_row(row: &PgRow) -> Result<SubscriptionRow, StoreError> {
-    Ok(SubscriptionRow {
-        id: row.try_get(0)?,
-        kind: parse_column(row, 1)?,
-        status: parse_column(row, 2)?,
-        registration: parse_column(row, 3)?,
-    })
+/// `id, kind, status, registration_state` of a subscription row.
+fn facts_of(row: &PgRow) -> Result<(i64, SubscriptionFacts), StoreError> {
+    Ok((
+        row.try_get(0)?,
+        SubscriptionFacts {
+            kind: parse_column(row, 1)?,
+            status: parse_column(row, 2)?,
+            registration: parse_column(row, 3)?,
+        },
+    ))
 }
 
 /// Finds a subscription within the partner's customer, in one query (reads).
 async fn find_subscription(
     conn: &mut PgConnection,
     key: &SubscriptionKey,
-) -> Result<Lookup<SubscriptionRow>, StoreError> {
+) -> Result<Lookup<(i64, SubscriptionFacts)>, StoreError> {
     let row = sqlx::query(
         "select s.id, s.kind, s.status, s.registration_state
          from customers c
@@ -154,16 +174,17 @@ async fn find_subscription(
     if row.try_get::<Option<i64>, _>(0)?.is_none() {
         return Ok(Lookup::SubscriptionNotFound);
     }
-    Ok(Lookup::Found(subscription_row(&row)?))
+    Ok(Lookup::Found(facts_of(&row)?))
 }
 
-/// Finds a subscription and locks its row until the transaction ends (writes).
+/// Finds a subscription and locks its row until the transaction ends (writes); the customer's row
+/// is locked against deletion.
 async fn lock_subscription(
     tx: &mut PgConnection,
     key: &SubscriptionKey,
-) -> Result<Lookup<SubscriptionRow>, StoreError> {
+) -> Result<Lookup<(i64, SubscriptionFacts)>, StoreError> {
     let customer: Option<i64> = sqlx::query_scalar(
-        "select id from customers where partner_tenant_id = $1 and customer_id = $2",
+        "select id from customers where partner_tenant_id = $1 and customer_id = $2 for key share",
     )
     .bind(key.partner.to_string())
     .bind(key.customer.to_string())
@@ -181,9 +202,16 @@ async fn lock_subscription(
     .fetch_optional(&mut *tx)
     .await?;
     match row {
-        Some(row) => Ok(Lookup::Found(subscription_row(&row)?)),
+        Some(row) => Ok(Lookup::Found(facts_of(&row)?)),
         None => Ok(Lookup::SubscriptionNotFound),
     }
+}
+
+async fn locked_facts(
+    tx: &mut PgConnection,
+    key: &SubscriptionKey,
+) -> Result<Lookup<SubscriptionFacts>, StoreError> {
+    Ok(lock_subscription(tx, key).await?.map(|(_, facts)| facts))
 }
 
 /// The row id of a partner's customer.
@@ -199,6 +227,28 @@ async fn customer_ref(
     .bind(customer.to_string())
     .fetch_optional(&mut *conn)
     .await?)
+}
+
+/// A partner, its row locked against deletion (within a transaction) or not.
+async fn partner_row(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    lock: bool,
+) -> Result<Option<Partner>, StoreError> {
+    let sql = if lock {
+        "select name, sandbox from partners where tenant_id = $1 for key share"
+    } else {
+        "select name, sandbox from partners where tenant_id = $1"
+    };
+    let row: Option<(String, bool)> = sqlx::query_as(sql)
+        .bind(tenant.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|(name, sandbox)| Partner {
+        tenant_id: tenant,
+        name,
+        sandbox,
+    }))
 }
 
 /// A subscription from `subscription_id, kind, status, offer_name, registration_state, activated_at`.
@@ -227,7 +277,7 @@ async fn history(conn: &mut PgConnection, id: i64) -> Result<Vec<RegistrationRec
     rows.iter()
         .map(|row| {
             Ok(RegistrationRecord {
-                state: parse_column(row, 0)?,
+                ending: record_ending(row.try_get(0)?)?,
                 requested_at: Timestamp::from_millis(row.try_get(1)?),
                 completed_at: row
                     .try_get::<Option<i64>, _>(2)?
@@ -237,141 +287,119 @@ async fn history(conn: &mut PgConnection, id: i64) -> Result<Vec<RegistrationRec
         .collect()
 }
 
-/// Completes (or fails) registration `registration` if it is still in progress, and removes its
-/// job, within a transaction. `None` when it was settled before (a retried job).
-async fn settle_in(
+/// Registration `registration`, if it is still in progress, its row locked: a worker and an
+/// operator settling it at once take turns, and the second finds it settled.
+async fn lock_claimed_registration(
     tx: &mut PgConnection,
-    registration: i64,
-    fails: bool,
-    now: Timestamp,
-) -> Result<Option<CompletedRegistration>, StoreError> {
-    let (state, subscription_state) = if fails {
-        ("Failed", "NotRegistered")
-    } else {
-        ("Registered", "Registered")
-    };
+    registration: RegistrationId,
+) -> Result<Option<OpenRegistration>, StoreError> {
     let row = sqlx::query(
-        "update registrations set state = $3, completed_at = $2
-         where id = $1 and state = 'Registering'
-         returning subscription_ref, requested_at",
+        "select c.partner_tenant_id, c.customer_id, s.subscription_id, r.requested_at
+         from registrations r
+         join subscriptions s on s.id = r.subscription_ref
+         join customers c on c.id = s.customer_ref
+         where r.id = $1 and r.state = $2
+         for update of r",
     )
-    .bind(registration)
-    .bind(now.as_millis())
-    .bind(state)
+    .bind(registration.0)
+    .bind(record_state(None))
     .fetch_optional(&mut *tx)
     .await?;
-    sqlx::query("delete from registration_jobs where registration_ref = $1")
-        .bind(registration)
-        .execute(&mut *tx)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let subscription_ref: i64 = row.try_get(0)?;
-    let requested_at = Timestamp::from_millis(row.try_get(1)?);
-    let ids = sqlx::query(
-        "update subscriptions s set registration_state = $3, updated_at = $2
-         from customers c
-         where s.id = $1 and c.id = s.customer_ref
-         returning c.partner_tenant_id, c.customer_id, s.subscription_id",
+    row.map(|row| {
+        Ok(OpenRegistration {
+            id: registration,
+            key: SubscriptionKey {
+                partner: parse_column(&row, 0)?,
+                customer: parse_column(&row, 1)?,
+                subscription: parse_column(&row, 2)?,
+            },
+            requested_at: Timestamp::from_millis(row.try_get(3)?),
+        })
+    })
+    .transpose()
+}
+
+/// The registration in progress of subscription row `id`, if there is one, its row locked.
+async fn lock_open_registration(
+    tx: &mut PgConnection,
+    key: &SubscriptionKey,
+    id: i64,
+) -> Result<Option<OpenRegistration>, StoreError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "select id, requested_at from registrations where subscription_ref = $1 and state = $2 for update",
     )
-    .bind(subscription_ref)
-    .bind(now.as_millis())
-    .bind(subscription_state)
-    .fetch_one(&mut *tx)
+    .bind(id)
+    .bind(record_state(None))
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(Some(CompletedRegistration {
-        key: SubscriptionKey {
-            partner: parse_column(&ids, 0)?,
-            customer: parse_column(&ids, 1)?,
-            subscription: parse_column(&ids, 2)?,
-        },
-        requested_at,
-        completed_at: now,
-        failed: fails,
+    Ok(row.map(|(id, requested_at)| OpenRegistration {
+        id: RegistrationId(id),
+        key: *key,
+        requested_at: Timestamp::from_millis(requested_at),
     }))
 }
 
-async fn register_in(
-    tx: &mut PgConnection,
-    key: &SubscriptionKey,
-    now: Timestamp,
-    fails: bool,
-) -> Result<Lookup<RegisterOutcome>, StoreError> {
-    let sub = match lock_subscription(tx, key).await?.found() {
-        Ok(sub) => sub,
-        Err(missing) => return Ok(missing),
-    };
-    let outcome = if !sub.kind.is_registrable() {
-        RegisterOutcome::IneligibleKind(sub.kind)
-    } else if sub.status != SubscriptionStatus::Active {
-        RegisterOutcome::IneligibleStatus(sub.status)
-    } else {
-        match sub.registration {
-            RegistrationStatus::Registering => RegisterOutcome::AlreadyRegistering,
-            RegistrationStatus::Registered => RegisterOutcome::AlreadyRegistered,
-            RegistrationStatus::Unknown(value) => {
-                return Err(corrupt(format!("registration state `{value}`")));
-            }
-            RegistrationStatus::NotRegistered => {
-                let now = now.as_millis();
-                sqlx::query("update subscriptions set registration_state = 'Registering', updated_at = $2 where id = $1")
-                    .bind(sub.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                let registration: i64 = sqlx::query_scalar(
-                    "insert into registrations (subscription_ref, state, requested_at)
-                     values ($1, 'Registering', $2) returning id",
-                )
-                .bind(sub.id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "insert into registration_jobs (registration_ref, enqueued_at, fails) values ($1, $2, $3)",
-                )
-                .bind(registration)
-                .bind(now)
-                .bind(fails)
-                .execute(&mut *tx)
-                .await?;
-                RegisterOutcome::Accepted
-            }
+/// What exists of what a fixture names, locked: partners and customers against deletion, the
+/// customers' subscriptions against change (a fixture must not write back a status a client
+/// changed meanwhile).
+async fn lock_existing(tx: &mut PgConnection, fixture: &Fixture) -> Result<Existing, StoreError> {
+    let mut existing = Existing::default();
+    for tenant in seed::partners(fixture) {
+        if let Some(partner) = partner_row(tx, tenant, true).await? {
+            existing.partners.insert(tenant, partner);
         }
-    };
-    Ok(Lookup::Found(outcome))
-}
-
-async fn activate_in(
-    tx: &mut PgConnection,
-    key: &SubscriptionKey,
-    now: Timestamp,
-) -> Result<Lookup<ActivateOutcome>, StoreError> {
-    let sandbox: Option<bool> =
-        sqlx::query_scalar("select sandbox from partners where tenant_id = $1")
-            .bind(key.partner.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-    if sandbox != Some(true) {
-        return Ok(Lookup::Found(ActivateOutcome::NotSandbox));
     }
-    let sub = match lock_subscription(tx, key).await?.found() {
-        Ok(sub) => sub,
-        Err(missing) => return Ok(missing),
-    };
-    let outcome = match (sub.kind, sub.status) {
-        (SubscriptionKind::Saas, SubscriptionStatus::Pending) => {
-            sqlx::query("update subscriptions set status = 'active', activated_at = $2, updated_at = $2 where id = $1")
-                .bind(sub.id)
-                .bind(now.as_millis())
-                .execute(&mut *tx)
-                .await?;
-            ActivateOutcome::Activated
+    for ((tenant, client), _) in seed::applications(fixture) {
+        let stored: Option<(String, String)> = sqlx::query_as(
+            "select name, secret_hash from applications
+             where partner_tenant_id = $1 and client_id = $2 for update",
+        )
+        .bind(tenant.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        existing
+            .applications
+            .extend(stored.map(|(name, secret_hash)| {
+                ((tenant, client), StoredApplication { name, secret_hash })
+            }));
+    }
+    for key in seed::customers(fixture) {
+        let found: Option<(i64, String)> = sqlx::query_as(
+            "select id, company_name from customers
+             where partner_tenant_id = $1 and customer_id = $2 for no key update",
+        )
+        .bind(key.partner.to_string())
+        .bind(key.customer.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((customer_ref, company_name)) = found else {
+            continue;
+        };
+        existing.customers.insert(key, company_name);
+        let rows = sqlx::query(
+            "select subscription_id, kind, status, offer_name from subscriptions
+             where customer_ref = $1 for update",
+        )
+        .bind(customer_ref)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            existing.subscriptions.insert(
+                SubscriptionKey {
+                    partner: key.partner,
+                    customer: key.customer,
+                    subscription: parse_column(row, 0)?,
+                },
+                SubscriptionRecord {
+                    kind: parse_column(row, 1)?,
+                    status: parse_column(row, 2)?,
+                    offer_name: row.try_get(3)?,
+                },
+            );
         }
-        (SubscriptionKind::Saas, SubscriptionStatus::Active) => ActivateOutcome::AlreadyActive,
-        (SubscriptionKind::Saas, status) => ActivateOutcome::NotActivatable(status),
-        (kind, _) => ActivateOutcome::NotSaas(kind),
-    };
-    Ok(Lookup::Found(outcome))
+    }
+    Ok(existing)
 }
 
 impl PostgresStore {
@@ -379,13 +407,13 @@ impl PostgresStore {
     /// documentation for how concurrent duplicates meet.
     async fn idempotent<T: StoredOutcome>(
         &self,
-        key: &SubscriptionKey,
+        partner: TenantId,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
         execute: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
     ) -> Result<Recorded<T>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let partner = key.partner.to_string();
+        let partner = partner.to_string();
         if let Some(idem) = idempotency {
             // Claim the key: a fresh insert, or the takeover of an expired record. A concurrent
             // claim of the same key waits here until the first transaction ends.
@@ -445,133 +473,167 @@ impl PostgresStore {
             replayed: false,
         })
     }
+
+    /// Runs `write` in a transaction, committed if it succeeds.
+    async fn transaction<T>(
+        &self,
+        write: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl RequestStore for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
         conn.ping().await?;
         Ok(())
     }
 
-    async fn apply_fixture(&self, fixture: &Fixture) -> Result<SeedReport, StoreError> {
-        let now = Timestamp::now().as_millis();
-        let mut report = SeedReport::default();
-        let mut tx = self.pool.begin().await?;
-        for partner in &fixture.partners {
-            report.partners += 1;
-            let tenant = partner.tenant_id.to_string();
-            report.changed += sqlx::query(
-                "insert into partners (tenant_id, name, sandbox, created_at, updated_at)
-                 values ($1, $2, $3, $4, $4)
-                 on conflict (tenant_id) do update
-                 set name = excluded.name, sandbox = excluded.sandbox, updated_at = excluded.updated_at
-                 where partners.name is distinct from excluded.name or partners.sandbox is distinct from excluded.sandbox",
-            )
-            .bind(&tenant)
-            .bind(&partner.name)
-            .bind(partner.sandbox)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-
-            for application in &partner.applications {
-                let client_id = application.client_id.to_string();
-                let stored: Option<(String, String)> = sqlx::query_as(
-                    "select name, secret_hash from applications where partner_tenant_id = $1 and client_id = $2",
-                )
-                .bind(&tenant)
-                .bind(&client_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let unchanged = stored.is_some_and(|(name, hash)| {
-                    name == application.name && secret::verify(&hash, &application.client_secret)
-                });
-                if !unchanged {
-                    report.changed += sqlx::query(
-                        "insert into applications (partner_tenant_id, client_id, name, secret_hash, created_at, updated_at)
-                         values ($1, $2, $3, $4, $5, $5)
-                         on conflict (partner_tenant_id, client_id) do update
-                         set name = excluded.name, secret_hash = excluded.secret_hash, updated_at = excluded.updated_at",
-                    )
-                    .bind(&tenant)
-                    .bind(&client_id)
-                    .bind(&application.name)
-                    .bind(secret::hash(&application.client_secret))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                }
-            }
-
-            for customer in &partner.customers {
-                report.customers += 1;
-                let customer_id = customer.id.to_string();
-                report.changed += sqlx::query(
-                    "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
-                     values ($1, $2, $3, $4, $4)
-                     on conflict (partner_tenant_id, customer_id) do update
-                     set company_name = excluded.company_name, updated_at = excluded.updated_at
-                     where customers.company_name is distinct from excluded.company_name",
-                )
-                .bind(&tenant)
-                .bind(&customer_id)
-                .bind(&customer.company_name)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                let customer_ref: i64 = sqlx::query_scalar(
-                    "select id from customers where partner_tenant_id = $1 and customer_id = $2",
-                )
-                .bind(&tenant)
-                .bind(&customer_id)
-                .fetch_one(&mut *tx)
-                .await?;
-
-                for subscription in &customer.subscriptions {
-                    report.subscriptions += 1;
-                    report.changed += sqlx::query(
-                        "insert into subscriptions
-                           (customer_ref, subscription_id, kind, status, offer_name, created_at, updated_at)
-                         values ($1, $2, $3, $4, $5, $6, $6)
-                         on conflict (customer_ref, subscription_id) do update
-                         set kind = excluded.kind, offer_name = excluded.offer_name, updated_at = excluded.updated_at
-                         where subscriptions.kind is distinct from excluded.kind
-                            or subscriptions.offer_name is distinct from excluded.offer_name",
-                    )
-                    .bind(customer_ref)
-                    .bind(subscription.id.to_string())
-                    .bind(subscription.kind.as_str())
-                    .bind(subscription.status.as_str())
-                    .bind(&subscription.offer_name)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(report)
-    }
-
     async fn partner(&self, tenant: TenantId) -> Result<Option<Partner>, StoreError> {
-        let row: Option<(String, bool)> =
-            sqlx::query_as("select name, sandbox from partners where tenant_id = $1")
-                .bind(tenant.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(name, sandbox)| Partner {
-            tenant_id: tenant,
-            name,
-            sandbox,
-        }))
+        let mut conn = self.pool.acquire().await?;
+        partner_row(&mut conn, tenant, false).await
     }
 
+    async fn registration_status(
+        &self,
+        key: &SubscriptionKey,
+    ) -> Result<Lookup<RegistrationState>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(find_subscription(&mut conn, key)
+            .await?
+            .map(|(_, facts)| facts.registration))
+    }
+
+    async fn register(
+        &self,
+        key: &SubscriptionKey,
+        now: Timestamp,
+        idempotency: Option<&Idempotency>,
+        ending: RegistrationEnding,
+    ) -> Result<Recorded<Lookup<RegisterOutcome>>, StoreError> {
+        self.idempotent(key.partner, now, idempotency, async |tx| {
+            let found = locked_facts(tx, key).await?;
+            decided(tx, registration::register(key, found, ending, now)).await
+        })
+        .await
+    }
+
+    async fn activate(
+        &self,
+        key: &SubscriptionKey,
+        now: Timestamp,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Recorded<Lookup<ActivateOutcome>>, StoreError> {
+        self.idempotent(key.partner, now, idempotency, async |tx| {
+            let sandbox = partner_row(tx, key.partner, false)
+                .await?
+                .is_some_and(|p| p.sandbox);
+            let found = locked_facts(tx, key).await?;
+            decided(tx, activation::activate(key, sandbox, found, now)).await
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl JobQueue for PostgresStore {
+    async fn release_orphaned_claims(&self) -> Result<(), StoreError> {
+        // Several instances share the queue: another one's lease may be live. Dead instances'
+        // leases simply run out.
+        Ok(())
+    }
+
+    async fn claim_registrations(
+        &self,
+        accepted_by: Timestamp,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedRegistration>, StoreError> {
+        let rows = sqlx::query(
+            "update registration_jobs set lease_until = $3, attempts = attempts + 1
+             where registration_ref in (
+                 select registration_ref from registration_jobs
+                 where enqueued_at <= $1 and (lease_until is null or lease_until <= $2)
+                 order by enqueued_at, registration_ref
+                 limit $4
+                 for update skip locked)
+             returning registration_ref, attempts, fails",
+        )
+        .bind(accepted_by.as_millis())
+        .bind(now.as_millis())
+        .bind(now.saturating_add(lease).as_millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ClaimedRegistration {
+                    registration: RegistrationId(row.try_get(0)?),
+                    attempts: i64::from(row.try_get::<i32, _>(1)?),
+                    ending: planned_ending(row.try_get(2)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn complete_registrations(
+        &self,
+        claimed: &[ClaimedRegistration],
+        now: Timestamp,
+    ) -> Result<Vec<CompletedRegistration>, StoreError> {
+        self.transaction(async |tx| {
+            let mut completed = Vec::with_capacity(claimed.len());
+            for claim in claimed {
+                let open = lock_claimed_registration(tx, claim.registration).await?;
+                completed.extend(decided(tx, registration::complete(claim, open, now)).await?);
+            }
+            Ok(completed)
+        })
+        .await
+    }
+
+    async fn next_registration_due(
+        &self,
+        delay: Duration,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        let due: Option<i64> = sqlx::query_scalar(
+            "select min(greatest(enqueued_at + $1, coalesce(lease_until, 0))) from registration_jobs",
+        )
+        .bind(delay)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(due.map(Timestamp::from_millis))
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        let depth: i64 = sqlx::query_scalar("select count(*) from registration_jobs")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(depth).unwrap_or_default())
+    }
+
+    async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "delete from idempotency_records where ctid in (
+                 select ctid from idempotency_records where expires_at <= $1 limit $2)",
+        )
+        .bind(now.as_millis())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+}
+
+#[async_trait]
+impl IdentityStore for PostgresStore {
     async fn application(
         &self,
         tenant: TenantId,
@@ -613,143 +675,10 @@ impl Store for PostgresStore {
             created_at: Timestamp::from_millis(created_at),
         })
     }
+}
 
-    async fn release_orphaned_claims(&self) -> Result<(), StoreError> {
-        // Several instances share the queue: another one's lease may be live. Dead instances'
-        // leases simply run out.
-        Ok(())
-    }
-
-    async fn registration_status(
-        &self,
-        key: &SubscriptionKey,
-    ) -> Result<Lookup<RegistrationStatus>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        Ok(find_subscription(&mut conn, key)
-            .await?
-            .map(|sub| sub.registration))
-    }
-
-    async fn register(
-        &self,
-        key: &SubscriptionKey,
-        now: Timestamp,
-        idempotency: Option<&Idempotency>,
-        fails: bool,
-    ) -> Result<Recorded<Lookup<RegisterOutcome>>, StoreError> {
-        self.idempotent(key, now, idempotency, async |tx| {
-            register_in(tx, key, now, fails).await
-        })
-        .await
-    }
-
-    async fn activate(
-        &self,
-        key: &SubscriptionKey,
-        now: Timestamp,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<Recorded<Lookup<ActivateOutcome>>, StoreError> {
-        self.idempotent(key, now, idempotency, async |tx| {
-            activate_in(tx, key, now).await
-        })
-        .await
-    }
-
-    async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "delete from idempotency_records where ctid in (
-                 select ctid from idempotency_records where expires_at <= $1 limit $2)",
-        )
-        .bind(now.as_millis())
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
-    }
-
-    async fn registration_history(
-        &self,
-        key: &SubscriptionKey,
-    ) -> Result<Lookup<Vec<RegistrationRecord>>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let sub = match find_subscription(&mut conn, key).await?.found() {
-            Ok(sub) => sub,
-            Err(missing) => return Ok(missing),
-        };
-        Ok(Lookup::Found(history(&mut conn, sub.id).await?))
-    }
-
-    async fn claim_registrations(
-        &self,
-        accepted_by: Timestamp,
-        now: Timestamp,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<ClaimedRegistration>, StoreError> {
-        let rows = sqlx::query(
-            "update registration_jobs set lease_until = $3, attempts = attempts + 1
-             where registration_ref in (
-                 select registration_ref from registration_jobs
-                 where enqueued_at <= $1 and (lease_until is null or lease_until <= $2)
-                 order by enqueued_at, registration_ref
-                 limit $4
-                 for update skip locked)
-             returning registration_ref, attempts, fails",
-        )
-        .bind(accepted_by.as_millis())
-        .bind(now.as_millis())
-        .bind(now.saturating_add(lease).as_millis())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ClaimedRegistration {
-                    registration: row.try_get(0)?,
-                    attempts: i64::from(row.try_get::<i32, _>(1)?),
-                    fails: row.try_get(2)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn complete_registrations(
-        &self,
-        claimed: &[ClaimedRegistration],
-        now: Timestamp,
-    ) -> Result<Vec<CompletedRegistration>, StoreError> {
-        let mut completed = Vec::with_capacity(claimed.len());
-        let mut tx = self.pool.begin().await?;
-        for claim in claimed {
-            if let Some(done) = settle_in(&mut tx, claim.registration, claim.fails, now).await? {
-                completed.push(done);
-            }
-        }
-        tx.commit().await?;
-        Ok(completed)
-    }
-
-    async fn next_registration_due(
-        &self,
-        delay: Duration,
-    ) -> Result<Option<Timestamp>, StoreError> {
-        let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-        let due: Option<i64> = sqlx::query_scalar(
-            "select min(greatest(enqueued_at + $1, coalesce(lease_until, 0))) from registration_jobs",
-        )
-        .bind(delay)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(due.map(Timestamp::from_millis))
-    }
-
-    async fn queue_depth(&self) -> Result<u64, StoreError> {
-        let depth: i64 = sqlx::query_scalar("select count(*) from registration_jobs")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(u64::try_from(depth).unwrap_or_default())
-    }
-
+#[async_trait]
+impl AdminStore for PostgresStore {
     async fn list_partners(&self) -> Result<Vec<Partner>, StoreError> {
         let rows: Vec<(String, String, bool)> =
             sqlx::query_as("select tenant_id, name, sandbox from partners order by tenant_id")
@@ -767,42 +696,24 @@ impl Store for PostgresStore {
     }
 
     async fn put_partner(&self, partner: &Partner, now: Timestamp) -> Result<Upserted, StoreError> {
-        // `xmax = 0` tells an inserted row from an updated one.
-        let inserted: bool = sqlx::query_scalar(
-            "insert into partners (tenant_id, name, sandbox, created_at, updated_at) values ($1, $2, $3, $4, $4)
-             on conflict (tenant_id) do update
-             set name = excluded.name, sandbox = excluded.sandbox, updated_at = excluded.updated_at
-             returning (xmax = 0)",
-        )
-        .bind(partner.tenant_id.to_string())
-        .bind(&partner.name)
-        .bind(partner.sandbox)
-        .bind(now.as_millis())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(if inserted {
-            Upserted::Created
-        } else {
-            Upserted::Updated
+        self.transaction(async |tx| {
+            let existed = partner_row(tx, partner.tenant_id, true).await?.is_some();
+            decided(tx, operator::put_partner(partner.clone(), existed, now)).await
         })
+        .await
     }
 
     async fn delete_partner(&self, tenant: TenantId) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("delete from partners where tenant_id = $1")
-            .bind(tenant.to_string())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted > 0)
+        self.transaction(async |tx| {
+            let existed = partner_row(tx, tenant, true).await?.is_some();
+            decided(tx, operator::delete_partner(tenant, existed)).await
+        })
+        .await
     }
 
     async fn list_customers(&self, tenant: TenantId) -> Result<Option<Vec<Customer>>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let exists: Option<i32> = sqlx::query_scalar("select 1 from partners where tenant_id = $1")
-            .bind(tenant.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-        if exists.is_none() {
+        if partner_row(&mut conn, tenant, false).await?.is_none() {
             return Ok(None);
         }
         let rows: Vec<(String, String)> = sqlx::query_as(
@@ -828,26 +739,23 @@ impl Store for PostgresStore {
         customer: &Customer,
         now: Timestamp,
     ) -> Result<Option<Upserted>, StoreError> {
-        let inserted: Option<bool> = sqlx::query_scalar(
-            "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
-             select tenant_id, $2, $3, $4, $4 from partners where tenant_id = $1
-             on conflict (partner_tenant_id, customer_id) do update
-             set company_name = excluded.company_name, updated_at = excluded.updated_at
-             returning (xmax = 0)",
-        )
-        .bind(tenant.to_string())
-        .bind(customer.id.to_string())
-        .bind(&customer.company_name)
-        .bind(now.as_millis())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(inserted.map(|inserted| {
-            if inserted {
-                Upserted::Created
-            } else {
-                Upserted::Updated
-            }
-        }))
+        self.transaction(async |tx| {
+            let partner_exists = partner_row(tx, tenant, true).await?.is_some();
+            let existed = customer_ref(tx, tenant, customer.id).await?.is_some();
+            let key = CustomerKey {
+                partner: tenant,
+                customer: customer.id,
+            };
+            let decision = operator::put_customer(
+                partner_exists,
+                existed,
+                key,
+                customer.company_name.clone(),
+                now,
+            );
+            decided(tx, decision).await
+        })
+        .await
     }
 
     async fn delete_customer(
@@ -855,14 +763,15 @@ impl Store for PostgresStore {
         tenant: TenantId,
         customer: CustomerId,
     ) -> Result<bool, StoreError> {
-        let deleted =
-            sqlx::query("delete from customers where partner_tenant_id = $1 and customer_id = $2")
-                .bind(tenant.to_string())
-                .bind(customer.to_string())
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        Ok(deleted > 0)
+        self.transaction(async |tx| {
+            let existed = customer_ref(tx, tenant, customer).await?.is_some();
+            let key = CustomerKey {
+                partner: tenant,
+                customer,
+            };
+            decided(tx, operator::delete_customer(key, existed)).await
+        })
+        .await
     }
 
     async fn list_subscriptions(
@@ -894,45 +803,36 @@ impl Store for PostgresStore {
         subscription: &FixtureSubscription,
         now: Timestamp,
     ) -> Result<Lookup<Upserted>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let Some(customer_ref) = customer_ref(&mut conn, tenant, customer).await? else {
-            return Ok(Lookup::CustomerNotFound);
+        let key = SubscriptionKey {
+            partner: tenant,
+            customer,
+            subscription: subscription.id,
         };
-        let inserted: bool = sqlx::query_scalar(
-            "insert into subscriptions (customer_ref, subscription_id, kind, status, offer_name, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $6)
-             on conflict (customer_ref, subscription_id) do update
-             set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
-                 updated_at = excluded.updated_at
-             returning (xmax = 0)",
-        )
-        .bind(customer_ref)
-        .bind(subscription.id.to_string())
-        .bind(subscription.kind.as_str())
-        .bind(subscription.status.as_str())
-        .bind(&subscription.offer_name)
-        .bind(now.as_millis())
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(Lookup::Found(if inserted {
-            Upserted::Created
-        } else {
-            Upserted::Updated
-        }))
+        self.transaction(async |tx| {
+            let found = match lock_subscription(tx, &key).await? {
+                Lookup::Found(_) => Lookup::Found(true),
+                Lookup::SubscriptionNotFound => Lookup::Found(false),
+                Lookup::CustomerNotFound => Lookup::CustomerNotFound,
+            };
+            let decision = operator::put_subscription(
+                key,
+                found,
+                subscription.kind,
+                subscription.status,
+                subscription.offer_name.clone(),
+                now,
+            );
+            decided(tx, decision).await
+        })
+        .await
     }
 
     async fn delete_subscription(&self, key: &SubscriptionKey) -> Result<bool, StoreError> {
-        let deleted = sqlx::query(
-            "delete from subscriptions s using customers c
-             where s.customer_ref = c.id and c.partner_tenant_id = $1 and c.customer_id = $2 and s.subscription_id = $3",
-        )
-        .bind(key.partner.to_string())
-        .bind(key.customer.to_string())
-        .bind(key.subscription.to_string())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(deleted > 0)
+        self.transaction(async |tx| {
+            let existed = matches!(lock_subscription(tx, key).await?, Lookup::Found(_));
+            decided(tx, operator::delete_subscription(*key, existed)).await
+        })
+        .await
     }
 
     async fn subscription(
@@ -963,40 +863,66 @@ impl Store for PostgresStore {
         }))
     }
 
+    async fn registration_history(
+        &self,
+        key: &SubscriptionKey,
+    ) -> Result<Lookup<Vec<RegistrationRecord>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let (id, _) = match find_subscription(&mut conn, key).await?.found() {
+            Ok(found) => found,
+            Err(missing) => return Ok(missing),
+        };
+        Ok(Lookup::Found(history(&mut conn, id).await?))
+    }
+
     async fn settle_registration(
         &self,
         key: &SubscriptionKey,
-        settlement: Settlement,
+        ending: RegistrationEnding,
         now: Timestamp,
     ) -> Result<Lookup<Settled>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let sub = match lock_subscription(&mut tx, key).await?.found() {
-            Ok(sub) => sub,
-            Err(missing) => return Ok(missing),
-        };
-        let registration: Option<i64> = sqlx::query_scalar(
-            "select id from registrations where subscription_ref = $1 and state = 'Registering'",
-        )
-        .bind(sub.id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(registration) = registration else {
-            return Ok(Lookup::Found(Settled::NotRegistering(sub.registration)));
-        };
-        settle_in(&mut tx, registration, settlement == Settlement::Fail, now).await?;
-        tx.commit().await?;
-        Ok(Lookup::Found(Settled::Done))
+        self.transaction(async |tx| {
+            let found = match lock_subscription(tx, key).await?.found() {
+                Ok((id, facts)) => {
+                    Lookup::Found((facts, lock_open_registration(tx, key, id).await?))
+                }
+                Err(missing) => missing,
+            };
+            decided(tx, registration::settle(found, ending, now)).await
+        })
+        .await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("delete from partners")
-            .execute(&mut *tx)
+        self.transaction(async |tx| decided(tx, operator::reset()).await)
+            .await
+    }
+}
+
+#[async_trait]
+impl FixtureStore for PostgresStore {
+    async fn apply_fixture(&self, fixture: &Fixture) -> Result<SeedReport, StoreError> {
+        let fixture = Arc::new(fixture.clone());
+        let mut stored = HashMap::new();
+        for ((tenant, client), _) in seed::applications(&fixture) {
+            let hash: Option<String> = sqlx::query_scalar(
+                "select secret_hash from applications where partner_tenant_id = $1 and client_id = $2",
+            )
+            .bind(tenant.to_string())
+            .bind(client.to_string())
+            .fetch_optional(&self.pool)
             .await?;
-        sqlx::query("delete from idempotency_records")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+            stored.extend(hash.map(|hash| ((tenant, client), hash)));
+        }
+        let secrets = secret::check_fixture(fixture.clone(), stored).await?;
+        self.transaction(async |tx| {
+            let existing = lock_existing(tx, &fixture).await?;
+            decided(
+                tx,
+                seed::apply(&fixture, existing, &secrets, Timestamp::now()),
+            )
+            .await
+        })
+        .await
     }
 }

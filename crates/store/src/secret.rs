@@ -2,12 +2,18 @@
 //! `pbkdf2-sha256$<iterations>$<salt>$<hash>` (base64). Verification is constant-time. Both are
 //! deliberately slow; call them off the async runtime's threads where latency matters.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use aws_lc_rs::pbkdf2;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use partner_center_domain::seed::{self, CheckedSecret};
+use partner_center_model::{ClientId, Fixture, TenantId};
+
+use crate::StoreError;
 
 const SCHEME: &str = "pbkdf2-sha256";
 const ITERATIONS: u32 = 100_000;
@@ -69,6 +75,31 @@ pub fn verify(stored: &str, secret: &str) -> bool {
         &expected,
     )
     .is_ok()
+}
+
+/// Checks a fixture's client secrets against the hashes stored for its applications (`stored`,
+/// read before), and hashes those that do not match, on the blocking pool: PBKDF2 never runs on the
+/// async runtime's threads, nor inside a write transaction (on SQLite's single writer it would hold
+/// up every other write). A secret that matches keeps its stored hash.
+///
+/// # Errors
+///
+/// [`StoreError::Unavailable`] when the blocking pool cannot run the work.
+pub async fn check_fixture(
+    fixture: Arc<Fixture>,
+    stored: HashMap<(TenantId, ClientId), String>,
+) -> Result<HashMap<(TenantId, ClientId), CheckedSecret>, StoreError> {
+    tokio::task::spawn_blocking(move || {
+        seed::applications(&fixture)
+            .map(|(id, secret)| {
+                let matched = stored.get(&id).filter(|hash| verify(hash, secret)).cloned();
+                let hash = matched.clone().unwrap_or_else(|| hash(secret));
+                (id, CheckedSecret { matched, hash })
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| StoreError::Unavailable(format!("cannot check client secrets: {e}")))
 }
 
 #[cfg(test)]

@@ -7,18 +7,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use partner_center_domain::{
+    ActivateOutcome, Lookup, Partner, RegisterOutcome, Settled, SubscriptionKey, Upserted,
+};
 use partner_center_model::fixture::{
     FixtureApplication, FixtureCustomer, FixturePartner, FixtureSubscription,
 };
 use partner_center_model::{
-    ClientId, CustomerId, Fixture, RegistrationStatus, SubscriptionId, SubscriptionKind,
-    SubscriptionStatus, TenantId, Timestamp,
+    ClientId, CustomerId, Fixture, RegistrationEnding, RegistrationState, SubscriptionId,
+    SubscriptionKind, SubscriptionStatus, TenantId, Timestamp,
 };
 use partner_center_store::testing::{self, PostgresSchema};
 use partner_center_store::{
-    ActivateOutcome, Customer, Idempotency, Lookup, Partner, PostgresStore, Recorded,
-    RegisterOutcome, RegistrationState, Settled, Settlement, SigningKey, SqliteStore, Store,
-    StoreOptions, SubscriptionKey, Upserted, secret,
+    Customer, Idempotency, PostgresStore, Recorded, SigningKey, SqliteStore, Store, StoreOptions,
+    secret,
 };
 
 const PARTNER: &str = "b1e5d2a0-0000-4000-8000-000000000001";
@@ -294,7 +296,7 @@ mod stories {
         );
         assert_eq!(
             store
-                .register(&foreign, now, None, false)
+                .register(&foreign, now, None, RegistrationEnding::Registered)
                 .await
                 .unwrap()
                 .outcome,
@@ -327,7 +329,7 @@ mod stories {
         );
         assert_eq!(
             store
-                .register(&unknown, now, None, false)
+                .register(&unknown, now, None, RegistrationEnding::Registered)
                 .await
                 .unwrap()
                 .outcome,
@@ -344,7 +346,7 @@ mod stories {
         // The foreign attempts above changed nothing.
         assert_eq!(
             store.registration_status(&key(AZURE_PLAN)).await.unwrap(),
-            Lookup::Found(RegistrationStatus::NotRegistered)
+            Lookup::Found(RegistrationState::NotRegistered)
         );
     }
 
@@ -355,12 +357,21 @@ mod stories {
         let delay = Duration::from_secs(2);
         let lease = Duration::from_secs(30);
         assert_eq!(
-            store.register(&k, t0, None, false).await.unwrap().outcome,
+            store
+                .register(&k, t0, None, RegistrationEnding::Registered)
+                .await
+                .unwrap()
+                .outcome,
             Lookup::Found(RegisterOutcome::Accepted)
         );
         assert_eq!(
             store
-                .register(&k, t0.saturating_add(Duration::from_millis(1)), None, false)
+                .register(
+                    &k,
+                    t0.saturating_add(Duration::from_millis(1)),
+                    None,
+                    RegistrationEnding::Registered
+                )
                 .await
                 .unwrap()
                 .outcome,
@@ -368,7 +379,7 @@ mod stories {
         );
         assert_eq!(
             store.registration_status(&k).await.unwrap(),
-            Lookup::Found(RegistrationStatus::Registering)
+            Lookup::Found(RegistrationState::Registering)
         );
 
         // Not due before the delay has passed.
@@ -414,17 +425,21 @@ mod stories {
 
         assert_eq!(
             store.registration_status(&k).await.unwrap(),
-            Lookup::Found(RegistrationStatus::Registered)
+            Lookup::Found(RegistrationState::Registered)
         );
         assert_eq!(
-            store.register(&k, due, None, false).await.unwrap().outcome,
+            store
+                .register(&k, due, None, RegistrationEnding::Registered)
+                .await
+                .unwrap()
+                .outcome,
             Lookup::Found(RegisterOutcome::AlreadyRegistered)
         );
         let Lookup::Found(history) = store.registration_history(&k).await.unwrap() else {
             panic!()
         };
         assert_eq!(history.len(), 1);
-        assert_eq!(history[0].state, RegistrationState::Registered);
+        assert_eq!(history[0].ending, Some(RegistrationEnding::Registered));
         assert_eq!(
             (history[0].requested_at, history[0].completed_at),
             (t0, Some(due))
@@ -436,7 +451,12 @@ mod stories {
         let now = Timestamp::now();
         assert_eq!(
             store
-                .register(&key(LEGACY_AZURE), now, None, false)
+                .register(
+                    &key(LEGACY_AZURE),
+                    now,
+                    None,
+                    RegistrationEnding::Registered
+                )
                 .await
                 .unwrap()
                 .outcome,
@@ -459,7 +479,7 @@ mod stories {
         ] {
             assert_eq!(
                 store
-                    .register(&key(id), now, None, false)
+                    .register(&key(id), now, None, RegistrationEnding::Registered)
                     .await
                     .unwrap()
                     .outcome,
@@ -468,7 +488,7 @@ mod stories {
             );
             assert_eq!(
                 store.registration_status(&key(id)).await.unwrap(),
-                Lookup::Found(RegistrationStatus::NotRegistered)
+                Lookup::Found(RegistrationState::NotRegistered)
             );
             assert_eq!(
                 store.registration_history(&key(id)).await.unwrap(),
@@ -491,7 +511,7 @@ mod stories {
         seeded(&store).await;
         let t0 = Timestamp::from_millis(5_000_000);
         store
-            .register(&key(AZURE_PLAN), t0, None, false)
+            .register(&key(AZURE_PLAN), t0, None, RegistrationEnding::Registered)
             .await
             .unwrap();
         let lease = Duration::from_secs(30);
@@ -537,7 +557,7 @@ mod stories {
         assert_eq!(store.next_registration_due(delay).await.unwrap(), None);
         let t0 = Timestamp::from_millis(9_000_000);
         store
-            .register(&key(AZURE_PLAN), t0, None, false)
+            .register(&key(AZURE_PLAN), t0, None, RegistrationEnding::Registered)
             .await
             .unwrap();
         store
@@ -545,7 +565,7 @@ mod stories {
                 &key(LEGACY_AZURE),
                 t0.saturating_add(Duration::from_secs(1)),
                 None,
-                false,
+                RegistrationEnding::Registered,
             )
             .await
             .unwrap();
@@ -603,7 +623,7 @@ mod stories {
         // Activation does not register anything, and a SaaS subscription still has a status.
         assert_eq!(
             store.registration_status(&key(SAAS)).await.unwrap(),
-            Lookup::Found(RegistrationStatus::NotRegistered)
+            Lookup::Found(RegistrationState::NotRegistered)
         );
     }
 
@@ -616,7 +636,7 @@ mod stories {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .register(&key(AZURE_PLAN), now, None, false)
+                    .register(&key(AZURE_PLAN), now, None, RegistrationEnding::Registered)
                     .await
                     .unwrap()
                     .outcome
@@ -651,7 +671,12 @@ mod stories {
             t0.saturating_add(hour),
         );
         let first = store
-            .register(&key(AZURE_PLAN), t0, Some(&key_a), false)
+            .register(
+                &key(AZURE_PLAN),
+                t0,
+                Some(&key_a),
+                RegistrationEnding::Registered,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -663,7 +688,12 @@ mod stories {
         );
         let later = t0.saturating_add(Duration::from_secs(60));
         let repeat = store
-            .register(&key(AZURE_PLAN), later, Some(&key_a), false)
+            .register(
+                &key(AZURE_PLAN),
+                later,
+                Some(&key_a),
+                RegistrationEnding::Registered,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -680,13 +710,23 @@ mod stories {
             .unwrap();
         store.complete_registrations(&claimed, later).await.unwrap();
         let repeat = store
-            .register(&key(AZURE_PLAN), later, Some(&key_a), false)
+            .register(
+                &key(AZURE_PLAN),
+                later,
+                Some(&key_a),
+                RegistrationEnding::Registered,
+            )
             .await
             .unwrap();
         assert_eq!(repeat.outcome, Lookup::Found(RegisterOutcome::Accepted));
         assert!(repeat.replayed);
         let fresh = store
-            .register(&key(AZURE_PLAN), later, None, false)
+            .register(
+                &key(AZURE_PLAN),
+                later,
+                None,
+                RegistrationEnding::Registered,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -728,7 +768,12 @@ mod stories {
         let on_plan = idem("shared", AZURE_PLAN, "registrations", expires);
         assert!(
             !store
-                .register(&key(AZURE_PLAN), t0, Some(&on_plan), false)
+                .register(
+                    &key(AZURE_PLAN),
+                    t0,
+                    Some(&on_plan),
+                    RegistrationEnding::Registered
+                )
                 .await
                 .unwrap()
                 .replayed
@@ -736,7 +781,12 @@ mod stories {
         // Another subscription: another path.
         let on_legacy = idem("shared", LEGACY_AZURE, "registrations", expires);
         let other = store
-            .register(&key(LEGACY_AZURE), t0, Some(&on_legacy), false)
+            .register(
+                &key(LEGACY_AZURE),
+                t0,
+                Some(&on_legacy),
+                RegistrationEnding::Registered,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -763,7 +813,7 @@ mod stories {
             ..key(AZURE_PLAN)
         };
         let other = store
-            .register(&foreign, t0, Some(&on_plan), false)
+            .register(&foreign, t0, Some(&on_plan), RegistrationEnding::Registered)
             .await
             .unwrap();
         assert_eq!(
@@ -815,14 +865,14 @@ mod stories {
         );
         assert_eq!(
             store
-                .register(&unknown, t0, Some(&request), false)
+                .register(&unknown, t0, Some(&request), RegistrationEnding::Registered)
                 .await
                 .unwrap()
                 .outcome,
             Lookup::SubscriptionNotFound
         );
         let repeat = store
-            .register(&unknown, t0, Some(&request), false)
+            .register(&unknown, t0, Some(&request), RegistrationEnding::Registered)
             .await
             .unwrap();
         assert_eq!(
@@ -886,7 +936,12 @@ mod stories {
                 t0.saturating_add(Duration::from_secs(ttl * 60)),
             );
             store
-                .register(&key(LICENSE), t0, Some(&request), false)
+                .register(
+                    &key(LICENSE),
+                    t0,
+                    Some(&request),
+                    RegistrationEnding::Registered,
+                )
                 .await
                 .unwrap();
         }
@@ -902,7 +957,12 @@ mod stories {
         let survivor = idem("purge-3", LICENSE, "registrations", at);
         assert!(
             store
-                .register(&key(LICENSE), at, Some(&survivor), false)
+                .register(
+                    &key(LICENSE),
+                    at,
+                    Some(&survivor),
+                    RegistrationEnding::Registered
+                )
                 .await
                 .unwrap()
                 .replayed
@@ -1074,10 +1134,10 @@ mod stories {
         };
         assert_eq!(listed.len(), 1);
         assert_eq!(
-            (listed[0].status, listed[0].registration.clone()),
+            (listed[0].status, listed[0].registration),
             (
                 SubscriptionStatus::Pending,
-                RegistrationStatus::NotRegistered
+                RegistrationState::NotRegistered
             )
         );
         assert_eq!(
@@ -1124,24 +1184,24 @@ mod stories {
         let t0 = Timestamp::from_millis(10_000);
         let t1 = Timestamp::from_millis(20_000);
         store
-            .register(&key(AZURE_PLAN), t0, None, false)
+            .register(&key(AZURE_PLAN), t0, None, RegistrationEnding::Registered)
             .await
             .unwrap();
         store
-            .register(&key(LEGACY_AZURE), t0, None, false)
+            .register(&key(LEGACY_AZURE), t0, None, RegistrationEnding::Registered)
             .await
             .unwrap();
         assert_eq!(store.queue_depth().await.unwrap(), 2);
         assert_eq!(
             store
-                .settle_registration(&key(AZURE_PLAN), Settlement::Complete, t1)
+                .settle_registration(&key(AZURE_PLAN), RegistrationEnding::Registered, t1)
                 .await
                 .unwrap(),
             Lookup::Found(Settled::Done)
         );
         assert_eq!(
             store
-                .settle_registration(&key(LEGACY_AZURE), Settlement::Fail, t1)
+                .settle_registration(&key(LEGACY_AZURE), RegistrationEnding::Failed, t1)
                 .await
                 .unwrap(),
             Lookup::Found(Settled::Done)
@@ -1153,29 +1213,29 @@ mod stories {
         );
         assert_eq!(
             store
-                .settle_registration(&key(AZURE_PLAN), Settlement::Fail, t1)
+                .settle_registration(&key(AZURE_PLAN), RegistrationEnding::Failed, t1)
                 .await
                 .unwrap(),
-            Lookup::Found(Settled::NotRegistering(RegistrationStatus::Registered))
+            Lookup::Found(Settled::NotRegistering(RegistrationState::Registered))
         );
         assert_eq!(
             store
-                .settle_registration(&key(SAAS), Settlement::Complete, t1)
+                .settle_registration(&key(SAAS), RegistrationEnding::Registered, t1)
                 .await
                 .unwrap(),
-            Lookup::Found(Settled::NotRegistering(RegistrationStatus::NotRegistered))
+            Lookup::Found(Settled::NotRegistering(RegistrationState::NotRegistered))
         );
         let Lookup::Found(registered) = store.subscription(&key(AZURE_PLAN)).await.unwrap() else {
             panic!()
         };
         assert_eq!(
             registered.subscription.registration,
-            RegistrationStatus::Registered
+            RegistrationState::Registered
         );
         assert_eq!(registered.registrations.len(), 1);
         assert_eq!(
-            registered.registrations[0].state,
-            RegistrationState::Registered
+            registered.registrations[0].ending,
+            Some(RegistrationEnding::Registered)
         );
         assert_eq!(
             (
@@ -1189,13 +1249,16 @@ mod stories {
         };
         assert_eq!(
             failed.subscription.registration,
-            RegistrationStatus::NotRegistered
+            RegistrationState::NotRegistered
         );
-        assert_eq!(failed.registrations[0].state, RegistrationState::Failed);
+        assert_eq!(
+            failed.registrations[0].ending,
+            Some(RegistrationEnding::Failed)
+        );
         // A failed subscription can be registered again.
         assert_eq!(
             store
-                .register(&key(LEGACY_AZURE), t1, None, false)
+                .register(&key(LEGACY_AZURE), t1, None, RegistrationEnding::Registered)
                 .await
                 .unwrap()
                 .outcome,
@@ -1215,7 +1278,7 @@ mod stories {
         );
         assert_eq!(
             store
-                .settle_registration(&missing, Settlement::Fail, t1)
+                .settle_registration(&missing, RegistrationEnding::Failed, t1)
                 .await
                 .unwrap(),
             Lookup::SubscriptionNotFound
@@ -1226,25 +1289,25 @@ mod stories {
         seeded(&store).await;
         let t0 = Timestamp::from_millis(10_000);
         store
-            .register(&key(AZURE_PLAN), t0, None, true)
+            .register(&key(AZURE_PLAN), t0, None, RegistrationEnding::Failed)
             .await
             .unwrap();
         let claimed = store
             .claim_registrations(t0, t0, Duration::from_secs(30), 10)
             .await
             .unwrap();
-        assert!(claimed[0].fails);
+        assert_eq!(claimed[0].ending, RegistrationEnding::Failed);
         let completed = store.complete_registrations(&claimed, t0).await.unwrap();
-        assert!(completed[0].failed);
+        assert_eq!(completed[0].ending, RegistrationEnding::Failed);
         assert_eq!(
             store.registration_status(&key(AZURE_PLAN)).await.unwrap(),
-            Lookup::Found(RegistrationStatus::NotRegistered)
+            Lookup::Found(RegistrationState::NotRegistered)
         );
         let Lookup::Found(history) = store.registration_history(&key(AZURE_PLAN)).await.unwrap()
         else {
             panic!()
         };
-        assert_eq!(history[0].state, RegistrationState::Failed);
+        assert_eq!(history[0].ending, Some(RegistrationEnding::Failed));
     }
 
     pub(super) async fn reset_removes_everything_but_the_signing_key(store: Arc<dyn Store>) {
@@ -1261,7 +1324,7 @@ mod stories {
             .await
             .unwrap();
         store
-            .register(&key(AZURE_PLAN), now, None, false)
+            .register(&key(AZURE_PLAN), now, None, RegistrationEnding::Registered)
             .await
             .unwrap();
         let key_before = SigningKey {
@@ -1303,7 +1366,7 @@ async fn a_file_database_keeps_state_and_queue_across_reopening() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
         seeded(&store).await;
         store
-            .register(&key(AZURE_PLAN), t0, None, false)
+            .register(&key(AZURE_PLAN), t0, None, RegistrationEnding::Registered)
             .await
             .unwrap();
         // A claim whose holder then dies: its lease must not outlive the process.
@@ -1316,7 +1379,7 @@ async fn a_file_database_keeps_state_and_queue_across_reopening() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
     assert_eq!(
         store.registration_status(&key(AZURE_PLAN)).await.unwrap(),
-        Lookup::Found(RegistrationStatus::Registering)
+        Lookup::Found(RegistrationState::Registering)
     );
     // Opening alone (as `partner-center token` does) leaves the claim alone; the service's start
     // releases it.

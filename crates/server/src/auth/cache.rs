@@ -101,8 +101,6 @@ mod tests {
         let cache = TokenCache::new();
         let token = VerifiedToken {
             tenant: partner_center_model::TenantId::new_random(),
-            app_only: true,
-            app_id: None,
         };
         let key = TokenCache::key("header.payload.signature");
         assert_ne!(key, TokenCache::key("header.payload.signaturf"));
@@ -125,8 +123,6 @@ mod tests {
         let cache = TokenCache::new();
         let token = VerifiedToken {
             tenant: partner_center_model::TenantId::new_random(),
-            app_only: true,
-            app_id: None,
         };
         for i in 0..(CAPACITY * 2) {
             cache.insert(TokenCache::key(&i.to_string()), token.clone(), i64::MAX);
@@ -139,8 +135,6 @@ mod tests {
         let memo = ConnectionMemo::default();
         let token = VerifiedToken {
             tenant: partner_center_model::TenantId::new_random(),
-            app_only: true,
-            app_id: None,
         };
         assert_eq!(memo.get("a.b.c", Timestamp::from_millis(0)), None);
         memo.set("a.b.c", token.clone(), 2_000);

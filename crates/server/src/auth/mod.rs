@@ -13,8 +13,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use partner_center_domain::{Partner, SubscriptionKey};
 use partner_center_model::{CustomerId, SubscriptionId, TenantId, Timestamp};
-use partner_center_store::{Partner, SubscriptionKey};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -120,10 +120,6 @@ struct Claims {
     amr: Option<Vec<String>>,
     #[serde(default)]
     idtyp: Option<String>,
-    #[serde(default)]
-    appid: Option<String>,
-    #[serde(default)]
-    azp: Option<String>,
 }
 
 /// What a valid token establishes.
@@ -131,10 +127,6 @@ struct Claims {
 pub struct VerifiedToken {
     /// The partner tenant (`tid`).
     pub tenant: TenantId,
-    /// Whether the token is App-only (no signed-in user).
-    pub app_only: bool,
-    /// The calling application (`appid` or `azp`), for logs.
-    pub app_id: Option<String>,
 }
 
 /// Verifies bearer tokens. Built once at start from [`AuthConfig`].
@@ -294,11 +286,7 @@ impl Authenticator {
                 return Err(ApiError::scope_missing());
             }
         }
-        let verified = VerifiedToken {
-            tenant,
-            app_only,
-            app_id: claims.appid.or(claims.azp),
-        };
+        let verified = VerifiedToken { tenant };
         Ok((verified, claims.exp))
     }
 }
@@ -339,8 +327,6 @@ fn base_validation(config: &AuthConfig) -> Validation {
 pub struct Caller {
     /// The partner account.
     pub partner: Partner,
-    /// Whether the token is App-only.
-    pub app_only: bool,
 }
 
 impl Caller {
@@ -362,10 +348,6 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        // Authenticated once per request: the gate of the three routes extracts it first.
-        if let Some(caller) = parts.extensions.get::<Self>() {
-            return Ok(caller.clone());
-        }
         let token = bearer_token(parts)?;
         let connection = parts.extensions.get::<std::sync::Arc<ConnectionMemo>>();
         let verified = state
@@ -373,7 +355,7 @@ impl FromRequestParts<AppState> for Caller {
             .verify_on(token, connection.map(AsRef::as_ref))
             .await?;
         let partner = state
-            .store()
+            .requests()
             .partner(verified.tenant)
             .await?
             .ok_or_else(ApiError::unknown_partner)?;
@@ -384,12 +366,7 @@ impl FromRequestParts<AppState> for Caller {
         {
             let _ = notes.partner.set(partner.tenant_id);
         }
-        let caller = Self {
-            partner,
-            app_only: verified.app_only,
-        };
-        parts.extensions.insert(caller.clone());
-        Ok(caller)
+        Ok(Self { partner })
     }
 }
 

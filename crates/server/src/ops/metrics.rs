@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use partner_center_model::RegistrationEnding;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
@@ -182,8 +184,11 @@ impl Metrics {
     }
 
     /// A registration completed (or failed) after `seconds`.
-    pub fn registration_completed(&self, failed: bool, seconds: f64) {
-        let outcome = if failed { "failed" } else { "registered" };
+    pub fn registration_completed(&self, ending: RegistrationEnding, seconds: f64) {
+        let outcome = match ending {
+            RegistrationEnding::Failed => "failed",
+            RegistrationEnding::Registered => "registered",
+        };
         self.registration_duration
             .with_label_values(&[outcome])
             .observe(seconds);

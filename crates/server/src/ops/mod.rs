@@ -56,4 +56,7 @@ pub struct RequestNotes {
     pub fault: OnceLock<&'static str>,
     /// Whether the answer is a stored outcome.
     pub replayed: OnceLock<()>,
+    /// Whether a fault rule drops the answer: the connection is closed once the request has had
+    /// its effect.
+    pub drop_response: OnceLock<()>,
 }

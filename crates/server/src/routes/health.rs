@@ -8,7 +8,7 @@ use axum::routing::get;
 use serde::Serialize;
 
 use crate::AppState;
-use crate::wire::json;
+use crate::render::json;
 
 #[derive(Serialize)]
 struct Health {
@@ -26,7 +26,7 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store().ping().await {
+    match state.requests().ping().await {
         Ok(()) => json(StatusCode::OK, &Health { status: "ready" }),
         Err(err) => {
             tracing::warn!(error = %err, "not ready: the store does not answer");

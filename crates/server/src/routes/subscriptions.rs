@@ -1,21 +1,21 @@
-//! The three Partner Center routes on a customer's subscription.
+//! The three Partner Center routes on a customer's subscription, and [`SubscriptionRequest`], the
+//! one extractor that admits a request to them.
 
-use axum::Extension;
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use partner_center_domain::{ActivateOutcome, Lookup, RegisterOutcome, SubscriptionKey};
 use partner_center_model::fault::codes;
 use partner_center_model::{
-    ActivationStatus, CustomerId, RegistrationStatus, SubscriptionActivationResult, SubscriptionId,
-    SubscriptionRegistrationStatus, Timestamp, paths,
+    ActivationStatus, CustomerId, RegistrationEnding, RegistrationState,
+    SubscriptionActivationResult, SubscriptionId, SubscriptionRegistrationStatus, Timestamp, paths,
 };
-use partner_center_store::{
-    ActivateOutcome, Idempotency, Lookup, Recorded, RegisterOutcome, SubscriptionKey,
-};
+use partner_center_store::{Idempotency, Recorded};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -23,88 +23,119 @@ use crate::error::ApiError;
 use crate::openapi::SubscriptionPathParams;
 use crate::ops::faults::{Effect, Faults};
 use crate::ops::{RequestNotes, Route};
-use crate::wire::{IgnoredBody, Payload, RequestIds, not_acceptable, reply};
+use crate::render::{Payload, reply};
+use crate::wire::{IgnoredBody, Negotiated, RequestIds, dropped_connection};
 
-pub(crate) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(paths::REGISTRATIONS, post(register))
         .route(paths::REGISTRATION_STATUS, get(registration_status))
         .route(paths::ACTIVATE, post(activate))
-        .route_layer(axum::middleware::from_fn_with_state(state, gate))
 }
 
-/// Marks a registration request that a fault rule made to end in failure.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FailRegistration;
+/// A request on one of the three routes, admitted. Extracting it refuses, in this order, a request
+/// that accepts nothing the service writes (406), an unauthenticated or unknown caller (401, 403),
+/// a path whose ids are not GUIDs (400), a throttled one (429, as Partner Center's gateway), and
+/// applies the fault rule that matches it, if any; so a refused request has no effect.
+#[derive(Debug)]
+pub(crate) struct SubscriptionRequest {
+    /// The subscription, as the calling partner addresses it.
+    key: SubscriptionKey,
+    /// The route.
+    route: Route,
+    /// The request's ids.
+    ids: RequestIds,
+    /// What the journal and metrics learn of it.
+    notes: Option<Arc<RequestNotes>>,
+    /// How a registration this request starts is to end (a fault rule may make it fail).
+    ending: RegistrationEnding,
+}
 
-/// Route middleware of the three routes: refuses a request that accepts nothing the service
-/// writes (406), authenticates the caller and parses the path (which the handlers then reuse),
-/// then applies throttling (429, as Partner Center's gateway) and fault rules, before the handler
-/// runs.
-async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if not_acceptable(&request) {
-        return ApiError::not_acceptable().into_response();
-    }
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|m| m.as_str().rsplit('/').next())
-        .and_then(Route::parse);
-    let (mut parts, body) = request.into_parts();
-    let caller = match Caller::from_request_parts(&mut parts, &state).await {
-        Ok(caller) => caller,
-        Err(err) => return err.into_response(),
-    };
-    let path = match SubscriptionPath::from_request_parts(&mut parts, &state).await {
-        Ok(path) => path,
-        Err(err) => return err.into_response(),
-    };
-    let Some(route) = route else {
-        return next.run(Request::from_parts(parts, body)).await;
-    };
-    let partner = caller.partner.tenant_id;
-    if let Err(retry_after) =
-        state
-            .throttle()
-            .admit(route, partner, path.customer, std::time::Instant::now())
-    {
-        state.metrics().throttled(route.name());
-        tracing::info!(route = route.name(), retry_after, "throttled");
-        return throttled(retry_after);
-    }
-    if let Some(effect) = state.faults().pick(route, partner, path.subscription) {
-        if let Some(notes) = parts.extensions.get::<std::sync::Arc<RequestNotes>>() {
-            let _ = notes.fault.set(effect.label());
+impl FromRequestParts<AppState> for SubscriptionRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if parts
+            .extensions
+            .get::<Negotiated>()
+            .is_some_and(Negotiated::accepts_nothing)
+        {
+            return Err(ApiError::not_acceptable().into_response());
         }
-        state.metrics().fault(route.name(), effect.label());
-        tracing::warn!(
-            route = route.name(),
-            effect = effect.label(),
-            "injected fault"
-        );
-        match effect {
-            Effect::Status {
-                status,
-                code,
-                description,
-            } => {
-                let status =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return ApiError::new(status, code, description).into_response();
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .and_then(|m| m.as_str().rsplit('/').next())
+            .and_then(Route::parse)
+            .ok_or_else(|| {
+                ApiError::internal("a subscription route without its name").into_response()
+            })?;
+        let caller = Caller::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (customer, subscription) = subscription_path(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let notes = parts.extensions.get::<Arc<RequestNotes>>().cloned();
+        if let Some(notes) = &notes {
+            let _ = notes.subscription.set(subscription);
+        }
+        let ids = parts
+            .extensions
+            .get::<RequestIds>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("a request without its ids").into_response())?;
+        let key = caller.key(customer, subscription);
+        if let Err(retry_after) =
+            state
+                .throttle()
+                .admit(route, key.partner, customer, std::time::Instant::now())
+        {
+            state.metrics().throttled(route.name());
+            tracing::info!(route = route.name(), retry_after, "throttled");
+            return Err(throttled(retry_after));
+        }
+        let mut ending = RegistrationEnding::Registered;
+        if let Some(effect) = state.faults().pick(route, key.partner, subscription) {
+            if let Some(notes) = &notes {
+                let _ = notes.fault.set(effect.label());
             }
-            Effect::Latency { ms } => Faults::delay(ms).await,
-            Effect::Drop => return dropped_connection(StatusCode::OK),
-            Effect::DropResponse => {
-                // The journal and the logs keep the status the client never saw.
-                let answered = next.run(Request::from_parts(parts, body)).await;
-                return dropped_connection(answered.status());
-            }
-            Effect::FailRegistration => {
-                parts.extensions.insert(FailRegistration);
+            state.metrics().fault(route.name(), effect.label());
+            tracing::warn!(
+                route = route.name(),
+                effect = effect.label(),
+                "injected fault"
+            );
+            match effect {
+                Effect::Status {
+                    status,
+                    code,
+                    description,
+                } => {
+                    let status =
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    return Err(ApiError::new(status, code, description).into_response());
+                }
+                Effect::Latency { ms } => Faults::delay(ms).await,
+                Effect::Drop => return Err(dropped_connection(StatusCode::OK)),
+                // Handled as usual; the correlation layer then drops the answer (the journal and
+                // the logs keep the status the client never saw).
+                Effect::DropResponse => {
+                    if let Some(notes) = &notes {
+                        let _ = notes.drop_response.set(());
+                    }
+                }
+                Effect::FailRegistration => ending = RegistrationEnding::Failed,
             }
         }
+        Ok(Self {
+            key,
+            route,
+            ids,
+            notes,
+            ending,
+        })
     }
-    next.run(Request::from_parts(parts, body)).await
 }
 
 /// 429 as Partner Center's API gateway answers it: `Retry-After` and its own body, not a ServiceFault.
@@ -123,136 +154,81 @@ fn throttled(retry_after: u64) -> Response {
         .into_response()
 }
 
-/// A response whose body fails before a byte is sent: the server closes the connection unanswered.
-/// `status` is only what the service's own journal and logs record.
-fn dropped_connection(status: StatusCode) -> Response {
-    struct Dropped;
-
-    impl http_body::Body for Dropped {
-        type Data = axum::body::Bytes;
-        type Error = std::io::Error;
-
-        fn poll_frame(
-            self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-            std::task::Poll::Ready(Some(Err(std::io::Error::other(
-                "connection dropped by a fault rule",
-            ))))
+/// The `{customer_id}` and `{subscription_id}` of a route, parsed into GUIDs: 400 (code 2000)
+/// naming the parameter that is not one.
+async fn subscription_path(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(CustomerId, SubscriptionId), ApiError> {
+    let Ok(params) = RawPathParams::from_request_parts(parts, state).await else {
+        // A parameter is not UTF-8 once percent-decoded: it cannot be a GUID. Name the right one.
+        let customer = parts.uri.path().split('/').nth(3).unwrap_or_default();
+        let customer = customer
+            .replace("%7B", "{")
+            .replace("%7b", "{")
+            .replace("%7D", "}")
+            .replace("%7d", "}");
+        return Err(match customer.parse::<CustomerId>() {
+            Ok(_) => ApiError::not_a_guid("subscription_id"),
+            Err(_) => ApiError::not_a_guid("customer_id"),
+        });
+    };
+    let (mut customer, mut subscription) = (None, None);
+    for (name, value) in &params {
+        match name {
+            "customer_id" => {
+                customer = Some(
+                    value
+                        .parse()
+                        .map_err(|_| ApiError::not_a_guid("customer_id"))?,
+                );
+            }
+            "subscription_id" => {
+                subscription = Some(
+                    value
+                        .parse()
+                        .map_err(|_| ApiError::not_a_guid("subscription_id"))?,
+                );
+            }
+            _ => {}
         }
     }
-
-    let mut response = Response::new(axum::body::Body::new(Dropped));
-    *response.status_mut() = status;
-    response
-}
-
-/// The `{customer_id}` and `{subscription_id}` of a route, parsed into GUIDs.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SubscriptionPath {
-    customer: CustomerId,
-    subscription: SubscriptionId,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for SubscriptionPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(path) = parts.extensions.get::<Self>() {
-            return Ok(*path);
-        }
-        let path = Self::parse(parts, state).await?;
-        if let Some(notes) = parts.extensions.get::<std::sync::Arc<RequestNotes>>() {
-            let _ = notes.subscription.set(path.subscription);
-        }
-        parts.extensions.insert(path);
-        Ok(path)
+    match (customer, subscription) {
+        (Some(customer), Some(subscription)) => Ok((customer, subscription)),
+        _ => Err(ApiError::internal(
+            "a subscription route lacks its path parameters",
+        )),
     }
 }
 
-impl SubscriptionPath {
-    async fn parse<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Ok(params) = RawPathParams::from_request_parts(parts, state).await else {
-            // A parameter is not UTF-8 once percent-decoded: it cannot be a GUID. Name the right one.
-            let customer = parts.uri.path().split('/').nth(3).unwrap_or_default();
-            let customer = customer
-                .replace("%7B", "{")
-                .replace("%7b", "{")
-                .replace("%7D", "}")
-                .replace("%7d", "}");
-            return Err(match customer.parse::<CustomerId>() {
-                Ok(_) => ApiError::not_a_guid("subscription_id"),
-                Err(_) => ApiError::not_a_guid("customer_id"),
-            });
-        };
-        let (mut customer, mut subscription) = (None, None);
-        for (name, value) in &params {
-            match name {
-                "customer_id" => {
-                    customer = Some(
-                        value
-                            .parse()
-                            .map_err(|_| ApiError::not_a_guid("customer_id"))?,
-                    )
-                }
-                "subscription_id" => {
-                    subscription = Some(
-                        value
-                            .parse()
-                            .map_err(|_| ApiError::not_a_guid("subscription_id"))?,
-                    );
-                }
-                _ => {}
+impl SubscriptionRequest {
+    /// The idempotency key of this POST, when the client sent an `MS-RequestId`: the key is
+    /// (partner, request id, method, normalised path), kept for the configured retention.
+    fn idempotency(&self, state: &AppState, now: Timestamp) -> Option<Idempotency> {
+        self.ids.client_request_id.then(|| Idempotency {
+            request_id: String::from_utf8_lossy(self.ids.request_id.as_bytes()).into_owned(),
+            method: "POST".to_owned(),
+            path: paths::subscription_action(
+                self.key.customer,
+                self.key.subscription,
+                self.route.name(),
+            ),
+            expires_at: now.saturating_add(state.idempotency_retention()),
+        })
+    }
+
+    /// The outcome of this recorded POST, noting in the log, the journal and the metrics when it
+    /// is a repeat's stored outcome.
+    fn replayed<T>(&self, state: &AppState, recorded: Recorded<T>) -> T {
+        if recorded.replayed {
+            tracing::info!("repeated MS-RequestId: answering with the first request's outcome");
+            state.metrics().replay(self.route.name());
+            if let Some(notes) = &self.notes {
+                let _ = notes.replayed.set(());
             }
         }
-        match (customer, subscription) {
-            (Some(customer), Some(subscription)) => Ok(Self {
-                customer,
-                subscription,
-            }),
-            _ => Err(ApiError::internal(
-                "a subscription route lacks its path parameters",
-            )),
-        }
+        recorded.outcome
     }
-}
-
-/// The idempotency key of a POST on `action`, when the client sent an `MS-RequestId`: the key is
-/// (partner, request id, method, normalised path), kept for the configured retention.
-fn idempotency_key(
-    state: &AppState,
-    ids: &RequestIds,
-    key: &SubscriptionKey,
-    action: &str,
-    now: Timestamp,
-) -> Option<Idempotency> {
-    ids.client_request_id.then(|| Idempotency {
-        request_id: String::from_utf8_lossy(ids.request_id.as_bytes()).into_owned(),
-        method: "POST".to_owned(),
-        path: format!(
-            "/v1/customers/{}/subscriptions/{}/{action}",
-            key.customer, key.subscription
-        ),
-        expires_at: now.saturating_add(state.idempotency_retention()),
-    })
-}
-
-/// The outcome of a recorded POST, noting in the log, the journal and the metrics when it is a
-/// repeat's stored outcome.
-fn replayed<T>(
-    state: &AppState,
-    route: Route,
-    notes: Option<&RequestNotes>,
-    recorded: Recorded<T>,
-) -> T {
-    if recorded.replayed {
-        tracing::info!("repeated MS-RequestId: answering with the first request's outcome");
-        state.metrics().replay(route.name());
-        if let Some(notes) = notes {
-            let _ = notes.replayed.set(());
-        }
-    }
-    recorded.outcome
 }
 
 /// The found value, or the 404 a missing customer or subscription gets. A customer of another
@@ -286,29 +262,17 @@ fn found<T>(lookup: Lookup<T>, key: &SubscriptionKey) -> Result<T, ApiError> {
 )]
 pub(crate) async fn register(
     State(state): State<AppState>,
-    caller: Caller,
-    path: SubscriptionPath,
-    Extension(ids): Extension<RequestIds>,
-    notes: Option<Extension<std::sync::Arc<RequestNotes>>>,
-    fail: Option<Extension<FailRegistration>>,
+    request: SubscriptionRequest,
     _body: IgnoredBody,
 ) -> Result<Response, ApiError> {
-    let key = caller.key(path.customer, path.subscription);
+    let key = request.key;
     let now = Timestamp::now();
-    let idempotency = idempotency_key(&state, &ids, &key, "registrations", now);
+    let idempotency = request.idempotency(&state, now);
     let recorded = state
-        .store()
-        .register(&key, now, idempotency.as_ref(), fail.is_some())
+        .requests()
+        .register(&key, now, idempotency.as_ref(), request.ending)
         .await?;
-    let outcome = found(
-        replayed(
-            &state,
-            Route::Registrations,
-            notes.as_deref().map(|n| &**n),
-            recorded,
-        ),
-        &key,
-    )?;
+    let outcome = found(request.replayed(&state, recorded), &key)?;
     let location = paths::registration_status_location(key.customer, key.subscription);
     let location = HeaderValue::try_from(location).map_err(ApiError::internal)?;
     let mut response = match outcome {
@@ -323,7 +287,7 @@ pub(crate) async fn register(
             StatusCode::OK,
             Payload::RegistrationStatus(SubscriptionRegistrationStatus::new(
                 key.subscription,
-                RegistrationStatus::Registered,
+                RegistrationState::Registered.into(),
             )),
         ),
         RegisterOutcome::IneligibleKind(_) => {
@@ -362,17 +326,16 @@ pub(crate) async fn register(
 )]
 pub(crate) async fn registration_status(
     State(state): State<AppState>,
-    caller: Caller,
-    path: SubscriptionPath,
+    request: SubscriptionRequest,
     _body: IgnoredBody,
 ) -> Result<Response, ApiError> {
-    let key = caller.key(path.customer, path.subscription);
-    let status = found(state.store().registration_status(&key).await?, &key)?;
+    let key = request.key;
+    let state = found(state.requests().registration_status(&key).await?, &key)?;
     Ok(reply(
         StatusCode::OK,
         Payload::RegistrationStatus(SubscriptionRegistrationStatus::new(
             key.subscription,
-            status,
+            state.into(),
         )),
     ))
 }
@@ -394,28 +357,17 @@ pub(crate) async fn registration_status(
 )]
 pub(crate) async fn activate(
     State(state): State<AppState>,
-    caller: Caller,
-    path: SubscriptionPath,
-    Extension(ids): Extension<RequestIds>,
-    notes: Option<Extension<std::sync::Arc<RequestNotes>>>,
+    request: SubscriptionRequest,
     _body: IgnoredBody,
 ) -> Result<Response, ApiError> {
-    let key = caller.key(path.customer, path.subscription);
+    let key = request.key;
     let now = Timestamp::now();
-    let idempotency = idempotency_key(&state, &ids, &key, "activate", now);
+    let idempotency = request.idempotency(&state, now);
     let recorded = state
-        .store()
+        .requests()
         .activate(&key, now, idempotency.as_ref())
         .await?;
-    match found(
-        replayed(
-            &state,
-            Route::Activate,
-            notes.as_deref().map(|n| &**n),
-            recorded,
-        ),
-        &key,
-    )? {
+    match found(request.replayed(&state, recorded), &key)? {
         ActivateOutcome::NotSandbox => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             codes::NOT_SUPPORTED_IN_ENVIRONMENT,

@@ -11,13 +11,14 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use partner_center_client::{PartnerCenter, RetryPolicy, SubscriptionOperations};
+use partner_center_domain::{CompletedRegistration, Lookup, SubscriptionKey};
 use partner_center_model::{
     CustomerId, Fixture, SubscriptionActivationResult, SubscriptionId, Timestamp,
 };
 use partner_center_server::ops::faults::FaultRule;
 use partner_center_server::{App, Config, Limits, RegistrationDelay, Secret, WorkerSettings};
+use partner_center_store::StoreOptions;
 use partner_center_store::testing::PostgresSchema;
-use partner_center_store::{CompletedRegistration, StoreOptions};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
@@ -421,13 +422,13 @@ impl TestApp {
 
     /// How many registrations the store recorded for one of the sandbox customer's subscriptions.
     pub async fn registrations_of(&self, subscription: &str) -> usize {
-        let key = partner_center_store::SubscriptionKey {
+        let key = SubscriptionKey {
             partner: SANDBOX_PARTNER.parse().unwrap(),
             customer: CUSTOMER.parse::<CustomerId>().unwrap(),
             subscription: subscription.parse::<SubscriptionId>().unwrap(),
         };
         match self.app.store().registration_history(&key).await.unwrap() {
-            partner_center_store::Lookup::Found(history) => history.len(),
+            Lookup::Found(history) => history.len(),
             other => panic!("{other:?}"),
         }
     }

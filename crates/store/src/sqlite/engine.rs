@@ -23,17 +23,29 @@
 //! caller. With `synchronous = FULL`, that commit is one fsync for the whole batch: an acknowledged
 //! write is on disk, and durable writes are not capped at one fsync each.
 //!
+//! A job writes through a [`Tx`], which records the [`Change`]s it persisted. Once the batch is
+//! committed, and before anyone is answered, the writer hands the changes of the jobs that
+//! succeeded to the store's [`Caches`], in commit order: the caches follow every committed write,
+//! and no write path updates them by hand.
+//!
+//! A write waits at most the acquire timeout for its turn: past it, a job the writer has not begun
+//! is abandoned (the writer skips it) and its caller is told the database is unavailable, so a 503
+//! always means nothing was written. A job the writer has begun is waited for.
+//!
 //! An in-memory database lives in one connection: the writer's, which then serves reads too.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
+use partner_center_domain::{Change, Decision};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+use super::persist;
+use super::state::Caches;
 use crate::StoreError;
 
 /// Most jobs committed together.
@@ -173,47 +185,86 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
     Ok(conn)
 }
 
+/// A write job's transaction: the connection, and the changes the job persisted through it.
+pub(crate) struct Tx<'c> {
+    conn: &'c Connection,
+    changes: Vec<Change>,
+}
+
+impl<'c> Tx<'c> {
+    /// The connection, to load (and, being the only writer, lock) what a decision needs.
+    pub(crate) fn conn(&self) -> &'c Connection {
+        self.conn
+    }
+
+    /// Persists a decision's changes, in order, and returns its outcome.
+    pub(crate) fn decided<T>(&mut self, decision: Decision<T>) -> Result<T, StoreError> {
+        for change in decision.changes {
+            persist::write(self.conn, &change)?;
+            self.changes.push(change);
+        }
+        Ok(decision.outcome)
+    }
+}
+
 /// The outcome of a job, delivered once the batch's commit is known.
 type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
 /// Work for the writer thread.
 trait Job: Send {
-    /// Runs in the batch's transaction; the answer waits for the commit.
-    fn run(self: Box<Self>, conn: &Connection) -> Completion;
+    /// Runs in the batch's transaction, unless its caller gave up waiting for its turn; returns
+    /// the changes it persisted and what to do once the commit is known.
+    fn run(self: Box<Self>, conn: &Connection) -> (Vec<Change>, Completion);
     /// Answers without running: the batch could not start.
     fn abort(self: Box<Self>, err: StoreError);
 }
 
-/// A job, what to do once it is committed, and where its answer goes.
+/// Where a job stands, shared by its caller and the writer.
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// A job, where its answer goes, and where it stands.
 struct Reply<T, F> {
     job: F,
-    after: Option<After<T>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
+    turn: Arc<AtomicU8>,
 }
-
-/// Run on the writer thread once a job's write is committed, before its caller hears of it (so it
-/// cannot be skipped by a caller that stops waiting).
-type After<T> = Box<dyn FnOnce(&T) + Send>;
 
 impl<T, F> Job for Reply<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send,
 {
-    fn run(self: Box<Self>, conn: &Connection) -> Completion {
-        let outcome = in_savepoint(conn, self.job);
-        let (after, reply) = (self.after, self.reply);
-        Box::new(move |commit| {
+    fn run(self: Box<Self>, conn: &Connection) -> (Vec<Change>, Completion) {
+        let (job, reply) = (self.job, self.reply);
+        if self
+            .turn
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Abandoned: its caller was told nothing was written.
+            return (Vec::new(), Box::new(|_| {}));
+        }
+        let mut tx = Tx {
+            conn,
+            changes: Vec::new(),
+        };
+        let outcome = in_savepoint(conn, || job(&mut tx));
+        let changes = if outcome.is_ok() {
+            tx.changes
+        } else {
+            Vec::new()
+        };
+        let completion: Completion = Box::new(move |commit| {
             let result = match commit {
                 Ok(()) => outcome,
                 // The batch was rolled back: whatever the job did is undone.
                 Err(err) => outcome.and(Err(StoreError::Unavailable(err.to_string()))),
             };
-            if let (Ok(value), Some(after)) = (&result, after) {
-                after(value);
-            }
             let _ = reply.send(result);
-        })
+        });
+        (changes, completion)
     }
 
     fn abort(self: Box<Self>, err: StoreError) {
@@ -226,15 +277,19 @@ where
 pub(crate) struct Engine {
     readers: Option<Arc<Readers>>,
     jobs: mpsc::Sender<Box<dyn Job>>,
+    acquire_timeout: Duration,
 }
 
 impl Engine {
-    /// Starts the writer thread on `writer` (migrated), and opens `readers` read-only connections
-    /// (none for an in-memory database).
+    /// Starts the writer thread on `writer` (migrated), which keeps `caches` following its commits,
+    /// and opens `readers` read-only connections (none for an in-memory database). A write waits at
+    /// most `acquire_timeout` for its turn.
     pub(crate) fn start(
         location: &Location,
         writer: Connection,
         readers: u32,
+        caches: Arc<Caches>,
+        acquire_timeout: Duration,
     ) -> Result<Self, StoreError> {
         let readers = match location {
             Location::Memory => None,
@@ -244,45 +299,61 @@ impl Engine {
         let sweep = readers.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(&writer, queue, sweep.as_deref()))
+            .spawn(move || write_loop(&writer, queue, sweep.as_deref(), &caches))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(Self { readers, jobs })
+        Ok(Self {
+            readers,
+            jobs,
+            acquire_timeout,
+        })
     }
 
-    /// Runs `job` in a write transaction, committed (and on disk) before this returns. A job that
-    /// fails changes nothing.
+    /// Runs `job` in a write transaction, committed (and on disk) before this returns, and the
+    /// caches updated with the changes it persisted. A job that fails changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// The job's error; [`StoreError::Unavailable`] when the writer did not take the job within the
+    /// acquire timeout (then it never runs), or the commit failed.
     pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        self.send(job, None).await
-    }
-
-    /// [`Engine::write`], then `after` with the job's outcome, on the writer thread once committed
-    /// and before anyone hears of the commit.
-    pub(crate) async fn write_then<T, F, A>(&self, job: F, after: A) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-        A: FnOnce(&T) + Send + 'static,
-    {
-        self.send(job, Some(Box::new(after))).await
-    }
-
-    async fn send<T, F>(&self, job: F, after: Option<After<T>>) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
+        let stopped = || StoreError::Unavailable("the SQLite writer has stopped".into());
+        let busy = || {
+            StoreError::Unavailable(format!(
+                "the SQLite writer did not take the write within {} ms",
+                self.acquire_timeout.as_millis()
+            ))
+        };
+        let deadline = tokio::time::Instant::now() + self.acquire_timeout;
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Box::new(Reply { job, after, reply }))
-            .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+        let turn = Arc::new(AtomicU8::new(QUEUED));
+        let job = Box::new(Reply {
+            job,
+            reply,
+            turn: turn.clone(),
+        });
+        match tokio::time::timeout_at(deadline, self.jobs.send(job)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(stopped()),
+            Err(_) => return Err(busy()),
+        }
+        let mut answer = std::pin::pin!(answer);
+        match tokio::time::timeout_at(deadline, &mut answer).await {
+            Ok(result) => result.map_err(|_| stopped())?,
+            Err(_) => {
+                if turn
+                    .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return Err(busy());
+                }
+                // The writer has begun it: its outcome is on its way.
+                answer.await.map_err(|_| stopped())?
+            }
+        }
     }
 
     /// Runs a short read on a reader connection, in place.
@@ -293,7 +364,7 @@ impl Engine {
     {
         match &self.readers {
             Some(readers) => readers.read(read),
-            None => self.write(read).await,
+            None => self.write(move |tx| read(tx.conn())).await,
         }
     }
 
@@ -304,7 +375,7 @@ impl Engine {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         if self.readers.is_none() {
-            return self.write(read).await;
+            return self.write(move |tx| read(tx.conn())).await;
         }
         let engine = self.clone();
         tokio::task::spawn_blocking(move || match &engine.readers {
@@ -439,10 +510,10 @@ impl Readers {
 /// Runs `job` in a savepoint: kept when it succeeds, rolled back when it fails or panics.
 fn in_savepoint<T>(
     conn: &Connection,
-    job: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    job: impl FnOnce() -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     conn.prepare_cached("savepoint job")?.execute([])?;
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(conn))).unwrap_or_else(|_| {
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|_| {
         Err(StoreError::Corrupt(
             "a write panicked; it was rolled back".into(),
         ))
@@ -459,9 +530,11 @@ fn write_loop(
     conn: &Connection,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     readers: Option<&Readers>,
+    caches: &Caches,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
+    let mut changes: Vec<Change> = Vec::new();
     let wal = conn
         .path()
         .filter(|path| !path.is_empty())
@@ -487,24 +560,31 @@ fn write_loop(
             }
             continue;
         }
-        completions.extend(batch.drain(..).map(|job| job.run(conn)));
+        for job in batch.drain(..) {
+            let (persisted, completion) = job.run(conn);
+            changes.extend(persisted);
+            completions.push(completion);
+        }
         let committed = conn
             .prepare_cached("commit")
             .and_then(|mut s| s.execute([]))
             .map(drop)
             .map_err(StoreError::from);
         match &committed {
-            // Before anyone hears of the commit: a read that starts after the answer sees it.
+            // Before anyone hears of the commit: a read that starts after the answer sees it, in
+            // the database and in the caches.
             Ok(()) => {
                 if let Some(readers) = readers {
                     readers.committed();
                 }
+                caches.follow(&changes);
             }
             Err(err) => {
                 tracing::error!(error = %err, "a write transaction failed to commit");
                 let _ = conn.execute_batch("rollback");
             }
         }
+        changes.clear();
         for completion in completions.drain(..) {
             completion(committed.as_ref().copied());
         }

@@ -1,4 +1,4 @@
-//! The SQLite implementation of [`Store`], the embedded default.
+//! The SQLite implementation of the store, the embedded default.
 //!
 //! # Connections
 //!
@@ -11,93 +11,57 @@
 //! An in-memory database (`sqlite::memory:`) lives only as long as its connection, so it gets one,
 //! the writer's, used for everything.
 //!
-//! Authenticated requests find their partner, and status reads their subscription's registration
-//! state, in memory (the `state` module); both are exact because this process is the database's only
-//! writer and follows its own commits.
+//! # Writes
+//!
+//! A write loads what a decision of the domain core needs (being the only writer, nothing can
+//! change it meanwhile), calls the decision, and persists the changes it returns through the
+//! engine's [`Tx`] (`persist` holds the SQL of each change). The engine then hands the committed
+//! changes to the caches (the `state` module): authenticated requests find their partner, and
+//! status reads their subscription's registration state, in memory. Both are exact because this
+//! process is the database's only writer and follows its own commits.
 //!
 //! One process serves a SQLite database: several instances share state through PostgreSQL.
 
 mod engine;
 mod migrations;
+mod persist;
 mod state;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use partner_center_domain::seed::{self, Existing, StoredApplication, SubscriptionRecord};
+use partner_center_domain::{
+    ActivateOutcome, ClaimedRegistration, CompletedRegistration, CustomerKey, Lookup,
+    OpenRegistration, Partner, RegisterOutcome, RegistrationId, SeedReport, Settled,
+    SubscriptionFacts, SubscriptionKey, Upserted, activation, operator, registration,
+};
 use partner_center_model::fixture::FixtureSubscription;
 use partner_center_model::{
-    ClientId, CustomerId, Fixture, RegistrationStatus, SubscriptionKind, SubscriptionStatus,
-    TenantId, Timestamp,
+    ClientId, CustomerId, Fixture, RegistrationEnding, RegistrationState, SubscriptionId, TenantId,
+    Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension as _, Row, params};
 
-use self::engine::{Engine, Location};
-use self::state::{Change, State, SubscriptionIndex, Subscriptions};
-use crate::StoreOptions;
+use self::engine::{Engine, Location, Tx};
+use self::state::{Caches, Miss};
 use crate::outcome::StoredOutcome;
-use crate::secret;
 use crate::{
-    ActivateOutcome, Application, ClaimedRegistration, CompletedRegistration, Customer,
-    Idempotency, Lookup, Partner, Recorded, RegisterOutcome, RegistrationRecord, SeedReport,
-    Settled, Settlement, SigningKey, Store, StoreError, Subscription, SubscriptionDetail,
-    SubscriptionKey, Upserted,
+    AdminStore, Application, Customer, FixtureStore, Idempotency, IdentityStore, JobQueue,
+    Recorded, RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, Subscription,
+    SubscriptionDetail, record_ending, record_state, secret,
 };
 
-/// The SQLite [`Store`].
+/// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     engine: Arc<Engine>,
-    partners: Arc<PartnerCache>,
-    index: Arc<SubscriptionIndex>,
+    caches: Arc<Caches>,
     /// This process's claim on the database file (see `Location::claim`).
     _claim: Option<Arc<std::fs::File>>,
-}
-
-/// The partners, as every authenticated request looks its own up. Exact: this process is the
-/// database's only writer, and every write that changes partners clears the cache once committed.
-/// A lookup caches what it read only if no such write committed meanwhile (the generation did not
-/// move), so that a read racing a write never caches the old value.
-#[derive(Debug, Default)]
-struct PartnerCache {
-    map: std::sync::RwLock<std::collections::HashMap<TenantId, Partner>>,
-    generation: std::sync::atomic::AtomicU64,
-}
-
-impl PartnerCache {
-    fn get(&self, tenant: TenantId) -> Option<Partner> {
-        self.map
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&tenant)
-            .cloned()
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    fn insert(&self, partner: Partner, read_at: u64) {
-        let mut map = self
-            .map
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Checked under the lock that `invalidate` takes: no write committed since the read.
-        if self.generation() == read_at {
-            map.insert(partner.tenant_id, partner);
-        }
-    }
-
-    fn invalidate(&self) {
-        let mut map = self
-            .map
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        map.clear();
-    }
 }
 
 impl SqliteStore {
@@ -120,6 +84,8 @@ impl SqliteStore {
     /// As [`SqliteStore::open`].
     pub async fn open_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         let location = Location::parse(url)?;
+        let caches = Arc::new(Caches::new(options.memory_index));
+        let followed = caches.clone();
         let (engine, claim) = tokio::task::spawn_blocking(move || {
             let claim = if options.shared {
                 None
@@ -128,14 +94,20 @@ impl SqliteStore {
             };
             let writer = engine::open_writer(&location)?;
             migrations::apply(&writer, None)?;
-            Engine::start(&location, writer, options.max_connections).map(|e| (e, claim))
+            Engine::start(
+                &location,
+                writer,
+                options.max_connections,
+                followed,
+                options.acquire_timeout,
+            )
+            .map(|e| (e, claim))
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
         Ok(Self {
             engine: Arc::new(engine),
-            partners: Arc::default(),
-            index: Arc::new(SubscriptionIndex::new(options.memory_index)),
+            caches,
             _claim: claim.map(Arc::new),
         })
     }
@@ -194,20 +166,12 @@ fn timestamp(row: &Row<'_>, index: usize) -> Result<Option<Timestamp>, StoreErro
         .map(Timestamp::from_millis))
 }
 
-/// A subscription as the write paths need it.
-struct SubscriptionRow {
-    id: i64,
-    kind: SubscriptionKind,
-    status: SubscriptionStatus,
-    registration: RegistrationStatus,
-}
-
 /// Finds a subscription within the partner's customer, telling a missing customer from a missing
-/// subscription in one query.
+/// subscription in one query; with its row id.
 fn find_subscription(
     conn: &Connection,
     key: &SubscriptionKey,
-) -> Result<Lookup<SubscriptionRow>, StoreError> {
+) -> Result<Lookup<(i64, SubscriptionFacts)>, StoreError> {
     let mut statement = conn.prepare_cached(
         "select s.id, s.kind, s.status, s.registration_state
          from customers c
@@ -225,42 +189,41 @@ fn find_subscription(
     let Some(id) = row.get::<_, Option<i64>>(0)? else {
         return Ok(Lookup::SubscriptionNotFound);
     };
-    Ok(Lookup::Found(SubscriptionRow {
+    Ok(Lookup::Found((
         id,
-        kind: parse(row, 1)?,
-        status: parse(row, 2)?,
-        registration: parse(row, 3)?,
-    }))
+        SubscriptionFacts {
+            kind: parse(row, 1)?,
+            status: parse(row, 2)?,
+            registration: parse(row, 3)?,
+        },
+    )))
 }
 
-/// A customer's subscriptions, as the index holds them.
-enum Loaded {
-    CustomerNotFound,
-    Whole(Subscriptions),
-    /// Too many to hold.
-    TooMany,
+fn facts(
+    conn: &Connection,
+    key: &SubscriptionKey,
+) -> Result<Lookup<SubscriptionFacts>, StoreError> {
+    Ok(find_subscription(conn, key)?.map(|(_, facts)| facts))
 }
 
-fn load_customer(conn: &Connection, key: &SubscriptionKey) -> Result<Loaded, StoreError> {
-    let Some(customer_ref) = customer_ref(conn, key.partner, key.customer)? else {
-        return Ok(Loaded::CustomerNotFound);
+/// Every subscription of a customer with its registration state; `None` when the partner has no
+/// such customer.
+fn load_customer(
+    conn: &Connection,
+    customer: CustomerKey,
+) -> Result<Option<Vec<(SubscriptionId, RegistrationState)>>, StoreError> {
+    let Some(customer_ref) = customer_ref(conn, customer.partner, customer.customer)? else {
+        return Ok(None);
     };
     let mut statement = conn.prepare_cached(
-        "select subscription_id, registration_state from subscriptions where customer_ref = ?1 limit ?2",
+        "select subscription_id, registration_state from subscriptions where customer_ref = ?1",
     )?;
-    let limit = i64::try_from(state::MAX_CUSTOMER + 1).unwrap_or(i64::MAX);
-    let mut rows = statement.query(params![customer_ref, limit])?;
+    let mut rows = statement.query([customer_ref])?;
     let mut subscriptions = Vec::new();
     while let Some(row) = rows.next()? {
-        let status: RegistrationStatus = parse(row, 1)?;
-        let state =
-            State::of(&status).ok_or_else(|| corrupt(format!("registration state `{status}`")))?;
-        subscriptions.push((parse(row, 0)?, state));
+        subscriptions.push((parse(row, 0)?, parse(row, 1)?));
     }
-    if subscriptions.len() > state::MAX_CUSTOMER {
-        return Ok(Loaded::TooMany);
-    }
-    Ok(Loaded::Whole(subscriptions.into_iter().collect()))
+    Ok(Some(subscriptions))
 }
 
 /// The row id of a partner's customer.
@@ -273,16 +236,24 @@ fn customer_ref(
         .prepare_cached(
             "select id from customers where partner_tenant_id = ?1 and customer_id = ?2",
         )?
-        .query_row(params![tenant.to_string(), customer.to_string()], |row| {
-            row.get(0)
-        })
+        .query_row(
+            params![Guid::of(tenant.encode()), Guid::of(customer.encode())],
+            |row| row.get(0),
+        )
         .optional()?)
 }
 
-fn partner_exists(conn: &Connection, tenant: TenantId) -> Result<bool, StoreError> {
+fn partner_row(conn: &Connection, tenant: TenantId) -> Result<Option<Partner>, StoreError> {
     Ok(conn
-        .prepare_cached("select 1 from partners where tenant_id = ?1")?
-        .exists([tenant.to_string()])?)
+        .prepare_cached("select name, sandbox from partners where tenant_id = ?1")?
+        .query_row([Guid::of(tenant.encode())], |row| {
+            Ok(Partner {
+                tenant_id: tenant,
+                name: row.get(0)?,
+                sandbox: row.get(1)?,
+            })
+        })
+        .optional()?)
 }
 
 /// A subscription from `subscription_id, kind, status, offer_name, registration_state, activated_at`.
@@ -307,7 +278,7 @@ fn history(conn: &Connection, id: i64) -> Result<Vec<RegistrationRecord>, StoreE
     let mut records = Vec::new();
     while let Some(row) = rows.next()? {
         records.push(RegistrationRecord {
-            state: parse(row, 0)?,
+            ending: record_ending(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?)?,
             requested_at: Timestamp::from_millis(row.get(1)?),
             completed_at: timestamp(row, 2)?,
         });
@@ -315,154 +286,124 @@ fn history(conn: &Connection, id: i64) -> Result<Vec<RegistrationRecord>, StoreE
     Ok(records)
 }
 
-/// Completes (or fails) registration `registration` if it is still in progress, and removes its
-/// job. `None` when it was settled before (a retried job).
-fn settle_in(
+/// The registration in progress of subscription row `id`, if there is one.
+fn open_registration(
     conn: &Connection,
-    registration: i64,
-    fails: bool,
-    now: Timestamp,
-) -> Result<Option<CompletedRegistration>, StoreError> {
-    let (state, subscription_state) = if fails {
-        ("Failed", "NotRegistered")
-    } else {
-        ("Registered", "Registered")
-    };
-    let settled: Option<(i64, i64)> = conn
+    key: &SubscriptionKey,
+    id: i64,
+) -> Result<Option<OpenRegistration>, StoreError> {
+    Ok(conn
         .prepare_cached(
-            "update registrations set state = ?3, completed_at = ?2
-             where id = ?1 and state = 'Registering'
-             returning subscription_ref, requested_at",
+            "select id, requested_at from registrations where subscription_ref = ?1 and state = ?2",
         )?
-        .query_row(params![registration, now.as_millis(), state], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+        .query_row(params![id, record_state(None)], |row| {
+            Ok(OpenRegistration {
+                id: RegistrationId(row.get(0)?),
+                key: *key,
+                requested_at: Timestamp::from_millis(row.get(1)?),
+            })
         })
-        .optional()?;
-    conn.prepare_cached("delete from registration_jobs where registration_ref = ?1")?
-        .execute([registration])?;
-    let Some((subscription_ref, requested_at)) = settled else {
+        .optional()?)
+}
+
+/// Registration `registration`, if it is still in progress.
+fn claimed_registration(
+    conn: &Connection,
+    registration: RegistrationId,
+) -> Result<Option<OpenRegistration>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "select c.partner_tenant_id, c.customer_id, s.subscription_id, r.requested_at
+         from registrations r
+         join subscriptions s on s.id = r.subscription_ref
+         join customers c on c.id = s.customer_ref
+         where r.id = ?1 and r.state = ?2",
+    )?;
+    let mut rows = statement.query(params![registration.0, record_state(None)])?;
+    let Some(row) = rows.next()? else {
         return Ok(None);
     };
-    let mut statement = conn.prepare_cached(
-        "update subscriptions set registration_state = ?3, updated_at = ?2
-         where id = ?1
-         returning (select partner_tenant_id from customers where id = customer_ref),
-                   (select customer_id from customers where id = customer_ref),
-                   subscription_id",
-    )?;
-    let mut rows = statement.query(params![
-        subscription_ref,
-        now.as_millis(),
-        subscription_state
-    ])?;
-    let row = rows
-        .next()?
-        .ok_or_else(|| corrupt("a registration without its subscription"))?;
-    Ok(Some(CompletedRegistration {
+    Ok(Some(OpenRegistration {
+        id: registration,
         key: SubscriptionKey {
             partner: parse(row, 0)?,
             customer: parse(row, 1)?,
             subscription: parse(row, 2)?,
         },
-        requested_at: Timestamp::from_millis(requested_at),
-        completed_at: now,
-        failed: fails,
+        requested_at: Timestamp::from_millis(row.get(3)?),
     }))
 }
 
-/// How a completed registration leaves its subscription.
-fn settled_change(completed: &CompletedRegistration) -> Change {
-    let state = if completed.failed {
-        State::NotRegistered
-    } else {
-        State::Registered
-    };
-    Change::Set(completed.key, state)
-}
-
-/// Registers; see [`Store::register`].
-fn register_in(
-    conn: &Connection,
-    key: &SubscriptionKey,
-    now: Timestamp,
-    fails: bool,
-) -> Result<Lookup<RegisterOutcome>, StoreError> {
-    let sub = match find_subscription(conn, key)?.found() {
-        Ok(sub) => sub,
-        Err(missing) => return Ok(missing),
-    };
-    let outcome = if !sub.kind.is_registrable() {
-        RegisterOutcome::IneligibleKind(sub.kind)
-    } else if sub.status != SubscriptionStatus::Active {
-        RegisterOutcome::IneligibleStatus(sub.status)
-    } else {
-        match sub.registration {
-            RegistrationStatus::Registering => RegisterOutcome::AlreadyRegistering,
-            RegistrationStatus::Registered => RegisterOutcome::AlreadyRegistered,
-            RegistrationStatus::Unknown(value) => {
-                return Err(corrupt(format!("registration state `{value}`")));
-            }
-            RegistrationStatus::NotRegistered => {
-                let now = now.as_millis();
-                conn.prepare_cached(
-                    "update subscriptions set registration_state = 'Registering', updated_at = ?2
-                     where id = ?1",
-                )?
-                .execute(params![sub.id, now])?;
-                let registration: i64 = conn
-                    .prepare_cached(
-                        "insert into registrations (subscription_ref, state, requested_at)
-                         values (?1, 'Registering', ?2) returning id",
-                    )?
-                    .query_row(params![sub.id, now], |row| row.get(0))?;
-                conn.prepare_cached(
-                    "insert into registration_jobs (registration_ref, enqueued_at, fails) values (?1, ?2, ?3)",
-                )?
-                .execute(params![registration, now, fails])?;
-                RegisterOutcome::Accepted
-            }
+/// What exists of what a fixture names.
+fn existing(conn: &Connection, fixture: &Fixture) -> Result<Existing, StoreError> {
+    let mut existing = Existing::default();
+    for tenant in seed::partners(fixture) {
+        if let Some(partner) = partner_row(conn, tenant)? {
+            existing.partners.insert(tenant, partner);
         }
-    };
-    Ok(Lookup::Found(outcome))
-}
-
-/// Activates; see [`Store::activate`].
-fn activate_in(
-    conn: &Connection,
-    key: &SubscriptionKey,
-    now: Timestamp,
-) -> Result<Lookup<ActivateOutcome>, StoreError> {
-    let sandbox: Option<bool> = conn
-        .prepare_cached("select sandbox from partners where tenant_id = ?1")?
-        .query_row([key.partner.to_string()], |row| row.get(0))
-        .optional()?;
-    if sandbox != Some(true) {
-        return Ok(Lookup::Found(ActivateOutcome::NotSandbox));
     }
-    let sub = match find_subscription(conn, key)?.found() {
-        Ok(sub) => sub,
-        Err(missing) => return Ok(missing),
-    };
-    let outcome = match (sub.kind, sub.status) {
-        (SubscriptionKind::Saas, SubscriptionStatus::Pending) => {
-            conn.prepare_cached(
-                "update subscriptions set status = 'active', activated_at = ?2, updated_at = ?2
-                 where id = ?1",
-            )?
-            .execute(params![sub.id, now.as_millis()])?;
-            ActivateOutcome::Activated
+    let mut applications = conn.prepare_cached(
+        "select name, secret_hash from applications where partner_tenant_id = ?1 and client_id = ?2",
+    )?;
+    for ((tenant, client), _) in seed::applications(fixture) {
+        let stored = applications
+            .query_row(
+                params![Guid::of(tenant.encode()), Guid::of(client.encode())],
+                |row| {
+                    Ok(StoredApplication {
+                        name: row.get(0)?,
+                        secret_hash: row.get(1)?,
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(stored) = stored {
+            existing.applications.insert((tenant, client), stored);
         }
-        (SubscriptionKind::Saas, SubscriptionStatus::Active) => ActivateOutcome::AlreadyActive,
-        (SubscriptionKind::Saas, status) => ActivateOutcome::NotActivatable(status),
-        (kind, _) => ActivateOutcome::NotSaas(kind),
-    };
-    Ok(Lookup::Found(outcome))
+    }
+    let mut customers = conn.prepare_cached(
+        "select id, company_name from customers where partner_tenant_id = ?1 and customer_id = ?2",
+    )?;
+    let mut subscriptions = conn.prepare_cached(
+        "select subscription_id, kind, status, offer_name from subscriptions where customer_ref = ?1",
+    )?;
+    for key in seed::customers(fixture) {
+        let found: Option<(i64, String)> = customers
+            .query_row(
+                params![
+                    Guid::of(key.partner.encode()),
+                    Guid::of(key.customer.encode())
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((customer_ref, company_name)) = found else {
+            continue;
+        };
+        existing.customers.insert(key, company_name);
+        let mut rows = subscriptions.query([customer_ref])?;
+        while let Some(row) = rows.next()? {
+            let id: SubscriptionId = parse(row, 0)?;
+            existing.subscriptions.insert(
+                SubscriptionKey {
+                    partner: key.partner,
+                    customer: key.customer,
+                    subscription: id,
+                },
+                SubscriptionRecord {
+                    kind: parse(row, 1)?,
+                    status: parse(row, 2)?,
+                    offer_name: row.get(3)?,
+                },
+            );
+        }
+    }
+    Ok(existing)
 }
 
 /// The stored outcome of an earlier request with this idempotency key, if it has not expired.
 fn stored_outcome<T: StoredOutcome>(
     conn: &Connection,
-    partner: &str,
+    partner: TenantId,
     idem: &Idempotency,
     now: Timestamp,
 ) -> Result<Option<T>, StoreError> {
@@ -472,7 +413,12 @@ fn stored_outcome<T: StoredOutcome>(
              where partner_tenant_id = ?1 and request_id = ?2 and method = ?3 and path = ?4",
         )?
         .query_row(
-            params![partner, idem.request_id, idem.method, idem.path],
+            params![
+                Guid::of(partner.encode()),
+                idem.request_id,
+                idem.method,
+                idem.path
+            ],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .optional()?;
@@ -489,38 +435,38 @@ fn stored_outcome<T: StoredOutcome>(
 /// effect. Runs on the writer, which serialises requests with one key: a concurrent repeat (even in
 /// the same batch) runs after the first and finds its record.
 fn idempotent_in<T: StoredOutcome>(
-    conn: &Connection,
-    key: &SubscriptionKey,
+    tx: &mut Tx<'_>,
+    partner: TenantId,
     now: Timestamp,
     idempotency: Option<&Idempotency>,
-    execute: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    execute: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
 ) -> Result<Recorded<T>, StoreError> {
-    let partner = key.partner.to_string();
     if let Some(idem) = idempotency
-        && let Some(outcome) = stored_outcome(conn, &partner, idem, now)?
+        && let Some(outcome) = stored_outcome(tx.conn(), partner, idem, now)?
     {
         return Ok(Recorded {
             outcome,
             replayed: true,
         });
     }
-    let outcome = execute(conn)?;
+    let outcome = execute(tx)?;
     if let Some(idem) = idempotency {
         // No record, or an expired one, which this one replaces (a live one was answered above).
-        conn.prepare_cached(
-            "insert or replace into idempotency_records
-               (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            partner,
-            idem.request_id,
-            idem.method,
-            idem.path,
-            outcome.encode(),
-            now.as_millis(),
-            idem.expires_at.as_millis()
-        ])?;
+        tx.conn()
+            .prepare_cached(
+                "insert or replace into idempotency_records
+                   (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                Guid::of(partner.encode()),
+                idem.request_id,
+                idem.method,
+                idem.path,
+                outcome.encode(),
+                now.as_millis(),
+                idem.expires_at.as_millis()
+            ])?;
     }
     Ok(Recorded {
         outcome,
@@ -533,23 +479,20 @@ impl SqliteStore {
     /// already (the common case of a client's retry), without queueing behind writes.
     async fn idempotent<T, F>(
         &self,
-        key: &SubscriptionKey,
+        partner: TenantId,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
         execute: F,
-        changes: fn(&T, &SubscriptionKey) -> Option<Change>,
     ) -> Result<Recorded<T>, StoreError>
     where
         T: StoredOutcome + Send + 'static,
-        F: FnOnce(&Connection, &SubscriptionKey) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let key = *key;
         let idempotency = idempotency.cloned();
         if let Some(idem) = idempotency.clone() {
-            let partner = key.partner.to_string();
             let stored = self
                 .engine
-                .read(move |conn| stored_outcome::<T>(conn, &partner, &idem, now))
+                .read(move |conn| stored_outcome::<T>(conn, partner, &idem, now))
                 .await?;
             if let Some(outcome) = stored {
                 return Ok(Recorded {
@@ -558,129 +501,14 @@ impl SqliteStore {
                 });
             }
         }
-        let index = self.index.clone();
         self.engine
-            .write_then(
-                move |conn| {
-                    idempotent_in(conn, &key, now, idempotency.as_ref(), |conn| {
-                        execute(conn, &key)
-                    })
-                },
-                move |recorded: &Recorded<T>| {
-                    if !recorded.replayed
-                        && let Some(change) = changes(&recorded.outcome, &key)
-                    {
-                        index.apply(&[change]);
-                    }
-                },
-            )
+            .write(move |tx| idempotent_in(tx, partner, now, idempotency.as_ref(), execute))
             .await
     }
 }
 
-/// Whether an upsert found its row.
-fn upserted(existed: bool) -> Upserted {
-    if existed {
-        Upserted::Updated
-    } else {
-        Upserted::Created
-    }
-}
-
-fn apply_fixture_in(conn: &Connection, fixture: &Fixture) -> Result<SeedReport, StoreError> {
-    let now = Timestamp::now().as_millis();
-    let mut report = SeedReport::default();
-    let changed = |rows: usize| u64::try_from(rows).unwrap_or(u64::MAX);
-    for partner in &fixture.partners {
-        report.partners += 1;
-        let tenant = partner.tenant_id.to_string();
-        report.changed += changed(
-            conn.prepare_cached(
-                "insert into partners (tenant_id, name, sandbox, created_at, updated_at)
-                 values (?1, ?2, ?3, ?4, ?4)
-                 on conflict (tenant_id) do update
-                 set name = excluded.name, sandbox = excluded.sandbox, updated_at = excluded.updated_at
-                 where name is not excluded.name or sandbox is not excluded.sandbox",
-            )?
-            .execute(params![tenant, partner.name, partner.sandbox, now])?,
-        );
-
-        for application in &partner.applications {
-            let client_id = application.client_id.to_string();
-            let stored: Option<(String, String)> = conn
-                .prepare_cached(
-                    "select name, secret_hash from applications where partner_tenant_id = ?1 and client_id = ?2",
-                )?
-                .query_row(params![tenant, client_id], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?;
-            let unchanged = stored.is_some_and(|(name, hash)| {
-                name == application.name && secret::verify(&hash, &application.client_secret)
-            });
-            if !unchanged {
-                report.changed += changed(
-                    conn.prepare_cached(
-                        "insert into applications (partner_tenant_id, client_id, name, secret_hash, created_at, updated_at)
-                         values (?1, ?2, ?3, ?4, ?5, ?5)
-                         on conflict (partner_tenant_id, client_id) do update
-                         set name = excluded.name, secret_hash = excluded.secret_hash, updated_at = excluded.updated_at",
-                    )?
-                    .execute(params![
-                        tenant,
-                        client_id,
-                        application.name,
-                        secret::hash(&application.client_secret),
-                        now
-                    ])?,
-                );
-            }
-        }
-
-        for customer in &partner.customers {
-            report.customers += 1;
-            let customer_id = customer.id.to_string();
-            report.changed += changed(
-                conn.prepare_cached(
-                    "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
-                     values (?1, ?2, ?3, ?4, ?4)
-                     on conflict (partner_tenant_id, customer_id) do update
-                     set company_name = excluded.company_name, updated_at = excluded.updated_at
-                     where company_name is not excluded.company_name",
-                )?
-                .execute(params![tenant, customer_id, customer.company_name, now])?,
-            );
-            let customer_ref = customer_ref(conn, partner.tenant_id, customer.id)?
-                .ok_or_else(|| corrupt("a customer vanished while it was seeded"))?;
-            for subscription in &customer.subscriptions {
-                report.subscriptions += 1;
-                report.changed += changed(
-                    conn.prepare_cached(
-                        "insert into subscriptions
-                           (customer_ref, subscription_id, kind, status, offer_name, created_at, updated_at)
-                         values (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-                         on conflict (customer_ref, subscription_id) do update
-                         set kind = excluded.kind, offer_name = excluded.offer_name,
-                             updated_at = excluded.updated_at
-                         where kind is not excluded.kind or offer_name is not excluded.offer_name",
-                    )?
-                    .execute(params![
-                        customer_ref,
-                        subscription.id.to_string(),
-                        subscription.kind.as_str(),
-                        subscription.status.as_str(),
-                        subscription.offer_name,
-                        now
-                    ])?,
-                );
-            }
-        }
-    }
-    Ok(report)
-}
-
 #[async_trait]
-impl Store for SqliteStore {
+impl RequestStore for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.engine
             .read(|conn| Ok(conn.prepare_cached("select 1")?.exists([])?))
@@ -688,147 +516,45 @@ impl Store for SqliteStore {
             .map(drop)
     }
 
-    async fn apply_fixture(&self, fixture: &Fixture) -> Result<SeedReport, StoreError> {
-        let fixture = fixture.clone();
-        let index = self.index.clone();
-        let applied = self
-            .engine
-            .write_then(
-                move |conn| apply_fixture_in(conn, &fixture),
-                move |_| index.apply(&[Change::All]),
-            )
-            .await;
-        self.partners.invalidate();
-        applied
-    }
-
     async fn partner(&self, tenant: TenantId) -> Result<Option<Partner>, StoreError> {
-        if let Some(partner) = self.partners.get(tenant) {
+        if let Some(partner) = self.caches.partners.get(tenant) {
             return Ok(Some(partner));
         }
-        let read_at = self.partners.generation();
+        let read_at = self.caches.partners.generation();
         let partner = self
             .engine
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached("select name, sandbox from partners where tenant_id = ?1")?
-                    .query_row([Guid::of(tenant.encode())], |row| {
-                        Ok(Partner {
-                            tenant_id: tenant,
-                            name: row.get(0)?,
-                            sandbox: row.get(1)?,
-                        })
-                    })
-                    .optional()?)
-            })
+            .read(move |conn| partner_row(conn, tenant))
             .await?;
         if let Some(partner) = &partner {
-            self.partners.insert(partner.clone(), read_at);
+            self.caches.partners.insert(partner.clone(), read_at);
         }
         Ok(partner)
-    }
-
-    async fn application(
-        &self,
-        tenant: TenantId,
-        client_id: ClientId,
-    ) -> Result<Option<Application>, StoreError> {
-        self.engine
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "select name, secret_hash from applications where partner_tenant_id = ?1 and client_id = ?2",
-                    )?
-                    .query_row(params![tenant.to_string(), client_id.to_string()], |row| {
-                        Ok(Application {
-                            tenant,
-                            client_id,
-                            name: row.get(0)?,
-                            secret_hash: row.get(1)?,
-                        })
-                    })
-                    .optional()?)
-            })
-            .await
-    }
-
-    async fn signing_key(&self, candidate: SigningKey) -> Result<SigningKey, StoreError> {
-        self.engine
-            .write(move |conn| {
-                let existing = conn
-                    .prepare_cached(
-                        "select kid, private_key_pkcs8, created_at from signing_keys order by created_at, kid limit 1",
-                    )?
-                    .query_row([], |row| {
-                        Ok(SigningKey {
-                            kid: row.get(0)?,
-                            private_key_pkcs8: row.get(1)?,
-                            created_at: Timestamp::from_millis(row.get(2)?),
-                        })
-                    })
-                    .optional()?;
-                if let Some(existing) = existing {
-                    return Ok(existing);
-                }
-                conn.prepare_cached(
-                    "insert into signing_keys (kid, algorithm, private_key_pkcs8, created_at) values (?1, 'RS256', ?2, ?3)",
-                )?
-                .execute(params![
-                    candidate.kid,
-                    candidate.private_key_pkcs8,
-                    candidate.created_at.as_millis()
-                ])?;
-                Ok(candidate)
-            })
-            .await
-    }
-
-    async fn release_orphaned_claims(&self) -> Result<(), StoreError> {
-        // One process serves a SQLite database: leases still held when it starts were taken by a
-        // process that is gone.
-        self.engine
-            .write(|conn| {
-                conn.prepare_cached(
-                    "update registration_jobs set lease_until = null where lease_until is not null",
-                )?
-                .execute([])?;
-                Ok(())
-            })
-            .await
     }
 
     async fn registration_status(
         &self,
         key: &SubscriptionKey,
-    ) -> Result<Lookup<RegistrationStatus>, StoreError> {
-        if let Some(found) = self.index.lookup(key) {
-            return Ok(found);
-        }
+    ) -> Result<Lookup<RegistrationState>, StoreError> {
         let key = *key;
-        let loaded_at = self.index.generation();
+        let ticket = match self.caches.index.lookup_or_load(&key) {
+            Ok(found) => return Ok(found),
+            Err(Miss::Busy) => {
+                return self
+                    .engine
+                    .read(move |conn| facts(conn, &key))
+                    .await
+                    .map(|found| found.map(|facts| facts.registration));
+            }
+            Err(Miss::Load(ticket)) => ticket,
+        };
+        // The customer's first read: loaded whole, on the blocking pool (a large customer takes
+        // a while), then held.
+        let customer = ticket.customer();
         let loaded = self
             .engine
-            .read(move |conn| match load_customer(conn, &key)? {
-                Loaded::TooMany => Ok((
-                    find_subscription(conn, &key)?.map(|sub| sub.registration),
-                    None,
-                )),
-                Loaded::CustomerNotFound => Ok((Lookup::CustomerNotFound, None)),
-                Loaded::Whole(subscriptions) => {
-                    let found = match subscriptions.get(&key.subscription) {
-                        Some(state) => Lookup::Found(state.status()),
-                        None => Lookup::SubscriptionNotFound,
-                    };
-                    Ok((found, Some(subscriptions)))
-                }
-            })
+            .read_long(move |conn| load_customer(conn, customer))
             .await?;
-        let (found, subscriptions) = loaded;
-        if let Some(subscriptions) = subscriptions {
-            self.index
-                .hold(key.partner, key.customer, subscriptions, loaded_at);
-        }
-        Ok(found)
+        Ok(ticket.finish(loaded, &key))
     }
 
     async fn register(
@@ -836,18 +562,13 @@ impl Store for SqliteStore {
         key: &SubscriptionKey,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
-        fails: bool,
+        ending: RegistrationEnding,
     ) -> Result<Recorded<Lookup<RegisterOutcome>>, StoreError> {
-        self.idempotent(
-            key,
-            now,
-            idempotency,
-            move |conn, key| register_in(conn, key, now, fails),
-            |outcome, key| {
-                matches!(outcome, Lookup::Found(RegisterOutcome::Accepted))
-                    .then_some(Change::Set(*key, State::Registering))
-            },
-        )
+        let key = *key;
+        self.idempotent(key.partner, now, idempotency, move |tx| {
+            let found = facts(tx.conn(), &key)?;
+            tx.decided(registration::register(&key, found, ending, now))
+        })
         .await
     }
 
@@ -857,41 +578,29 @@ impl Store for SqliteStore {
         now: Timestamp,
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<Lookup<ActivateOutcome>>, StoreError> {
-        // Activation changes no registration state.
-        self.idempotent(
-            key,
-            now,
-            idempotency,
-            move |conn, key| activate_in(conn, key, now),
-            |_, _| None,
-        )
+        let key = *key;
+        self.idempotent(key.partner, now, idempotency, move |tx| {
+            let sandbox = partner_row(tx.conn(), key.partner)?.is_some_and(|p| p.sandbox);
+            let found = facts(tx.conn(), &key)?;
+            tx.decided(activation::activate(&key, sandbox, found, now))
+        })
         .await
     }
+}
 
-    async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+#[async_trait]
+impl JobQueue for SqliteStore {
+    async fn release_orphaned_claims(&self) -> Result<(), StoreError> {
+        // One process serves a SQLite database: leases still held when it starts were taken by a
+        // process that is gone.
         self.engine
-            .write(move |conn| {
-                let deleted = conn
+            .write(|tx| {
+                tx.conn()
                     .prepare_cached(
-                        "delete from idempotency_records where (partner_tenant_id, request_id, method, path) in (
-                             select partner_tenant_id, request_id, method, path from idempotency_records
-                             where expires_at <= ?1 limit ?2)",
+                        "update registration_jobs set lease_until = null where lease_until is not null",
                     )?
-                    .execute(params![now.as_millis(), limit])?;
-                Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
-            })
-            .await
-    }
-
-    async fn registration_history(
-        &self,
-        key: &SubscriptionKey,
-    ) -> Result<Lookup<Vec<RegistrationRecord>>, StoreError> {
-        let key = *key;
-        self.engine
-            .read(move |conn| match find_subscription(conn, &key)?.found() {
-                Ok(sub) => Ok(Lookup::Found(history(conn, sub.id)?)),
-                Err(missing) => Ok(missing),
+                    .execute([])?;
+                Ok(())
             })
             .await
     }
@@ -904,8 +613,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClaimedRegistration>, StoreError> {
         self.engine
-            .write(move |conn| {
-                let mut statement = conn.prepare_cached(
+            .write(move |tx| {
+                let mut statement = tx.conn().prepare_cached(
                     "update registration_jobs set lease_until = ?3, attempts = attempts + 1
                      where registration_ref in (
                          select registration_ref from registration_jobs
@@ -924,9 +633,9 @@ impl Store for SqliteStore {
                         ],
                         |row| {
                             Ok(ClaimedRegistration {
-                                registration: row.get(0)?,
+                                registration: RegistrationId(row.get(0)?),
                                 attempts: row.get(1)?,
-                                fails: row.get(2)?,
+                                ending: crate::planned_ending(row.get(2)?),
                             })
                         },
                     )?
@@ -942,23 +651,15 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Vec<CompletedRegistration>, StoreError> {
         let claimed = claimed.to_vec();
-        let index = self.index.clone();
         self.engine
-            .write_then(
-                move |conn| {
-                    let mut completed = Vec::with_capacity(claimed.len());
-                    for claim in &claimed {
-                        if let Some(done) = settle_in(conn, claim.registration, claim.fails, now)? {
-                            completed.push(done);
-                        }
-                    }
-                    Ok(completed)
-                },
-                move |completed: &Vec<CompletedRegistration>| {
-                    let changes: Vec<Change> = completed.iter().map(settled_change).collect();
-                    index.apply(&changes);
-                },
-            )
+            .write(move |tx| {
+                let mut completed = Vec::with_capacity(claimed.len());
+                for claim in &claimed {
+                    let open = claimed_registration(tx.conn(), claim.registration)?;
+                    completed.extend(tx.decided(registration::complete(claim, open, now))?);
+                }
+                Ok(completed)
+            })
             .await
     }
 
@@ -990,6 +691,87 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        self.engine
+            .write(move |tx| {
+                let deleted = tx
+                    .conn()
+                    .prepare_cached(
+                        "delete from idempotency_records where (partner_tenant_id, request_id, method, path) in (
+                             select partner_tenant_id, request_id, method, path from idempotency_records
+                             where expires_at <= ?1 limit ?2)",
+                    )?
+                    .execute(params![now.as_millis(), limit])?;
+                Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl IdentityStore for SqliteStore {
+    async fn application(
+        &self,
+        tenant: TenantId,
+        client_id: ClientId,
+    ) -> Result<Option<Application>, StoreError> {
+        self.engine
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "select name, secret_hash from applications where partner_tenant_id = ?1 and client_id = ?2",
+                    )?
+                    .query_row(
+                        params![Guid::of(tenant.encode()), Guid::of(client_id.encode())],
+                        |row| {
+                            Ok(Application {
+                                tenant,
+                                client_id,
+                                name: row.get(0)?,
+                                secret_hash: row.get(1)?,
+                            })
+                        },
+                    )
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn signing_key(&self, candidate: SigningKey) -> Result<SigningKey, StoreError> {
+        self.engine
+            .write(move |tx| {
+                let conn = tx.conn();
+                let existing = conn
+                    .prepare_cached(
+                        "select kid, private_key_pkcs8, created_at from signing_keys order by created_at, kid limit 1",
+                    )?
+                    .query_row([], |row| {
+                        Ok(SigningKey {
+                            kid: row.get(0)?,
+                            private_key_pkcs8: row.get(1)?,
+                            created_at: Timestamp::from_millis(row.get(2)?),
+                        })
+                    })
+                    .optional()?;
+                if let Some(existing) = existing {
+                    return Ok(existing);
+                }
+                conn.prepare_cached(
+                    "insert into signing_keys (kid, algorithm, private_key_pkcs8, created_at) values (?1, 'RS256', ?2, ?3)",
+                )?
+                .execute(params![
+                    candidate.kid,
+                    candidate.private_key_pkcs8,
+                    candidate.created_at.as_millis()
+                ])?;
+                Ok(candidate)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl AdminStore for SqliteStore {
     async fn list_partners(&self) -> Result<Vec<Partner>, StoreError> {
         self.engine
             .read_long(|conn| {
@@ -1012,60 +794,33 @@ impl Store for SqliteStore {
 
     async fn put_partner(&self, partner: &Partner, now: Timestamp) -> Result<Upserted, StoreError> {
         let partner = partner.clone();
-        let written = self
-            .engine
-            .write(move |conn| {
-                let existed = partner_exists(conn, partner.tenant_id)?;
-                conn.prepare_cached(
-                    "insert into partners (tenant_id, name, sandbox, created_at, updated_at) values (?1, ?2, ?3, ?4, ?4)
-                     on conflict (tenant_id) do update
-                     set name = excluded.name, sandbox = excluded.sandbox, updated_at = excluded.updated_at",
-                )?
-                .execute(params![
-                    partner.tenant_id.to_string(),
-                    partner.name,
-                    partner.sandbox,
-                    now.as_millis()
-                ])?;
-                Ok(upserted(existed))
+        self.engine
+            .write(move |tx| {
+                let existed = partner_row(tx.conn(), partner.tenant_id)?.is_some();
+                tx.decided(operator::put_partner(partner, existed, now))
             })
-            .await;
-        self.partners.invalidate();
-        written
+            .await
     }
 
     async fn delete_partner(&self, tenant: TenantId) -> Result<bool, StoreError> {
-        let index = self.index.clone();
-        let deleted = self
-            .engine
-            .write_then(
-                move |conn| {
-                    Ok(conn
-                        .prepare_cached("delete from partners where tenant_id = ?1")?
-                        .execute([tenant.to_string()])?
-                        > 0)
-                },
-                move |deleted| {
-                    if *deleted {
-                        index.apply(&[Change::All]);
-                    }
-                },
-            )
-            .await;
-        self.partners.invalidate();
-        deleted
+        self.engine
+            .write(move |tx| {
+                let existed = partner_row(tx.conn(), tenant)?.is_some();
+                tx.decided(operator::delete_partner(tenant, existed))
+            })
+            .await
     }
 
     async fn list_customers(&self, tenant: TenantId) -> Result<Option<Vec<Customer>>, StoreError> {
         self.engine
             .read_long(move |conn| {
-                if !partner_exists(conn, tenant)? {
+                if partner_row(conn, tenant)?.is_none() {
                     return Ok(None);
                 }
                 let mut statement = conn.prepare_cached(
                     "select customer_id, company_name from customers where partner_tenant_id = ?1 order by customer_id",
                 )?;
-                let mut rows = statement.query([tenant.to_string()])?;
+                let mut rows = statement.query([Guid::of(tenant.encode())])?;
                 let mut customers = Vec::new();
                 while let Some(row) = rows.next()? {
                     customers.push(Customer {
@@ -1086,24 +841,20 @@ impl Store for SqliteStore {
     ) -> Result<Option<Upserted>, StoreError> {
         let customer = customer.clone();
         self.engine
-            .write(move |conn| {
-                if !partner_exists(conn, tenant)? {
-                    return Ok(None);
-                }
-                let existed = customer_ref(conn, tenant, customer.id)?.is_some();
-                conn.prepare_cached(
-                    "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
-                     values (?1, ?2, ?3, ?4, ?4)
-                     on conflict (partner_tenant_id, customer_id) do update
-                     set company_name = excluded.company_name, updated_at = excluded.updated_at",
-                )?
-                .execute(params![
-                    tenant.to_string(),
-                    customer.id.to_string(),
+            .write(move |tx| {
+                let partner_exists = partner_row(tx.conn(), tenant)?.is_some();
+                let existed = customer_ref(tx.conn(), tenant, customer.id)?.is_some();
+                let key = CustomerKey {
+                    partner: tenant,
+                    customer: customer.id,
+                };
+                tx.decided(operator::put_customer(
+                    partner_exists,
+                    existed,
+                    key,
                     customer.company_name,
-                    now.as_millis()
-                ])?;
-                Ok(Some(upserted(existed)))
+                    now,
+                ))
             })
             .await
     }
@@ -1113,23 +864,15 @@ impl Store for SqliteStore {
         tenant: TenantId,
         customer: CustomerId,
     ) -> Result<bool, StoreError> {
-        let index = self.index.clone();
         self.engine
-            .write_then(
-                move |conn| {
-                    Ok(conn
-                        .prepare_cached(
-                            "delete from customers where partner_tenant_id = ?1 and customer_id = ?2",
-                        )?
-                        .execute(params![tenant.to_string(), customer.to_string()])?
-                        > 0)
-                },
-                move |deleted| {
-                    if *deleted {
-                        index.apply(&[Change::RemoveCustomer(tenant, customer)]);
-                    }
-                },
-            )
+            .write(move |tx| {
+                let existed = customer_ref(tx.conn(), tenant, customer)?.is_some();
+                let key = CustomerKey {
+                    partner: tenant,
+                    customer,
+                };
+                tx.decided(operator::delete_customer(key, existed))
+            })
             .await
     }
 
@@ -1164,71 +907,38 @@ impl Store for SqliteStore {
         subscription: &FixtureSubscription,
         now: Timestamp,
     ) -> Result<Lookup<Upserted>, StoreError> {
-        let subscription = subscription.clone();
+        let spec = subscription.clone();
         let key = SubscriptionKey {
             partner: tenant,
             customer,
-            subscription: subscription.id,
+            subscription: spec.id,
         };
-        let index = self.index.clone();
         self.engine
-            .write_then(move |conn| {
-                let Some(customer_ref) = customer_ref(conn, tenant, customer)? else {
-                    return Ok(Lookup::CustomerNotFound);
+            .write(move |tx| {
+                let found = match find_subscription(tx.conn(), &key)? {
+                    Lookup::Found(_) => Lookup::Found(true),
+                    Lookup::SubscriptionNotFound => Lookup::Found(false),
+                    Lookup::CustomerNotFound => Lookup::CustomerNotFound,
                 };
-                let existed = conn
-                    .prepare_cached(
-                        "select 1 from subscriptions where customer_ref = ?1 and subscription_id = ?2",
-                    )?
-                    .exists(params![customer_ref, subscription.id.to_string()])?;
-                conn.prepare_cached(
-                    "insert into subscriptions (customer_ref, subscription_id, kind, status, offer_name, created_at, updated_at)
-                     values (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-                     on conflict (customer_ref, subscription_id) do update
-                     set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
-                         updated_at = excluded.updated_at",
-                )?
-                .execute(params![
-                    customer_ref,
-                    subscription.id.to_string(),
-                    subscription.kind.as_str(),
-                    subscription.status.as_str(),
-                    subscription.offer_name,
-                    now.as_millis()
-                ])?;
-                Ok(Lookup::Found(upserted(existed)))
-            },
-            // A new subscription is not registered; an updated one keeps its registration.
-            move |upserted| {
-                if *upserted == Lookup::Found(Upserted::Created) {
-                    index.apply(&[Change::Set(key, State::NotRegistered)]);
-                }
+                tx.decided(operator::put_subscription(
+                    key,
+                    found,
+                    spec.kind,
+                    spec.status,
+                    spec.offer_name,
+                    now,
+                ))
             })
             .await
     }
 
     async fn delete_subscription(&self, key: &SubscriptionKey) -> Result<bool, StoreError> {
         let key = *key;
-        let index = self.index.clone();
         self.engine
-            .write_then(
-                move |conn| {
-                    let Some(customer_ref) = customer_ref(conn, key.partner, key.customer)? else {
-                        return Ok(false);
-                    };
-                    Ok(conn
-                        .prepare_cached(
-                            "delete from subscriptions where customer_ref = ?1 and subscription_id = ?2",
-                        )?
-                        .execute(params![customer_ref, key.subscription.to_string()])?
-                        > 0)
-                },
-                move |deleted| {
-                    if *deleted {
-                        index.apply(&[Change::Remove(key)]);
-                    }
-                },
-            )
+            .write(move |tx| {
+                let existed = matches!(find_subscription(tx.conn(), &key)?, Lookup::Found(_));
+                tx.decided(operator::delete_subscription(key, existed))
+            })
             .await
     }
 
@@ -1247,9 +957,10 @@ impl Store for SqliteStore {
                         "select subscription_id, kind, status, offer_name, registration_state, activated_at, id
                          from subscriptions where customer_ref = ?1 and subscription_id = ?2",
                     )?
-                    .query_row(params![customer_ref, key.subscription.to_string()], |row| {
-                        Ok((subscription_of(row), row.get::<_, i64>(6)?))
-                    })
+                    .query_row(
+                        params![customer_ref, Guid::of(key.subscription.encode())],
+                        |row| Ok((subscription_of(row), row.get::<_, i64>(6)?)),
+                    )
                     .optional()?;
                 let Some((subscription, id)) = found else {
                     return Ok(Lookup::SubscriptionNotFound);
@@ -1262,65 +973,82 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn registration_history(
+        &self,
+        key: &SubscriptionKey,
+    ) -> Result<Lookup<Vec<RegistrationRecord>>, StoreError> {
+        let key = *key;
+        self.engine
+            .read(move |conn| match find_subscription(conn, &key)?.found() {
+                Ok((id, _)) => Ok(Lookup::Found(history(conn, id)?)),
+                Err(missing) => Ok(missing),
+            })
+            .await
+    }
+
     async fn settle_registration(
         &self,
         key: &SubscriptionKey,
-        settlement: Settlement,
+        ending: RegistrationEnding,
         now: Timestamp,
     ) -> Result<Lookup<Settled>, StoreError> {
         let key = *key;
-        let index = self.index.clone();
         self.engine
-            .write_then(move |conn| {
-                let sub = match find_subscription(conn, &key)?.found() {
-                    Ok(sub) => sub,
-                    Err(missing) => return Ok(missing),
+            .write(move |tx| {
+                let found = match find_subscription(tx.conn(), &key)?.found() {
+                    Ok((id, facts)) => {
+                        Lookup::Found((facts, open_registration(tx.conn(), &key, id)?))
+                    }
+                    Err(missing) => missing,
                 };
-                let registration: Option<i64> = conn
-                    .prepare_cached(
-                        "select id from registrations where subscription_ref = ?1 and state = 'Registering'",
-                    )?
-                    .query_row([sub.id], |row| row.get(0))
-                    .optional()?;
-                let Some(registration) = registration else {
-                    return Ok(Lookup::Found(Settled::NotRegistering(sub.registration)));
-                };
-                settle_in(conn, registration, settlement == Settlement::Fail, now)?;
-                Ok(Lookup::Found(Settled::Done))
-            },
-            move |settled| {
-                if *settled == Lookup::Found(Settled::Done) {
-                    let state = match settlement {
-                        Settlement::Complete => State::Registered,
-                        Settlement::Fail => State::NotRegistered,
-                    };
-                    index.apply(&[Change::Set(key, state)]);
-                }
+                tx.decided(registration::settle(found, ending, now))
             })
             .await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        let index = self.index.clone();
-        let reset = self
+        self.engine.write(|tx| tx.decided(operator::reset())).await
+    }
+}
+
+#[async_trait]
+impl FixtureStore for SqliteStore {
+    async fn apply_fixture(&self, fixture: &Fixture) -> Result<SeedReport, StoreError> {
+        let fixture = Arc::new(fixture.clone());
+        let named = fixture.clone();
+        let stored = self
             .engine
-            .write_then(
-                |conn| {
-                    conn.prepare_cached("delete from partners")?.execute([])?;
-                    conn.prepare_cached("delete from idempotency_records")?
-                        .execute([])?;
-                    Ok(())
-                },
-                move |()| index.apply(&[Change::All]),
-            )
-            .await;
-        self.partners.invalidate();
-        reset
+            .read_long(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "select secret_hash from applications where partner_tenant_id = ?1 and client_id = ?2",
+                )?;
+                let mut stored = HashMap::new();
+                for ((tenant, client), _) in seed::applications(&named) {
+                    let hash: Option<String> = statement
+                        .query_row(
+                            params![Guid::of(tenant.encode()), Guid::of(client.encode())],
+                            |row| row.get(0),
+                        )
+                        .optional()?;
+                    stored.extend(hash.map(|hash| ((tenant, client), hash)));
+                }
+                Ok(stored)
+            })
+            .await?;
+        let secrets = secret::check_fixture(fixture.clone(), stored).await?;
+        self.engine
+            .write(move |tx| {
+                let existing = existing(tx.conn(), &fixture)?;
+                tx.decided(seed::apply(&fixture, existing, &secrets, Timestamp::now()))
+            })
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use partner_center_model::{SubscriptionKind, SubscriptionStatus};
+
     use super::*;
 
     /// The registration-failures migration rebuilds `registrations`: rows, their ids (referenced by
@@ -1447,10 +1175,15 @@ mod tests {
         };
         // A read opens a transaction on the first reader, which then sits idle.
         let before = store.registration_status(&key(0)).await.unwrap();
-        assert_eq!(before, Lookup::Found(RegistrationStatus::NotRegistered));
+        assert_eq!(before, Lookup::Found(RegistrationState::NotRegistered));
         for n in 0..subscriptions.len() {
             store
-                .register(&key(n), Timestamp::now(), None, false)
+                .register(
+                    &key(n),
+                    Timestamp::now(),
+                    None,
+                    RegistrationEnding::Registered,
+                )
                 .await
                 .unwrap();
         }
@@ -1460,7 +1193,7 @@ mod tests {
         assert!(wal < 8 << 20, "the WAL grew to {wal} bytes");
         // And the reader sees every write.
         let after = store.registration_status(&key(0)).await.unwrap();
-        assert_eq!(after, Lookup::Found(RegistrationStatus::Registering));
+        assert_eq!(after, Lookup::Found(RegistrationState::Registering));
     }
 
     /// Under steady load readers always hold some snapshot, so SQLite's own checkpoints never
@@ -1507,7 +1240,12 @@ mod tests {
                             expires_at: Timestamp::from_millis(i64::MAX),
                         };
                         let recorded = store
-                            .register(&key, Timestamp::now(), Some(&idempotency), false)
+                            .register(
+                                &key,
+                                Timestamp::now(),
+                                Some(&idempotency),
+                                RegistrationEnding::Registered,
+                            )
                             .await
                             .unwrap();
                         assert!(!recorded.replayed);

@@ -1,58 +1,110 @@
-//! The registration states of subscriptions, in memory: what `GET .../registrationstatus` reads,
-//! without a query.
+//! What the SQLite store keeps in memory, and follows from the changes it commits: the partners
+//! (every authenticated request looks its own up) and the subscriptions' registration states
+//! (what `GET .../registrationstatus` reads, without a query).
 //!
 //! # Exact
 //!
-//! This process is the database's only writer, and every write that changes which subscriptions
-//! exist or how their registrations stand updates the index on the writer thread once committed,
-//! before its caller (or anyone) hears of the commit. A read that finds a customer here therefore
-//! answers as the database would.
+//! This process is the database's only writer. Every write goes through the writer thread as
+//! [`Change`]s, and once they are committed the writer hands them to [`Caches::follow`] before it
+//! answers anyone: no write path updates a cache by hand, so none can forget to. A read that finds
+//! a customer (or a partner) here therefore answers as the database would.
 //!
-//! A customer is loaded whole, from a reader, the first time it is asked for (then a subscription
-//! missing from it does not exist). A load that raced a write could hold the state from before
-//! the write: each write moves a generation, and a load is kept only if the generation did not
-//! move while it ran.
+//! A customer is loaded whole from a reader the first time it is asked for (then a subscription
+//! missing from it does not exist). Changes to that customer committed while it loads are kept
+//! aside and replayed on the loaded snapshot when the load finishes, in commit order: each change
+//! sets an absolute value, so replaying one the snapshot already had is harmless, and the result
+//! is the customer as it stands. So a large customer (100,000 subscriptions) under a steady stream
+//! of writes is loaded once, not discarded and re-read for ever. One load per customer runs at a
+//! time; a request that finds one under way asks the database for its one subscription instead.
 //!
 //! # Bounded
 //!
-//! At most [`SubscriptionIndex::capacity`] subscriptions are held (17 bytes each); past it,
-//! other customers are let go to make room. A customer with more than [`MAX_CUSTOMER`]
-//! subscriptions is never held: its lookups query the database.
+//! At most [`SubscriptionIndex::capacity`] subscriptions are held (17 bytes each); past it, other
+//! customers are let go to make room. A customer larger than the whole index is never held: its
+//! lookups query the database, one indexed row each.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
-use partner_center_model::{CustomerId, RegistrationStatus, SubscriptionId, TenantId};
+use partner_center_domain::{Change, CustomerKey, Lookup, Partner, SubscriptionKey};
+use partner_center_model::{RegistrationState, SubscriptionId, TenantId};
 
-use crate::{Lookup, SubscriptionKey};
-
-/// The largest customer held.
-pub(crate) const MAX_CUSTOMER: usize = 20_000;
-
-/// A registration state, in one byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum State {
-    NotRegistered,
-    Registering,
-    Registered,
+/// The caches, as the writer thread updates them after each commit.
+#[derive(Debug)]
+pub(crate) struct Caches {
+    pub(crate) index: SubscriptionIndex,
+    pub(crate) partners: PartnerCache,
 }
 
-impl State {
-    pub(crate) fn of(status: &RegistrationStatus) -> Option<Self> {
-        match status {
-            RegistrationStatus::NotRegistered => Some(Self::NotRegistered),
-            RegistrationStatus::Registering => Some(Self::Registering),
-            RegistrationStatus::Registered => Some(Self::Registered),
-            RegistrationStatus::Unknown(_) => None,
+impl Caches {
+    pub(crate) fn new(index_capacity: usize) -> Self {
+        Self {
+            index: SubscriptionIndex::new(index_capacity),
+            partners: PartnerCache::default(),
         }
     }
 
-    pub(crate) fn status(self) -> RegistrationStatus {
-        match self {
-            Self::NotRegistered => RegistrationStatus::NotRegistered,
-            Self::Registering => RegistrationStatus::Registering,
-            Self::Registered => RegistrationStatus::Registered,
+    /// Follows committed changes. Called by the writer thread, in commit order, before any writer
+    /// is answered.
+    pub(crate) fn follow(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        self.partners.follow(changes);
+        self.index.follow(changes);
+    }
+}
+
+/// The partners, by tenant. A lookup caches what it read only if no partner changed meanwhile
+/// (the generation did not move), so that a read racing a write never caches the old value.
+#[derive(Debug, Default)]
+pub(crate) struct PartnerCache {
+    map: RwLock<HashMap<TenantId, Partner>>,
+    generation: AtomicU64,
+}
+
+impl PartnerCache {
+    pub(crate) fn get(&self, tenant: TenantId) -> Option<Partner> {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&tenant)
+            .cloned()
+    }
+
+    /// Where writes stand: taken before reading a partner, handed back to [`Self::insert`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches a partner read when the generation was `read_at`, unless a partner changed since.
+    pub(crate) fn insert(&self, partner: Partner, read_at: u64) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock that `follow` takes to move the generation.
+        if self.generation() == read_at {
+            map.insert(partner.tenant_id, partner);
+        }
+    }
+
+    fn follow(&self, changes: &[Change]) {
+        let mut touched = false;
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        for change in changes {
+            match change {
+                Change::PartnerPut { partner, .. } => {
+                    map.insert(partner.tenant_id, partner.clone());
+                }
+                Change::PartnerDeleted(tenant) => {
+                    map.remove(tenant);
+                }
+                Change::Reset => map.clear(),
+                _ => continue,
+            }
+            touched = true;
+        }
+        if touched {
+            self.generation.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
@@ -63,7 +115,7 @@ impl State {
 /// not random cost a binary search at worst).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Subscriptions {
-    sorted: Vec<(SubscriptionId, State)>,
+    sorted: Vec<(SubscriptionId, RegistrationState)>,
 }
 
 impl Subscriptions {
@@ -71,12 +123,16 @@ impl Subscriptions {
         self.sorted.len()
     }
 
-    pub(crate) fn get(&self, id: &SubscriptionId) -> Option<&State> {
+    pub(crate) fn get(&self, id: &SubscriptionId) -> Option<&RegistrationState> {
         self.position(id).ok().map(|i| &self.sorted[i].1)
     }
 
     /// Sets the subscription's state; its previous one, if it was there.
-    pub(crate) fn insert(&mut self, id: SubscriptionId, state: State) -> Option<State> {
+    pub(crate) fn insert(
+        &mut self,
+        id: SubscriptionId,
+        state: RegistrationState,
+    ) -> Option<RegistrationState> {
         match self.position(&id) {
             Ok(i) => Some(std::mem::replace(&mut self.sorted[i].1, state)),
             Err(i) => {
@@ -86,7 +142,7 @@ impl Subscriptions {
         }
     }
 
-    pub(crate) fn remove(&mut self, id: &SubscriptionId) -> Option<State> {
+    pub(crate) fn remove(&mut self, id: &SubscriptionId) -> Option<RegistrationState> {
         let i = self.position(id).ok()?;
         Some(self.sorted.remove(i).1)
     }
@@ -144,8 +200,8 @@ impl Subscriptions {
     }
 }
 
-impl FromIterator<(SubscriptionId, State)> for Subscriptions {
-    fn from_iter<I: IntoIterator<Item = (SubscriptionId, State)>>(iter: I) -> Self {
+impl FromIterator<(SubscriptionId, RegistrationState)> for Subscriptions {
+    fn from_iter<I: IntoIterator<Item = (SubscriptionId, RegistrationState)>>(iter: I) -> Self {
         let mut sorted: Vec<_> = iter.into_iter().collect();
         sorted.sort_unstable_by(|a, b| a.0.as_uuid().as_bytes().cmp(b.0.as_uuid().as_bytes()));
         sorted.dedup_by(|a, b| a.0 == b.0);
@@ -154,38 +210,122 @@ impl FromIterator<(SubscriptionId, State)> for Subscriptions {
     }
 }
 
-/// A change a committed write made, for the index to follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Change {
-    /// The subscription exists, with this registration state.
-    Set(SubscriptionKey, State),
+/// What a committed change does to one customer's subscriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// The subscription exists: a new one is `NotRegistered`, an existing one keeps its state.
+    Exists(SubscriptionId),
+    /// The subscription is in this state.
+    Set(SubscriptionId, RegistrationState),
     /// The subscription no longer exists.
-    Remove(SubscriptionKey),
-    /// The customer (and its subscriptions) no longer exists.
-    RemoveCustomer(TenantId, CustomerId),
-    /// Anything may have changed.
-    All,
+    Remove(SubscriptionId),
+}
+
+impl Op {
+    fn apply(self, subscriptions: &mut Subscriptions) -> isize {
+        match self {
+            Self::Exists(id) => {
+                if subscriptions.get(&id).is_some() {
+                    0
+                } else {
+                    subscriptions.insert(id, RegistrationState::NotRegistered);
+                    1
+                }
+            }
+            Self::Set(id, state) => isize::from(subscriptions.insert(id, state).is_none()),
+            Self::Remove(id) => -isize::from(subscriptions.remove(&id).is_some()),
+        }
+    }
+}
+
+/// What a committed change does to the index.
+enum Effect {
+    /// To one customer.
+    Customer(CustomerKey, Op),
+    /// The customer no longer exists.
+    CustomerGone(CustomerKey),
+    /// The partner, and every customer of it, no longer exists.
+    PartnerGone(TenantId),
+    /// Nothing exists any more.
+    Everything,
+}
+
+fn effect(change: &Change) -> Option<Effect> {
+    let on = |key: &SubscriptionKey, op: Op| Some(Effect::Customer(key.customer_key(), op));
+    match change {
+        Change::SubscriptionPut { key, .. } => on(key, Op::Exists(key.subscription)),
+        Change::RegistrationAccepted { key, .. } => on(
+            key,
+            Op::Set(key.subscription, RegistrationState::Registering),
+        ),
+        Change::RegistrationSettled { key, ending, .. } => {
+            on(key, Op::Set(key.subscription, ending.state()))
+        }
+        Change::SubscriptionDeleted(key) => on(key, Op::Remove(key.subscription)),
+        Change::CustomerDeleted(key) => Some(Effect::CustomerGone(*key)),
+        Change::PartnerDeleted(tenant) => Some(Effect::PartnerGone(*tenant)),
+        Change::Reset => Some(Effect::Everything),
+        Change::PartnerPut { .. }
+        | Change::ApplicationPut { .. }
+        | Change::CustomerPut { .. }
+        | Change::RegistrationJobDropped(_)
+        | Change::SubscriptionActivated { .. } => None,
+    }
+}
+
+/// A customer being loaded: the changes to it committed since the load began.
+#[derive(Debug, Default)]
+struct Loading {
+    ops: Vec<Op>,
+    /// The customer (or everything) was deleted meanwhile: the load is not kept.
+    stale: bool,
 }
 
 #[derive(Debug, Default)]
 struct Held {
-    customers: HashMap<(TenantId, CustomerId), Subscriptions>,
+    customers: HashMap<CustomerKey, Subscriptions>,
+    loading: HashMap<CustomerKey, Loading>,
     subscriptions: usize,
+}
+
+impl Held {
+    fn let_go(&mut self, customer: &CustomerKey) {
+        if let Some(gone) = self.customers.remove(customer) {
+            self.subscriptions -= gone.len();
+        }
+        if let Some(loading) = self.loading.get_mut(customer) {
+            loading.stale = true;
+        }
+    }
 }
 
 /// The index.
 #[derive(Debug)]
 pub(crate) struct SubscriptionIndex {
     held: RwLock<Held>,
-    generation: AtomicU64,
     capacity: usize,
+}
+
+/// Where a lookup stands when its customer is not held.
+pub(crate) enum Miss<'a> {
+    /// Nobody is loading the customer: load it with this ticket, then [`LoadTicket::finish`].
+    Load(LoadTicket<'a>),
+    /// Another request is loading it: ask the database for the one subscription.
+    Busy,
+}
+
+/// The right to load one customer. Dropping it unfinished (a failed read, a cancelled request)
+/// lets another request load the customer.
+pub(crate) struct LoadTicket<'a> {
+    index: &'a SubscriptionIndex,
+    customer: CustomerKey,
+    finished: bool,
 }
 
 impl SubscriptionIndex {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             held: RwLock::default(),
-            generation: AtomicU64::new(0),
             capacity,
         }
     }
@@ -197,84 +337,142 @@ impl SubscriptionIndex {
     }
 
     /// The subscription's state, if its customer is held.
-    pub(crate) fn lookup(&self, key: &SubscriptionKey) -> Option<Lookup<RegistrationStatus>> {
+    pub(crate) fn lookup(&self, key: &SubscriptionKey) -> Option<Lookup<RegistrationState>> {
         let held = self.held.read().unwrap_or_else(PoisonError::into_inner);
-        let customer = held.customers.get(&(key.partner, key.customer))?;
+        let customer = held.customers.get(&key.customer_key())?;
         Some(match customer.get(&key.subscription) {
-            Some(state) => Lookup::Found(state.status()),
+            Some(state) => Lookup::Found(*state),
             None => Lookup::SubscriptionNotFound,
         })
     }
 
-    /// Where writes stand: taken before loading a customer, handed back to [`Self::hold`].
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Holds a customer loaded when the generation was `loaded_at`, unless a write happened since
-    /// or it is too large.
-    pub(crate) fn hold(
+    /// The subscription's state if its customer is held (`Ok`), else whether to load the customer.
+    pub(crate) fn lookup_or_load(
         &self,
-        partner: TenantId,
-        customer: CustomerId,
-        subscriptions: Subscriptions,
-        loaded_at: u64,
-    ) {
-        if subscriptions.len() > MAX_CUSTOMER.min(self.capacity) {
-            return;
+        key: &SubscriptionKey,
+    ) -> Result<Lookup<RegistrationState>, Miss<'_>> {
+        if let Some(found) = self.lookup(key) {
+            return Ok(found);
         }
+        let customer = key.customer_key();
         let mut held = self.held.write().unwrap_or_else(PoisonError::into_inner);
-        // Checked under the lock that `apply` takes to move the generation.
-        if self.generation() != loaded_at || held.customers.contains_key(&(partner, customer)) {
-            return;
+        if let Some(subscriptions) = held.customers.get(&customer) {
+            return Ok(match subscriptions.get(&key.subscription) {
+                Some(state) => Lookup::Found(*state),
+                None => Lookup::SubscriptionNotFound,
+            });
         }
-        // Room: let other customers go (whichever the map yields first).
-        while held.subscriptions + subscriptions.len() > self.capacity {
-            let Some(victim) = held.customers.keys().next().copied() else {
-                break;
-            };
-            if let Some(gone) = held.customers.remove(&victim) {
-                held.subscriptions -= gone.len();
-            }
+        if held.loading.contains_key(&customer) {
+            return Err(Miss::Busy);
         }
-        held.subscriptions += subscriptions.len();
-        held.customers.insert((partner, customer), subscriptions);
+        held.loading.insert(customer, Loading::default());
+        Err(Miss::Load(LoadTicket {
+            index: self,
+            customer,
+            finished: false,
+        }))
     }
 
     /// Follows committed changes.
-    pub(crate) fn apply(&self, changes: &[Change]) {
-        if changes.is_empty() {
+    fn follow(&self, changes: &[Change]) {
+        let effects: Vec<Effect> = changes.iter().filter_map(effect).collect();
+        if effects.is_empty() {
             return;
         }
         let mut held = self.held.write().unwrap_or_else(PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        for change in changes {
-            match change {
-                Change::Set(key, state) => {
-                    if let Some(customer) = held.customers.get_mut(&(key.partner, key.customer))
-                        && customer.insert(key.subscription, *state).is_none()
-                    {
-                        held.subscriptions += 1;
+        let held = &mut *held;
+        for effect in effects {
+            match effect {
+                Effect::Customer(customer, op) => {
+                    if let Some(subscriptions) = held.customers.get_mut(&customer) {
+                        held.subscriptions = held
+                            .subscriptions
+                            .saturating_add_signed(op.apply(subscriptions));
+                    }
+                    if let Some(loading) = held.loading.get_mut(&customer) {
+                        loading.ops.push(op);
                     }
                 }
-                Change::Remove(key) => {
-                    if let Some(customer) = held.customers.get_mut(&(key.partner, key.customer))
-                        && customer.remove(&key.subscription).is_some()
-                    {
-                        held.subscriptions -= 1;
+                Effect::CustomerGone(customer) => held.let_go(&customer),
+                Effect::PartnerGone(tenant) => {
+                    let gone: Vec<CustomerKey> = held
+                        .customers
+                        .keys()
+                        .chain(held.loading.keys())
+                        .filter(|c| c.partner == tenant)
+                        .copied()
+                        .collect();
+                    for customer in &gone {
+                        held.let_go(customer);
                     }
                 }
-                Change::RemoveCustomer(partner, customer) => {
-                    if let Some(gone) = held.customers.remove(&(*partner, *customer)) {
-                        held.subscriptions -= gone.len();
-                    }
-                }
-                Change::All => {
+                Effect::Everything => {
                     held.customers.clear();
                     held.subscriptions = 0;
+                    for loading in held.loading.values_mut() {
+                        loading.stale = true;
+                    }
                 }
             }
         }
+    }
+}
+
+impl LoadTicket<'_> {
+    /// The customer it loads.
+    pub(crate) fn customer(&self) -> CustomerKey {
+        self.customer
+    }
+
+    /// Finishes the load with what the reader found (`None`: no such customer): replays the
+    /// changes committed meanwhile, holds the customer if it fits, and answers `key`.
+    pub(crate) fn finish(
+        mut self,
+        loaded: Option<Vec<(SubscriptionId, RegistrationState)>>,
+        key: &SubscriptionKey,
+    ) -> Lookup<RegistrationState> {
+        let (index, customer) = (self.index, self.customer);
+        let mut held = index.held.write().unwrap_or_else(PoisonError::into_inner);
+        // Removed here, under the lock: another load may begin as soon as it is released.
+        let loading = held.loading.remove(&customer).unwrap_or_default();
+        self.finished = true;
+        let Some(loaded) = loaded else {
+            return Lookup::CustomerNotFound;
+        };
+        let mut subscriptions: Subscriptions = loaded.into_iter().collect();
+        for op in loading.ops {
+            op.apply(&mut subscriptions);
+        }
+        let found = match subscriptions.get(&key.subscription) {
+            Some(state) => Lookup::Found(*state),
+            None => Lookup::SubscriptionNotFound,
+        };
+        if !loading.stale && subscriptions.len() <= index.capacity {
+            // Room: let other customers go (whichever the map yields first).
+            while held.subscriptions + subscriptions.len() > index.capacity {
+                let Some(victim) = held.customers.keys().next().copied() else {
+                    break;
+                };
+                held.let_go(&victim);
+            }
+            held.subscriptions += subscriptions.len();
+            held.customers.insert(customer, subscriptions);
+        }
+        found
+    }
+}
+
+impl Drop for LoadTicket<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.index
+            .held
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .loading
+            .remove(&self.customer);
     }
 }
 
@@ -294,12 +492,6 @@ mod tests {
         }
     }
 
-    fn subscriptions(of: &[(u8, State)]) -> Subscriptions {
-        of.iter()
-            .map(|(n, state)| (key(0, *n).subscription, *state))
-            .collect()
-    }
-
     #[test]
     fn subscriptions_find_what_they_hold_whatever_the_ids() {
         use std::collections::BTreeMap;
@@ -314,12 +506,16 @@ mod tests {
             clustered.collect(),
         ] {
             let (held, absent) = ids.split_at(2000);
-            let mut subscriptions: Subscriptions =
-                held.iter().map(|id| (*id, State::Registering)).collect();
-            let mut expected: BTreeMap<SubscriptionId, State> =
-                held.iter().map(|id| (*id, State::Registering)).collect();
+            let mut subscriptions: Subscriptions = held
+                .iter()
+                .map(|id| (*id, RegistrationState::Registering))
+                .collect();
+            let mut expected: BTreeMap<SubscriptionId, RegistrationState> = held
+                .iter()
+                .map(|id| (*id, RegistrationState::Registering))
+                .collect();
             for id in held {
-                assert_eq!(subscriptions.get(id), Some(&State::Registering));
+                assert_eq!(subscriptions.get(id), Some(&RegistrationState::Registering));
             }
             for id in absent {
                 assert_eq!(subscriptions.get(id), None);
@@ -328,8 +524,8 @@ mod tests {
             for (i, id) in ids.iter().enumerate().step_by(7) {
                 match i % 3 {
                     0 => assert_eq!(
-                        subscriptions.insert(*id, State::Registered),
-                        expected.insert(*id, State::Registered)
+                        subscriptions.insert(*id, RegistrationState::Registered),
+                        expected.insert(*id, RegistrationState::Registered)
                     ),
                     _ => assert_eq!(subscriptions.remove(id), expected.remove(id)),
                 }
@@ -345,20 +541,65 @@ mod tests {
         );
     }
 
+    fn loaded(of: &[(u8, RegistrationState)]) -> Option<Vec<(SubscriptionId, RegistrationState)>> {
+        Some(
+            of.iter()
+                .map(|(n, state)| (key(0, *n).subscription, *state))
+                .collect(),
+        )
+    }
+
+    fn load<'a>(index: &'a SubscriptionIndex, k: &SubscriptionKey) -> LoadTicket<'a> {
+        match index.lookup_or_load(k) {
+            Err(Miss::Load(ticket)) => ticket,
+            _ => panic!("expected to load {k:?}"),
+        }
+    }
+
+    fn put(k: SubscriptionKey) -> Change {
+        Change::SubscriptionPut {
+            key: k,
+            kind: partner_center_model::SubscriptionKind::AzurePlan,
+            status: partner_center_model::SubscriptionStatus::Active,
+            offer_name: String::new(),
+            at: partner_center_model::Timestamp::from_millis(0),
+        }
+    }
+
+    fn accepted(k: SubscriptionKey) -> Change {
+        Change::RegistrationAccepted {
+            key: k,
+            ending: partner_center_model::RegistrationEnding::Registered,
+            at: partner_center_model::Timestamp::from_millis(0),
+        }
+    }
+
+    fn settled(k: SubscriptionKey, ending: partner_center_model::RegistrationEnding) -> Change {
+        Change::RegistrationSettled {
+            registration: partner_center_domain::RegistrationId(1),
+            key: k,
+            ending,
+            at: partner_center_model::Timestamp::from_millis(0),
+        }
+    }
+
     #[test]
-    fn a_held_customer_answers_for_its_subscriptions_present_or_not() {
+    fn a_loaded_customer_answers_for_its_subscriptions_present_or_not() {
         let index = SubscriptionIndex::new(10);
         let k = key(1, 1);
         assert_eq!(index.lookup(&k), None, "nothing held yet");
-        index.hold(
-            k.partner,
-            k.customer,
-            subscriptions(&[(1, State::Registering)]),
-            index.generation(),
+        let ticket = load(&index, &k);
+        assert!(
+            matches!(index.lookup_or_load(&k), Err(Miss::Busy)),
+            "one load at a time"
+        );
+        assert_eq!(
+            ticket.finish(loaded(&[(1, RegistrationState::Registering)]), &k),
+            Lookup::Found(RegistrationState::Registering)
         );
         assert_eq!(
             index.lookup(&k),
-            Some(Lookup::Found(RegistrationStatus::Registering))
+            Some(Lookup::Found(RegistrationState::Registering))
         );
         assert_eq!(index.lookup(&key(1, 2)), Some(Lookup::SubscriptionNotFound));
         assert_eq!(
@@ -366,69 +607,110 @@ mod tests {
             None,
             "another customer is not held"
         );
+        // A customer that does not exist is answered, not held.
+        let absent = key(3, 1);
+        assert_eq!(
+            load(&index, &absent).finish(None, &absent),
+            Lookup::CustomerNotFound
+        );
+        assert_eq!(index.lookup(&absent), None);
     }
 
     #[test]
-    fn a_load_that_raced_a_write_is_not_kept() {
+    fn changes_committed_while_a_customer_loads_are_replayed_on_it() {
+        let index = SubscriptionIndex::new(10);
+        let (a, b, c) = (key(1, 1), key(1, 2), key(1, 3));
+        let ticket = load(&index, &a);
+        // Committed after the reader's snapshot, or before it: replaying is harmless either way.
+        index.follow(&[
+            accepted(a),
+            put(c),
+            settled(a, partner_center_model::RegistrationEnding::Failed),
+            Change::SubscriptionDeleted(b),
+            accepted(c),
+        ]);
+        let answer = ticket.finish(
+            loaded(&[
+                (1, RegistrationState::Registering),
+                (2, RegistrationState::Registered),
+            ]),
+            &a,
+        );
+        assert_eq!(answer, Lookup::Found(RegistrationState::NotRegistered));
+        assert_eq!(index.lookup(&b), Some(Lookup::SubscriptionNotFound));
+        assert_eq!(
+            index.lookup(&c),
+            Some(Lookup::Found(RegistrationState::Registering))
+        );
+        // Once held, changes apply directly; an existing subscription's put keeps its state.
+        index.follow(&[
+            put(c),
+            settled(a, partner_center_model::RegistrationEnding::Registered),
+        ]);
+        assert_eq!(
+            index.lookup(&c),
+            Some(Lookup::Found(RegistrationState::Registering))
+        );
+        assert_eq!(
+            index.lookup(&a),
+            Some(Lookup::Found(RegistrationState::Registered))
+        );
+    }
+
+    #[test]
+    fn a_load_overtaken_by_a_deletion_is_answered_but_not_kept() {
+        for deletion in [
+            Change::CustomerDeleted(key(1, 1).customer_key()),
+            Change::PartnerDeleted(key(1, 1).partner),
+            Change::Reset,
+        ] {
+            let index = SubscriptionIndex::new(10);
+            let k = key(1, 1);
+            let ticket = load(&index, &k);
+            index.follow(std::slice::from_ref(&deletion));
+            let answer = ticket.finish(loaded(&[(1, RegistrationState::Registered)]), &k);
+            assert_eq!(answer, Lookup::Found(RegistrationState::Registered));
+            assert_eq!(index.lookup(&k), None, "{deletion:?}");
+        }
+    }
+
+    #[test]
+    fn deletions_let_held_customers_go() {
+        let index = SubscriptionIndex::new(10);
+        let (a, b) = (key(1, 1), key(2, 1));
+        for k in [a, b] {
+            load(&index, &k).finish(loaded(&[(1, RegistrationState::NotRegistered)]), &k);
+        }
+        index.follow(&[Change::SubscriptionDeleted(a)]);
+        assert_eq!(index.lookup(&a), Some(Lookup::SubscriptionNotFound));
+        index.follow(&[Change::CustomerDeleted(a.customer_key())]);
+        assert_eq!(index.lookup(&a), None);
+        assert!(index.lookup(&b).is_some());
+        index.follow(&[Change::PartnerDeleted(b.partner)]);
+        assert_eq!(index.lookup(&b), None);
+        assert_eq!(index.held.read().unwrap().subscriptions, 0);
+    }
+
+    #[test]
+    fn an_abandoned_load_lets_another_request_load() {
         let index = SubscriptionIndex::new(10);
         let k = key(1, 1);
-        let before = index.generation();
-        index.apply(&[Change::Set(k, State::Registered)]);
-        index.hold(
-            k.partner,
-            k.customer,
-            subscriptions(&[(1, State::NotRegistered)]),
-            before,
-        );
-        assert_eq!(index.lookup(&k), None, "the stale load was dropped");
+        drop(load(&index, &k));
+        let ticket = load(&index, &k);
+        ticket.finish(loaded(&[(1, RegistrationState::Registered)]), &k);
+        assert!(index.lookup(&k).is_some());
     }
 
     #[test]
-    fn committed_changes_are_followed() {
-        let index = SubscriptionIndex::new(10);
-        let k = key(1, 1);
-        index.hold(
-            k.partner,
-            k.customer,
-            subscriptions(&[(1, State::NotRegistered)]),
-            index.generation(),
-        );
-        index.apply(&[Change::Set(k, State::Registering)]);
-        assert_eq!(
-            index.lookup(&k),
-            Some(Lookup::Found(RegistrationStatus::Registering))
-        );
-        index.apply(&[Change::Set(key(1, 2), State::NotRegistered)]);
-        assert_eq!(
-            index.lookup(&key(1, 2)),
-            Some(Lookup::Found(RegistrationStatus::NotRegistered))
-        );
-        index.apply(&[Change::Remove(k)]);
-        assert_eq!(index.lookup(&k), Some(Lookup::SubscriptionNotFound));
-        index.apply(&[Change::RemoveCustomer(k.partner, k.customer)]);
-        assert_eq!(index.lookup(&key(1, 2)), None);
-        index.hold(
-            k.partner,
-            k.customer,
-            subscriptions(&[(1, State::Registered)]),
-            index.generation(),
-        );
-        index.apply(&[Change::All]);
-        assert_eq!(index.lookup(&k), None);
-    }
-
-    #[test]
-    fn it_holds_at_most_its_capacity() {
+    fn it_holds_at_most_its_capacity_and_any_customer_that_fits() {
         let index = SubscriptionIndex::new(3);
-        let all = [(1, State::NotRegistered), (2, State::NotRegistered)];
+        let two = [
+            (1, RegistrationState::NotRegistered),
+            (2, RegistrationState::NotRegistered),
+        ];
         for customer in 0..10 {
             let k = key(customer, 1);
-            index.hold(
-                k.partner,
-                k.customer,
-                subscriptions(&all),
-                index.generation(),
-            );
+            load(&index, &k).finish(loaded(&two), &k);
             let held = index.held.read().unwrap();
             assert!(
                 held.subscriptions <= index.capacity(),
@@ -443,14 +725,45 @@ mod tests {
                     .sum::<usize>()
             );
         }
-        let too_big: Vec<_> = (1..=4).map(|n| (n, State::NotRegistered)).collect();
+        let whole: Vec<_> = (1..=3)
+            .map(|n| (n, RegistrationState::NotRegistered))
+            .collect();
+        let k = key(41, 1);
+        load(&index, &k).finish(loaded(&whole), &k);
+        assert!(index.lookup(&k).is_some(), "as large as the whole index");
+        let too_big: Vec<_> = (1..=4)
+            .map(|n| (n, RegistrationState::NotRegistered))
+            .collect();
         let k = key(42, 1);
-        index.hold(
-            k.partner,
-            k.customer,
-            subscriptions(&too_big),
-            index.generation(),
-        );
+        let answer = load(&index, &k).finish(loaded(&too_big), &k);
+        assert_eq!(answer, Lookup::Found(RegistrationState::NotRegistered));
         assert_eq!(index.lookup(&k), None, "larger than the whole index");
+    }
+
+    #[test]
+    fn the_partner_cache_follows_committed_partner_changes_only() {
+        let cache = PartnerCache::default();
+        let partner = Partner {
+            tenant_id: key(0, 0).partner,
+            name: "P".into(),
+            sandbox: true,
+        };
+        let before = cache.generation();
+        cache.follow(&[put(key(0, 0))]);
+        assert_eq!(cache.generation(), before, "not a partner change");
+        cache.follow(&[Change::PartnerPut {
+            partner: partner.clone(),
+            at: partner_center_model::Timestamp::from_millis(0),
+        }]);
+        assert_eq!(cache.get(partner.tenant_id), Some(partner.clone()));
+        // A read that raced that write does not overwrite it.
+        let stale = Partner {
+            name: "old".into(),
+            ..partner.clone()
+        };
+        cache.insert(stale, before);
+        assert_eq!(cache.get(partner.tenant_id), Some(partner.clone()));
+        cache.follow(&[Change::PartnerDeleted(partner.tenant_id)]);
+        assert_eq!(cache.get(partner.tenant_id), None);
     }
 }

@@ -1,0 +1,98 @@
+//! Every write a decision can ask for. The stores persist each variant with their own SQL and
+//! nothing else: the rules that chose it are in the decisions. The SQLite store also follows each
+//! committed change in its in-memory caches (the partners, and the subscriptions' registration
+//! states).
+
+use partner_center_model::{
+    ClientId, RegistrationEnding, SubscriptionKind, SubscriptionStatus, TenantId, Timestamp,
+};
+
+use crate::registration::RegistrationId;
+use crate::{CustomerKey, Partner, SubscriptionKey};
+
+/// One write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Create the partner, or set its name and sandbox flag.
+    PartnerPut {
+        /// Its new values.
+        partner: Partner,
+        /// When.
+        at: Timestamp,
+    },
+    /// Delete the partner and everything that is its.
+    PartnerDeleted(TenantId),
+    /// Create an application of the built-in identity provider, or set its name and secret.
+    ApplicationPut {
+        /// The partner's tenant.
+        tenant: TenantId,
+        /// The application (client) id.
+        client_id: ClientId,
+        /// Display name.
+        name: String,
+        /// The client secret's hash (PBKDF2, computed before the write).
+        secret_hash: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Create the customer of a partner (which exists), or set its company name.
+    CustomerPut {
+        /// Whose, and which.
+        key: CustomerKey,
+        /// Display name.
+        company_name: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Delete the customer and its subscriptions.
+    CustomerDeleted(CustomerKey),
+    /// Create the subscription of a customer (which exists; a new one is `NotRegistered`), or set
+    /// these fields of it, keeping its registration.
+    SubscriptionPut {
+        /// Which.
+        key: SubscriptionKey,
+        /// What it is.
+        kind: SubscriptionKind,
+        /// Its status.
+        status: SubscriptionStatus,
+        /// The offer's display name.
+        offer_name: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Delete the subscription and its registrations.
+    SubscriptionDeleted(SubscriptionKey),
+    /// Accept a registration: the subscription becomes `Registering`, the registration joins its
+    /// history, and a job to settle it joins the queue.
+    RegistrationAccepted {
+        /// The subscription.
+        key: SubscriptionKey,
+        /// How the registration is to end.
+        ending: RegistrationEnding,
+        /// When it was accepted.
+        at: Timestamp,
+    },
+    /// Settle a registration in progress: its history records how it ended, the subscription takes
+    /// the state that ending leaves it in, and its job leaves the queue.
+    RegistrationSettled {
+        /// The registration.
+        registration: RegistrationId,
+        /// Its subscription.
+        key: SubscriptionKey,
+        /// How it ended.
+        ending: RegistrationEnding,
+        /// When.
+        at: Timestamp,
+    },
+    /// Drop the job of a registration that was settled before (a job run twice).
+    RegistrationJobDropped(RegistrationId),
+    /// The subscription becomes `active`, activated now.
+    SubscriptionActivated {
+        /// Which.
+        key: SubscriptionKey,
+        /// When.
+        at: Timestamp,
+    },
+    /// Delete every partner (and so everything) and every idempotency record.
+    Reset,
+}

@@ -1,0 +1,206 @@
+//! How each [`Change`] is written to PostgreSQL. No rules here: what to change was decided by the
+//! domain core; this is only the SQL that makes it so.
+
+use partner_center_domain::{Change, SubscriptionKey};
+use partner_center_model::{RegistrationEnding, RegistrationState, SubscriptionStatus, Timestamp};
+use sqlx::postgres::PgConnection;
+
+use crate::{StoreError, record_state};
+
+/// Writes one change, within the caller's transaction.
+pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), StoreError> {
+    match change {
+        Change::PartnerPut { partner, at } => {
+            sqlx::query(
+                "insert into partners (tenant_id, name, sandbox, created_at, updated_at) values ($1, $2, $3, $4, $4)
+                 on conflict (tenant_id) do update
+                 set name = excluded.name, sandbox = excluded.sandbox, updated_at = excluded.updated_at",
+            )
+            .bind(partner.tenant_id.to_string())
+            .bind(&partner.name)
+            .bind(partner.sandbox)
+            .bind(at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::PartnerDeleted(tenant) => {
+            sqlx::query("delete from partners where tenant_id = $1")
+                .bind(tenant.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Change::ApplicationPut {
+            tenant,
+            client_id,
+            name,
+            secret_hash,
+            at,
+        } => {
+            sqlx::query(
+                "insert into applications (partner_tenant_id, client_id, name, secret_hash, created_at, updated_at)
+                 values ($1, $2, $3, $4, $5, $5)
+                 on conflict (partner_tenant_id, client_id) do update
+                 set name = excluded.name, secret_hash = excluded.secret_hash, updated_at = excluded.updated_at",
+            )
+            .bind(tenant.to_string())
+            .bind(client_id.to_string())
+            .bind(name)
+            .bind(secret_hash)
+            .bind(at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::CustomerPut {
+            key,
+            company_name,
+            at,
+        } => {
+            sqlx::query(
+                "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
+                 values ($1, $2, $3, $4, $4)
+                 on conflict (partner_tenant_id, customer_id) do update
+                 set company_name = excluded.company_name, updated_at = excluded.updated_at",
+            )
+            .bind(key.partner.to_string())
+            .bind(key.customer.to_string())
+            .bind(company_name)
+            .bind(at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::CustomerDeleted(key) => {
+            sqlx::query("delete from customers where partner_tenant_id = $1 and customer_id = $2")
+                .bind(key.partner.to_string())
+                .bind(key.customer.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Change::SubscriptionPut {
+            key,
+            kind,
+            status,
+            offer_name,
+            at,
+        } => {
+            sqlx::query(
+                "insert into subscriptions
+                   (customer_ref, subscription_id, kind, status, offer_name, registration_state, created_at, updated_at)
+                 select c.id, $3, $4, $5, $6, $7, $8, $8
+                 from customers c where c.partner_tenant_id = $1 and c.customer_id = $2
+                 on conflict (customer_ref, subscription_id) do update
+                 set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
+                     updated_at = excluded.updated_at",
+            )
+            .bind(key.partner.to_string())
+            .bind(key.customer.to_string())
+            .bind(key.subscription.to_string())
+            .bind(kind.as_str())
+            .bind(status.as_str())
+            .bind(offer_name)
+            .bind(RegistrationState::NotRegistered.as_str())
+            .bind(at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::SubscriptionDeleted(key) => {
+            sqlx::query(
+                "delete from subscriptions s using customers c
+                 where s.customer_ref = c.id and c.partner_tenant_id = $1 and c.customer_id = $2
+                   and s.subscription_id = $3",
+            )
+            .bind(key.partner.to_string())
+            .bind(key.customer.to_string())
+            .bind(key.subscription.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::RegistrationAccepted { key, ending, at } => {
+            let subscription_ref =
+                set_registration_state(tx, key, RegistrationState::Registering, *at).await?;
+            sqlx::query(
+                "with registration as (
+                     insert into registrations (subscription_ref, state, requested_at)
+                     values ($1, $2, $3) returning id)
+                 insert into registration_jobs (registration_ref, enqueued_at, fails)
+                 select id, $3, $4 from registration",
+            )
+            .bind(subscription_ref)
+            .bind(record_state(None))
+            .bind(at.as_millis())
+            .bind(*ending == RegistrationEnding::Failed)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::RegistrationSettled {
+            registration,
+            key,
+            ending,
+            at,
+        } => {
+            sqlx::query("update registrations set state = $2, completed_at = $3 where id = $1")
+                .bind(registration.0)
+                .bind(record_state(Some(*ending)))
+                .bind(at.as_millis())
+                .execute(&mut *tx)
+                .await?;
+            set_registration_state(tx, key, ending.state(), *at).await?;
+            drop_job(tx, registration.0).await?;
+        }
+        Change::RegistrationJobDropped(registration) => drop_job(tx, registration.0).await?,
+        Change::SubscriptionActivated { key, at } => {
+            sqlx::query(
+                "update subscriptions s set status = $4, activated_at = $5, updated_at = $5
+                 from customers c
+                 where s.customer_ref = c.id and c.partner_tenant_id = $1 and c.customer_id = $2
+                   and s.subscription_id = $3",
+            )
+            .bind(key.partner.to_string())
+            .bind(key.customer.to_string())
+            .bind(key.subscription.to_string())
+            .bind(SubscriptionStatus::Active.as_str())
+            .bind(at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::Reset => {
+            sqlx::query("delete from partners")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("delete from idempotency_records")
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets a subscription's registration state; returns its row id.
+async fn set_registration_state(
+    tx: &mut PgConnection,
+    key: &SubscriptionKey,
+    state: RegistrationState,
+    at: Timestamp,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "update subscriptions s set registration_state = $4, updated_at = $5
+         from customers c
+         where s.customer_ref = c.id and c.partner_tenant_id = $1 and c.customer_id = $2
+           and s.subscription_id = $3
+         returning s.id",
+    )
+    .bind(key.partner.to_string())
+    .bind(key.customer.to_string())
+    .bind(key.subscription.to_string())
+    .bind(state.as_str())
+    .bind(at.as_millis())
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+async fn drop_job(tx: &mut PgConnection, registration: i64) -> Result<(), StoreError> {
+    sqlx::query("delete from registration_jobs where registration_ref = $1")
+        .bind(registration)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! How each [`Change`] is written to SQLite. No rules here: what to change was decided by the
+//! domain core; this is only the SQL that makes it so.
+
+use partner_center_domain::{Change, CustomerKey, SubscriptionKey};
+use partner_center_model::{RegistrationEnding, RegistrationState, SubscriptionStatus};
+use rusqlite::{Connection, params};
+
+use super::Guid;
+use crate::{StoreError, record_state};
+
+/// The row id of a partner's customer, as a subquery on `?1` (partner) and `?2` (customer).
+macro_rules! customer_ref {
+    () => {
+        "(select id from customers where partner_tenant_id = ?1 and customer_id = ?2)"
+    };
+}
+
+fn customer(key: &CustomerKey) -> (Guid, Guid) {
+    (
+        Guid::of(key.partner.encode()),
+        Guid::of(key.customer.encode()),
+    )
+}
+
+fn subscription(key: &SubscriptionKey) -> (Guid, Guid, Guid) {
+    let (partner, customer) = customer(&key.customer_key());
+    (partner, customer, Guid::of(key.subscription.encode()))
+}
+
+/// Writes one change.
+pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError> {
+    match change {
+        Change::PartnerPut { partner, at } => {
+            conn.prepare_cached(
+                "insert into partners (tenant_id, name, sandbox, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?4)
+                 on conflict (tenant_id) do update
+                 set name = excluded.name, sandbox = excluded.sandbox, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                Guid::of(partner.tenant_id.encode()),
+                partner.name,
+                partner.sandbox,
+                at.as_millis()
+            ])?;
+        }
+        Change::PartnerDeleted(tenant) => {
+            conn.prepare_cached("delete from partners where tenant_id = ?1")?
+                .execute([Guid::of(tenant.encode())])?;
+        }
+        Change::ApplicationPut {
+            tenant,
+            client_id,
+            name,
+            secret_hash,
+            at,
+        } => {
+            conn.prepare_cached(
+                "insert into applications (partner_tenant_id, client_id, name, secret_hash, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?5)
+                 on conflict (partner_tenant_id, client_id) do update
+                 set name = excluded.name, secret_hash = excluded.secret_hash, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                Guid::of(tenant.encode()),
+                Guid::of(client_id.encode()),
+                name,
+                secret_hash,
+                at.as_millis()
+            ])?;
+        }
+        Change::CustomerPut {
+            key,
+            company_name,
+            at,
+        } => {
+            let (partner, customer) = customer(key);
+            conn.prepare_cached(
+                "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?4)
+                 on conflict (partner_tenant_id, customer_id) do update
+                 set company_name = excluded.company_name, updated_at = excluded.updated_at",
+            )?
+            .execute(params![partner, customer, company_name, at.as_millis()])?;
+        }
+        Change::CustomerDeleted(key) => {
+            let (partner, customer) = customer(key);
+            conn.prepare_cached(
+                "delete from customers where partner_tenant_id = ?1 and customer_id = ?2",
+            )?
+            .execute(params![partner, customer])?;
+        }
+        Change::SubscriptionPut {
+            key,
+            kind,
+            status,
+            offer_name,
+            at,
+        } => {
+            let (partner, customer, subscription) = subscription(key);
+            conn.prepare_cached(concat!(
+                "insert into subscriptions
+                   (customer_ref, subscription_id, kind, status, offer_name, registration_state, created_at, updated_at)
+                 values (",
+                customer_ref!(),
+                ", ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+                 on conflict (customer_ref, subscription_id) do update
+                 set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
+                     updated_at = excluded.updated_at"
+            ))?
+            .execute(params![
+                partner,
+                customer,
+                subscription,
+                kind.as_str(),
+                status.as_str(),
+                offer_name,
+                RegistrationState::NotRegistered.as_str(),
+                at.as_millis()
+            ])?;
+        }
+        Change::SubscriptionDeleted(key) => {
+            let (partner, customer, subscription) = subscription(key);
+            conn.prepare_cached(concat!(
+                "delete from subscriptions where customer_ref = ",
+                customer_ref!(),
+                " and subscription_id = ?3"
+            ))?
+            .execute(params![partner, customer, subscription])?;
+        }
+        Change::RegistrationAccepted { key, ending, at } => {
+            let (partner, customer, subscription) = subscription(key);
+            let subscription_ref: i64 = conn
+                .prepare_cached(concat!(
+                    "update subscriptions set registration_state = ?4, updated_at = ?5
+                     where customer_ref = ",
+                    customer_ref!(),
+                    " and subscription_id = ?3
+                     returning id"
+                ))?
+                .query_row(
+                    params![
+                        partner,
+                        customer,
+                        subscription,
+                        RegistrationState::Registering.as_str(),
+                        at.as_millis()
+                    ],
+                    |row| row.get(0),
+                )?;
+            let registration: i64 = conn
+                .prepare_cached(
+                    "insert into registrations (subscription_ref, state, requested_at)
+                     values (?1, ?2, ?3) returning id",
+                )?
+                .query_row(
+                    params![subscription_ref, record_state(None), at.as_millis()],
+                    |row| row.get(0),
+                )?;
+            conn.prepare_cached(
+                "insert into registration_jobs (registration_ref, enqueued_at, fails) values (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                registration,
+                at.as_millis(),
+                *ending == RegistrationEnding::Failed
+            ])?;
+        }
+        Change::RegistrationSettled {
+            registration,
+            key,
+            ending,
+            at,
+        } => {
+            conn.prepare_cached(
+                "update registrations set state = ?2, completed_at = ?3 where id = ?1",
+            )?
+            .execute(params![
+                registration.0,
+                record_state(Some(*ending)),
+                at.as_millis()
+            ])?;
+            let (partner, customer, subscription) = subscription(key);
+            conn.prepare_cached(concat!(
+                "update subscriptions set registration_state = ?4, updated_at = ?5
+                 where customer_ref = ",
+                customer_ref!(),
+                " and subscription_id = ?3"
+            ))?
+            .execute(params![
+                partner,
+                customer,
+                subscription,
+                ending.state().as_str(),
+                at.as_millis()
+            ])?;
+            drop_job(conn, registration.0)?;
+        }
+        Change::RegistrationJobDropped(registration) => drop_job(conn, registration.0)?,
+        Change::SubscriptionActivated { key, at } => {
+            let (partner, customer, subscription) = subscription(key);
+            conn.prepare_cached(concat!(
+                "update subscriptions set status = ?4, activated_at = ?5, updated_at = ?5
+                 where customer_ref = ",
+                customer_ref!(),
+                " and subscription_id = ?3"
+            ))?
+            .execute(params![
+                partner,
+                customer,
+                subscription,
+                SubscriptionStatus::Active.as_str(),
+                at.as_millis()
+            ])?;
+        }
+        Change::Reset => {
+            conn.prepare_cached("delete from partners")?.execute([])?;
+            conn.prepare_cached("delete from idempotency_records")?
+                .execute([])?;
+        }
+    }
+    Ok(())
+}
+
+fn drop_job(conn: &Connection, registration: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("delete from registration_jobs where registration_ref = ?1")?
+        .execute([registration])?;
+    Ok(())
+}
