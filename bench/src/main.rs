@@ -61,6 +61,10 @@ struct Args {
     #[arg(long, default_value_t = 1_000)]
     small: u64,
 
+    /// Subscriptions of the one large customer added to the large population (0: none).
+    #[arg(long, default_value_t = 100_000)]
+    large_customer: u64,
+
     /// A PostgreSQL server to create a database in (`postgres://...`); `none` to skip PostgreSQL.
     #[arg(
         long,
@@ -252,8 +256,14 @@ impl Bench {
         Ok(process::start(command, "/readyz").await?)
     }
 
-    /// A migrated database of `size` subscriptions: its URL.
-    async fn database(&self, backend: &Backend, size: u64) -> Result<String, Error> {
+    /// A migrated database of `size` subscriptions (and the large customer's, if `large_customer`):
+    /// its URL.
+    async fn database(
+        &self,
+        backend: &Backend,
+        size: u64,
+        large_customer: u64,
+    ) -> Result<String, Error> {
         let url = match backend {
             Backend::Sqlite => {
                 let file = self.args.work_dir.join(format!("sqlite-{size}.db"));
@@ -291,9 +301,9 @@ impl Bench {
             .into());
         }
         let started = std::time::Instant::now();
-        population::seed(&url, size).await?;
+        population::seed(&url, size, large_customer).await?;
         eprintln!(
-            "  seeded {size} subscriptions in {:.1} s",
+            "  seeded {size} subscriptions (and {large_customer} of one customer) in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         Ok(url)
@@ -317,7 +327,7 @@ impl Bench {
     async fn backend(&self, backend: &Backend, report: &mut Report) -> Result<(), Error> {
         let label = backend.label();
         eprintln!("{label}, {} subscriptions", self.args.small);
-        let url = self.database(backend, self.args.small).await?;
+        let url = self.database(backend, self.args.small, 0).await?;
         let server = self.service(&url).await?;
         report
             .startup
@@ -349,7 +359,9 @@ impl Bench {
 
         let large = self.args.large;
         eprintln!("{label}, {large} subscriptions");
-        let url = self.database(backend, large).await?;
+        let url = self
+            .database(backend, large, self.args.large_customer)
+            .await?;
         let server = self.service(&url).await?;
         report.startup.push((label.clone(), large, server.startup));
         let bearer = self.bearer();
@@ -370,6 +382,50 @@ impl Bench {
             &get,
         )
         .await?;
+
+        // One customer at a time: an ordinary one, then the large one, in the same run.
+        let bearer = self.bearer();
+        let one_customer = self.load(
+            move |n| Call {
+                method: Method::GET,
+                path: population::path(spread(n) % population::PER_CUSTOMER, "registrationstatus"),
+                headers: vec![("authorization", bearer.clone())],
+            },
+            &[200],
+        );
+        self.record(
+            report,
+            &label,
+            large,
+            &format!(
+                "GET registrationstatus, one customer of {}",
+                population::PER_CUSTOMER
+            ),
+            &server,
+            &one_customer,
+        )
+        .await?;
+        let large_customer = self.args.large_customer;
+        if large_customer > 0 {
+            let bearer = self.bearer();
+            let on_large = self.load(
+                move |n| Call {
+                    method: Method::GET,
+                    path: population::large_path(spread(n) % large_customer, "registrationstatus"),
+                    headers: vec![("authorization", bearer.clone())],
+                },
+                &[200],
+            );
+            self.record(
+                report,
+                &label,
+                large,
+                &format!("GET registrationstatus, one customer of {large_customer}"),
+                &server,
+                &on_large,
+            )
+            .await?;
+        }
 
         // Each on its own registrable (even) subscription, with its own MS-RequestId. The last
         // 2,000 subscriptions are kept for the replays.

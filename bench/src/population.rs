@@ -1,7 +1,8 @@
 //! The seeded population: one sandbox partner, customers of 1,000 subscriptions each, the even
-//! subscriptions active Azure plans (registrable), the odd ones pending SaaS (activatable). Inserted
-//! with SQL after `partner-center migrate` created the schema: a million rows through the fixture
-//! path would take minutes, and the benchmark measures serving, not seeding.
+//! subscriptions active Azure plans (registrable), the odd ones pending SaaS (activatable); and,
+//! when asked, one large customer of its own (100,000 subscriptions by default). Inserted with SQL
+//! after `partner-center migrate` created the schema: a million rows through the fixture path
+//! would take minutes, and the benchmark measures serving, not seeding.
 
 use sqlx::Connection as _;
 
@@ -26,9 +27,19 @@ pub fn path(n: u64, action: &str) -> String {
     )
 }
 
-/// Inserts `subscriptions` subscriptions into the migrated database at `url`.
-pub async fn seed(url: &str, subscriptions: u64) -> Result<(), sqlx::Error> {
+/// The large customer (its ids differ from the ordinary ones in the fourth group).
+pub const LARGE_CUSTOMER: &str = "c2f6e3b1-0000-4000-8001-000000000000";
+
+/// Subscription `n` of the large customer.
+pub fn large_path(n: u64, action: &str) -> String {
+    format!("/v1/customers/{LARGE_CUSTOMER}/subscriptions/d3a7f4c2-0000-4000-8001-{n:012}/{action}")
+}
+
+/// Inserts `subscriptions` subscriptions into the migrated database at `url`, and the large
+/// customer with `large_customer` of its own (none when 0).
+pub async fn seed(url: &str, subscriptions: u64, large_customer: u64) -> Result<(), sqlx::Error> {
     let customers = subscriptions.div_ceil(PER_CUSTOMER);
+    let large_customer = i64::try_from(large_customer).unwrap_or(i64::MAX);
     if url.starts_with("sqlite:") {
         let mut conn = sqlx::SqliteConnection::connect(url).await?;
         let mut tx = conn.begin().await?;
@@ -59,6 +70,27 @@ pub async fn seed(url: &str, subscriptions: u64) -> Result<(), sqlx::Error> {
         .bind(i64::try_from(PER_CUSTOMER).unwrap_or(i64::MAX))
         .execute(&mut *tx)
         .await?;
+        if large_customer > 0 {
+            sqlx::query(
+                "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
+                 values (?1, ?2, 'Large customer', 0, 0)",
+            )
+            .bind(PARTNER)
+            .bind(LARGE_CUSTOMER)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "with recursive s(n) as (select 0 union all select n + 1 from s where n + 1 < ?1)
+                 insert into subscriptions (customer_ref, subscription_id, kind, status, offer_name, created_at, updated_at)
+                 select (select id from customers where customer_id = ?2),
+                        printf('d3a7f4c2-0000-4000-8001-%012d', n), 'azurePlan', 'active', 'Bench offer', 0, 0
+                 from s",
+            )
+            .bind(large_customer)
+            .bind(LARGE_CUSTOMER)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         sqlx::query("pragma wal_checkpoint(truncate)")
             .execute(&mut conn)
@@ -93,6 +125,25 @@ pub async fn seed(url: &str, subscriptions: u64) -> Result<(), sqlx::Error> {
         .bind(i64::try_from(PER_CUSTOMER).unwrap_or(i64::MAX))
         .execute(&mut *tx)
         .await?;
+        if large_customer > 0 {
+            sqlx::query(
+                "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
+                 values ($1, $2, 'Large customer', 0, 0)",
+            )
+            .bind(PARTNER)
+            .bind(LARGE_CUSTOMER)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "insert into subscriptions (customer_ref, subscription_id, kind, status, offer_name, created_at, updated_at)
+                 select c.id, 'd3a7f4c2-0000-4000-8001-' || lpad(n::text, 12, '0'), 'azurePlan', 'active', 'Bench offer', 0, 0
+                 from generate_series(0, $1 - 1) as n, customers c where c.customer_id = $2",
+            )
+            .bind(large_customer)
+            .bind(LARGE_CUSTOMER)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         sqlx::query("analyze").execute(&mut conn).await?;
         conn.close().await

@@ -68,6 +68,7 @@ pub struct Report {
     warmup: Duration,
     small: u64,
     large: u64,
+    large_customer: u64,
     pub fsync_per_second: f64,
     pub ceiling: Option<Run>,
     /// Backend, population, run.
@@ -106,6 +107,7 @@ impl Report {
             warmup: args.warmup,
             small: args.small,
             large: args.large,
+            large_customer: args.large_customer,
             fsync_per_second: 0.0,
             ceiling: None,
             runs: Vec::new(),
@@ -153,6 +155,31 @@ impl Report {
                     what: format!(
                         "{backend}: GET at {} vs at {} subscriptions",
                         self.large, self.small
+                    ),
+                    goal: ">= 90 %".into(),
+                    measured: format!("{:.0} %", ratio * 100.0),
+                    met: ratio >= 0.9,
+                    binding: backend == "SQLite",
+                });
+            }
+            let ordinary = format!(
+                "GET registrationstatus, one customer of {}",
+                crate::population::PER_CUSTOMER
+            );
+            let on_large = format!(
+                "GET registrationstatus, one customer of {}",
+                self.large_customer
+            );
+            if let (Some(ordinary), Some(on_large)) = (
+                self.run(backend, self.large, &ordinary),
+                self.run(backend, self.large, &on_large),
+            ) {
+                let ratio = on_large.per_second / ordinary.per_second;
+                targets.push(Target {
+                    what: format!(
+                        "{backend}: GET on a customer of {} vs one of {}",
+                        self.large_customer,
+                        crate::population::PER_CUSTOMER
                     ),
                     goal: ">= 90 %".into(),
                     measured: format!("{:.0} %", ratio * 100.0),

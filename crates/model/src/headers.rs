@@ -8,7 +8,5 @@ pub const MS_CORRELATION_ID: &str = "ms-correlationid";
 pub const MS_CV: &str = "ms-cv";
 /// An identifier of the serving instance.
 pub const MS_SERVER_ID: &str = "ms-serverid";
-/// Sent by the Java SDK (`v1`); accepted and ignored.
-pub const MS_CONTRACT_VERSION: &str = "ms-contract-version";
 /// Longest `MS-RequestId` / `MS-CorrelationId` value accepted.
 pub const MAX_ID_HEADER_LEN: usize = 128;

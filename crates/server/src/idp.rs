@@ -7,12 +7,13 @@
 //! issuer (`{public_url}/{tid}/v2.0`) joins the accepted issuers. Applications are declared in the
 //! seed fixture, with their secrets stored hashed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use base64::Engine as _;
@@ -245,8 +246,9 @@ fn new_signing_key() -> Result<SigningKey, IdpError> {
     })
 }
 
-/// The identity provider's routes, as Entra ID's: discovery, keys and the token endpoint.
-pub(crate) fn router() -> Router<AppState> {
+/// The identity provider's routes, as Entra ID's: discovery, keys and the token endpoint. They
+/// exist only when it runs (without it they are unknown routes), and reach it as an extension.
+pub(crate) fn router(idp: Arc<IdentityProvider>) -> Router<AppState> {
     Router::new()
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -254,17 +256,13 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
         .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .layer(Extension(idp))
 }
 
-/// The routes exist only when the identity provider runs; without it they are unknown routes.
-fn not_enabled() -> Response {
-    crate::ApiError::route_not_found().into_response()
-}
-
-async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
-    let Some(idp) = state.identity_provider() else {
-        return not_enabled();
-    };
+async fn discovery(
+    Extension(idp): Extension<Arc<IdentityProvider>>,
+    Path(tenant): Path<String>,
+) -> Response {
     let base = &idp.public_url;
     json_response(
         StatusCode::OK,
@@ -283,11 +281,8 @@ async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) ->
     )
 }
 
-async fn keys(State(state): State<AppState>) -> Response {
-    match state.identity_provider() {
-        Some(idp) => json_response(StatusCode::OK, idp.jwks()),
-        None => not_enabled(),
-    }
+async fn keys(Extension(idp): Extension<Arc<IdentityProvider>>) -> Response {
+    json_response(StatusCode::OK, idp.jwks())
 }
 
 /// The form of a client-credentials token request (`application/x-www-form-urlencoded`).
@@ -350,14 +345,12 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant.
 async fn token(
     State(state): State<AppState>,
+    Extension(idp): Extension<Arc<IdentityProvider>>,
     Path(tenant): Path<String>,
     Extension(ids): Extension<RequestIds>,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Some(idp) = state.identity_provider() else {
-        return not_enabled();
-    };
     let fail = |status, error, code, description: &str| {
         oauth_error(status, error, code, description, &ids)
     };

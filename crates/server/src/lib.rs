@@ -77,7 +77,7 @@ struct StateInner {
     worker: Worker,
     server_id: HeaderValue,
     idempotency_retention: std::time::Duration,
-    identity_provider: Option<IdentityProvider>,
+    identity_provider: Option<Arc<IdentityProvider>>,
     admin_token: Option<Secret>,
     faults: Faults,
     journal: Journal,
@@ -124,7 +124,7 @@ impl AppState {
         self.inner.idempotency_retention
     }
 
-    pub(crate) fn identity_provider(&self) -> Option<&IdentityProvider> {
+    pub(crate) fn identity_provider(&self) -> Option<&Arc<IdentityProvider>> {
         self.inner.identity_provider.as_ref()
     }
 
@@ -215,7 +215,7 @@ impl App {
                     worker,
                     server_id,
                     idempotency_retention: config.idempotency_retention,
-                    identity_provider,
+                    identity_provider: identity_provider.map(Arc::new),
                     admin_token: config.admin_token,
                     faults,
                     journal: Journal::new(config.journal_size),
@@ -249,8 +249,8 @@ impl App {
         if self.state.admin_token().is_some() {
             routes = routes.merge(admin::router());
         }
-        if self.state.identity_provider().is_some() {
-            routes = routes.merge(idp::router());
+        if let Some(idp) = self.state.identity_provider() {
+            routes = routes.merge(idp::router(idp.clone()));
         }
         with_middleware(routes, self.state.clone()).with_state(self.state.clone())
     }

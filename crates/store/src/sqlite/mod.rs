@@ -15,7 +15,7 @@
 //!
 //! A write loads what a decision of the domain core needs (being the only writer, nothing can
 //! change it meanwhile), calls the decision, and persists the changes it returns through the
-//! engine's [`Tx`] (`persist` holds the SQL of each change). The engine then hands the committed
+//! engine's `Tx` (`persist` holds the SQL of each change). The engine then hands the committed
 //! changes to the caches (the `state` module): authenticated requests find their partner, and
 //! status reads their subscription's registration state, in memory. Both are exact because this
 //! process is the database's only writer and follows its own commits.
@@ -1268,6 +1268,109 @@ mod tests {
         };
         let history = store.registration_history(&key).await.unwrap();
         assert!(matches!(history, Lookup::Found(h) if h.len() == 1));
+    }
+
+    /// A customer far larger than the old per-customer limit (20,000) is loaded once and held:
+    /// its reads are answered from memory, like any other customer's, even while its
+    /// subscriptions are being registered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_customer_is_held_and_follows_the_writes_made_while_it_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("large.db").display());
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
+        let subscriptions = azure_plans(30_000);
+        store
+            .apply_fixture(&one_customer(partner, customer, &subscriptions))
+            .await
+            .unwrap();
+        let key = |n: usize| SubscriptionKey {
+            partner,
+            customer,
+            subscription: subscriptions[n].id,
+        };
+        // Registrations commit while the first read loads the customer.
+        let writer = {
+            let store = store.clone();
+            let keys: Vec<_> = (0..200).map(key).collect();
+            tokio::spawn(async move {
+                for k in keys {
+                    store
+                        .register(&k, Timestamp::now(), None, RegistrationEnding::Registered)
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        store.registration_status(&key(29_999)).await.unwrap();
+        writer.await.unwrap();
+        assert!(
+            store.caches.index.lookup(&key(29_999)).is_some(),
+            "the customer is held"
+        );
+        for n in [0, 1, 100, 199, 200, 29_999] {
+            let expected = if n < 200 {
+                RegistrationState::Registering
+            } else {
+                RegistrationState::NotRegistered
+            };
+            assert_eq!(
+                store.caches.index.lookup(&key(n)),
+                Some(Lookup::Found(expected)),
+                "subscription {n}"
+            );
+        }
+    }
+
+    /// A write that waits for the writer longer than the acquire timeout is refused as
+    /// unavailable, and never runs: a 503 means nothing was written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_waits_past_the_acquire_timeout_is_refused_and_never_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("busy.db").display());
+        let options = StoreOptions {
+            acquire_timeout: Duration::from_millis(100),
+            ..StoreOptions::default()
+        };
+        let store = Arc::new(SqliteStore::open_with(&url, options).await.unwrap());
+        let partner = Partner {
+            tenant_id: "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap(),
+            name: "P".into(),
+            sandbox: true,
+        };
+        let (started, running) = tokio::sync::oneshot::channel();
+        // A write that holds the writer for a while (a slow disk, a large fixture).
+        let slow = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .engine
+                    .write(move |_| {
+                        let _ = started.send(());
+                        std::thread::sleep(Duration::from_millis(600));
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        running.await.unwrap();
+        let refused = store.put_partner(&partner, Timestamp::now()).await;
+        assert!(
+            matches!(&refused, Err(err) if err.is_unavailable()),
+            "{refused:?}"
+        );
+        slow.await.unwrap().unwrap();
+        // The writer is free again: the refused write did not run, and a new one does.
+        assert!(store.list_partners().await.unwrap().is_empty());
+        assert_eq!(
+            store.put_partner(&partner, Timestamp::now()).await.unwrap(),
+            Upserted::Created
+        );
+        assert_eq!(
+            store.partner(partner.tenant_id).await.unwrap(),
+            Some(partner)
+        );
     }
 
     #[tokio::test]
