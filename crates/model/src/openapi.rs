@@ -26,7 +26,9 @@ impl PartialSchema for RegistrationStatus {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(RegistrationState::ALL.iter().map(|s| s.as_str().to_owned())))
+            .enum_values(Some(
+                RegistrationState::ALL.iter().map(|s| s.as_str().to_owned()),
+            ))
             .description(Some(
                 "Where the subscription stands in its registration for Reserved Instance purchase.",
             ))
