@@ -6,8 +6,9 @@
 //! request must carry `Authorization: Bearer <admin token>`, compared in constant time; a partner's
 //! token (or anything else) is refused.
 //!
-//! The routes are [`paths::admin`]'s and the bodies [`partner_center_model::admin`]'s, which the
-//! SDK's admin client shares; this module converts the store's records into them.
+//! The routes are [`partner_center_model::paths::admin`]'s and the bodies
+//! [`partner_center_model::admin`]'s, which the SDK's admin client shares; this module converts the
+//! store's records into them.
 
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request, State};
