@@ -1,13 +1,20 @@
-//! `partner-center admin`: the admin API of a running service, from the command line. Prints the
-//! service's JSON answers on standard output; an error answer goes to standard error (exit 1).
+//! `partner-center admin`: the admin API of a running service, from the command line, through the
+//! SDK's [`AdminClient`]. Prints the service's answers as JSON on standard output; an error answer
+//! goes to standard error (exit 1).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use partner_center_model::{
-    CustomerId, SubscriptionId, SubscriptionKind, SubscriptionStatus, TenantId,
+use partner_center_client::AdminClient;
+use partner_center_model::admin::{
+    FaultRule, PutCustomer, PutPartner, PutSubscription, RequestsQuery,
 };
-use serde_json::{Value, json};
+use partner_center_model::{
+    CustomerId, Fixture, SubscriptionId, SubscriptionKind, SubscriptionStatus, TenantId,
+};
+use serde::Serialize;
+use serde_json::Value;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -180,102 +187,11 @@ pub(crate) async fn run(args: AdminArgs) -> Result<(), Error> {
     let token = args
         .admin_token
         .ok_or("the admin token is required: --admin-token or PC_ADMIN_TOKEN")?;
-    let admin = Admin {
-        http: reqwest::Client::new(),
-        base: format!("{}/admin/v1", args.base_url.trim_end_matches('/')),
-        token,
-    };
-    let answer = match args.command {
-        AdminCommand::Partners(Partners::List) => admin.send("GET", "/partners", None).await?,
-        AdminCommand::Partners(Partners::Put {
-            tenant,
-            name,
-            sandbox,
-        }) => {
-            admin
-                .send(
-                    "PUT",
-                    &format!("/partners/{tenant}"),
-                    Some(json!({"name": name, "sandbox": sandbox})),
-                )
-                .await?
-        }
-        AdminCommand::Partners(Partners::Delete { tenant }) => {
-            admin
-                .send("DELETE", &format!("/partners/{tenant}"), None)
-                .await?
-        }
-        AdminCommand::Customers(Customers::List(owner)) => {
-            admin
-                .send(
-                    "GET",
-                    &format!("/partners/{}/customers", owner.partner),
-                    None,
-                )
-                .await?
-        }
-        AdminCommand::Customers(Customers::Put {
-            owner,
-            id,
-            company_name,
-        }) => {
-            let path = format!("/partners/{}/customers/{id}", owner.partner);
-            admin
-                .send("PUT", &path, Some(json!({"companyName": company_name})))
-                .await?
-        }
-        AdminCommand::Customers(Customers::Delete { owner, id }) => {
-            admin
-                .send(
-                    "DELETE",
-                    &format!("/partners/{}/customers/{id}", owner.partner),
-                    None,
-                )
-                .await?
-        }
-        AdminCommand::Subscriptions(command) => subscriptions(&admin, command).await?,
-        AdminCommand::Reset => admin.send("POST", "/reset", None).await?,
-        AdminCommand::Load { file } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let fixture: Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
-            admin.send("POST", "/fixtures", Some(fixture)).await?
-        }
-        AdminCommand::Faults(Faults::List) => admin.send("GET", "/faults", None).await?,
-        AdminCommand::Faults(Faults::Add { rule }) => {
-            let rule: Value =
-                serde_json::from_str(&rule).map_err(|e| format!("the rule is not JSON: {e}"))?;
-            admin.send("POST", "/faults", Some(rule)).await?
-        }
-        AdminCommand::Faults(Faults::Delete { id }) => {
-            admin.send("DELETE", &format!("/faults/{id}"), None).await?
-        }
-        AdminCommand::Faults(Faults::Clear) => admin.send("DELETE", "/faults", None).await?,
-        AdminCommand::Requests {
-            correlation_id,
-            request_id,
-            subscription,
-            limit,
-        } => {
-            let mut query = Vec::new();
-            if let Some(id) = correlation_id {
-                query.push(("correlationId", id));
-            }
-            if let Some(id) = request_id {
-                query.push(("requestId", id));
-            }
-            if let Some(id) = subscription {
-                query.push(("subscription", id.to_string()));
-            }
-            if let Some(limit) = limit {
-                query.push(("limit", limit.to_string()));
-            }
-            admin.get_with_query("/requests", &query).await?
-        }
-    };
+    let admin = AdminClient::new(args.base_url, token)?;
+    let answer = command(&admin, args.command)
+        .await
+        .map_err(|Failure(message)| message)?;
     if let Some(answer) = answer {
-        use std::io::Write as _;
         writeln!(
             std::io::stdout().lock(),
             "{}",
@@ -285,19 +201,88 @@ pub(crate) async fn run(args: AdminArgs) -> Result<(), Error> {
     Ok(())
 }
 
-async fn subscriptions(admin: &Admin, command: Subscriptions) -> Result<Option<Value>, Error> {
-    let base = |of: &CustomerOf| {
-        format!(
-            "/partners/{}/customers/{}/subscriptions",
-            of.partner, of.customer
-        )
-    };
+/// Makes the command's call; its answer, to print (`None` when the service answered nothing).
+async fn command(admin: &AdminClient, command: AdminCommand) -> Result<Option<Value>, Failure> {
     match command {
-        Subscriptions::List(of) => admin.send("GET", &base(&of), None).await,
+        AdminCommand::Partners(Partners::List) => json(admin.partners().await?),
+        AdminCommand::Partners(Partners::Put {
+            tenant,
+            name,
+            sandbox,
+        }) => {
+            let put = PutPartner { name, sandbox };
+            json(admin.put_partner(tenant, &put).await?.value)
+        }
+        AdminCommand::Partners(Partners::Delete { tenant }) => {
+            admin.delete_partner(tenant).await?;
+            Ok(None)
+        }
+        AdminCommand::Customers(Customers::List(owner)) => {
+            json(admin.customers(owner.partner).await?)
+        }
+        AdminCommand::Customers(Customers::Put {
+            owner,
+            id,
+            company_name,
+        }) => {
+            let put = PutCustomer { company_name };
+            json(admin.put_customer(owner.partner, id, &put).await?.value)
+        }
+        AdminCommand::Customers(Customers::Delete { owner, id }) => {
+            admin.delete_customer(owner.partner, id).await?;
+            Ok(None)
+        }
+        AdminCommand::Subscriptions(command) => subscriptions(admin, command).await,
+        AdminCommand::Reset => {
+            admin.reset().await?;
+            Ok(None)
+        }
+        AdminCommand::Load { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let fixture = Fixture::from_json(&text)
+                .map_err(|e| format!("{} is not a valid fixture: {e}", file.display()))?;
+            json(admin.load_fixture(&fixture).await?)
+        }
+        AdminCommand::Faults(Faults::List) => json(admin.faults().await?),
+        AdminCommand::Faults(Faults::Add { rule }) => {
+            let rule: FaultRule = serde_json::from_str(&rule)
+                .map_err(|e| format!("the rule is not a valid fault rule: {e}"))?;
+            json(admin.add_fault(&rule).await?)
+        }
+        AdminCommand::Faults(Faults::Delete { id }) => {
+            admin.delete_fault(id).await?;
+            Ok(None)
+        }
+        AdminCommand::Faults(Faults::Clear) => {
+            admin.clear_faults().await?;
+            Ok(None)
+        }
+        AdminCommand::Requests {
+            correlation_id,
+            request_id,
+            subscription,
+            limit,
+        } => {
+            let query = RequestsQuery {
+                correlation_id,
+                request_id,
+                subscription: subscription.map(|id| id.to_string()),
+                limit,
+            };
+            json(admin.requests(&query).await?)
+        }
+    }
+}
+
+async fn subscriptions(
+    admin: &AdminClient,
+    command: Subscriptions,
+) -> Result<Option<Value>, Failure> {
+    match command {
+        Subscriptions::List(of) => json(admin.subscriptions(of.partner, of.customer).await?),
         Subscriptions::Show { of, id } => {
-            admin
-                .send("GET", &format!("{}/{id}", base(&of)), None)
-                .await
+            json(admin.subscription(of.partner, of.customer, id).await?)
         }
         Subscriptions::Put {
             of,
@@ -306,101 +291,67 @@ async fn subscriptions(admin: &Admin, command: Subscriptions) -> Result<Option<V
             status,
             offer_name,
         } => {
-            let body = json!({"kind": kind, "status": status, "offerName": offer_name});
-            admin
-                .send("PUT", &format!("{}/{id}", base(&of)), Some(body))
-                .await
+            let put = PutSubscription {
+                kind,
+                status,
+                offer_name,
+            };
+            json(
+                admin
+                    .put_subscription(of.partner, of.customer, id, &put)
+                    .await?
+                    .value,
+            )
         }
         Subscriptions::Delete { of, id } => {
             admin
-                .send("DELETE", &format!("{}/{id}", base(&of)), None)
-                .await
+                .delete_subscription(of.partner, of.customer, id)
+                .await?;
+            Ok(None)
         }
-        Subscriptions::Advance { of, id } => {
+        Subscriptions::Advance { of, id } => json(
             admin
-                .send(
-                    "POST",
-                    &format!("{}/{id}/registration/advance", base(&of)),
-                    None,
-                )
-                .await
-        }
+                .advance_registration(of.partner, of.customer, id)
+                .await?,
+        ),
         Subscriptions::Fail { of, id } => {
-            admin
-                .send(
-                    "POST",
-                    &format!("{}/{id}/registration/fail", base(&of)),
-                    None,
-                )
-                .await
+            json(admin.fail_registration(of.partner, of.customer, id).await?)
         }
     }
 }
 
-struct Admin {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+/// An answer as it is printed: through a [`Value`], whose keys are in alphabetical order.
+fn json(answer: impl Serialize) -> Result<Option<Value>, Failure> {
+    Ok(Some(serde_json::to_value(answer)?))
 }
 
-impl Admin {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Option<Value>, Error> {
-        let method = reqwest::Method::from_bytes(method.as_bytes())?;
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        answer(
-            request
-                .send()
-                .await
-                .map_err(|e| format!("cannot reach the service: {e}"))?,
-        )
-        .await
-    }
+/// Why a command failed, as it is reported on standard error: the service's status and
+/// description (`403 Forbidden: Access denied...`), or what else went wrong.
+struct Failure(String);
 
-    async fn get_with_query(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<Option<Value>, Error> {
-        let request = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .query(query);
-        answer(
-            request
-                .send()
-                .await
-                .map_err(|e| format!("cannot reach the service: {e}"))?,
-        )
-        .await
+impl From<partner_center_client::Error> for Failure {
+    fn from(err: partner_center_client::Error) -> Self {
+        use partner_center_client::Error as Sdk;
+        Self(match err {
+            Sdk::Api(api) => {
+                let status = reqwest::StatusCode::from_u16(api.status)
+                    .map_or_else(|_| api.status.to_string(), |s| s.to_string());
+                format!("{status}: {}", api.description())
+            }
+            Sdk::Network { message, .. } => format!("cannot reach the service: {message}"),
+            other => other.to_string(),
+        })
     }
 }
 
-/// The JSON of a successful answer (`None` when it has no body), or the error it describes.
-async fn answer(response: reqwest::Response) -> Result<Option<Value>, Error> {
-    let status = response.status();
-    let text = response.text().await?;
-    if status.is_success() {
-        return Ok(if text.is_empty() {
-            None
-        } else {
-            Some(serde_json::from_str(&text)?)
-        });
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self(message)
     }
-    let description = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v["description"].as_str().map(str::to_owned))
-        .unwrap_or(text);
-    Err(format!("{status}: {description}").into())
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(err: serde_json::Error) -> Self {
+        Self(err.to_string())
+    }
 }

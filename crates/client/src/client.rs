@@ -389,22 +389,14 @@ impl PartnerCenter {
         }
     }
 
-    /// The URL of a route on a customer's subscription.
-    pub(crate) fn subscription_url(
-        &self,
-        customer: impl std::fmt::Display,
-        subscription: impl std::fmt::Display,
-        action: &str,
-    ) -> String {
-        format!(
-            "{}/{API_VERSION}/customers/{customer}/subscriptions/{subscription}/{action}",
-            self.inner.base_url
-        )
+    /// The URL of a path (built by [`partner_center_model::paths`]) on the API root.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.base_url)
     }
 }
 
 /// A transport error with its causes ("connection refused"), without the URL (said already).
-fn describe(err: &reqwest::Error) -> String {
+pub(crate) fn describe(err: &reqwest::Error) -> String {
     let mut message = err.to_string();
     if let Some(url) = err.url() {
         message = message.replace(&format!(" for url ({url})"), "");
@@ -419,7 +411,7 @@ fn describe(err: &reqwest::Error) -> String {
 }
 
 /// `Retry-After` in seconds (the form Partner Center's gateway uses).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())

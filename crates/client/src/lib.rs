@@ -83,6 +83,26 @@
 //! # }
 //! ```
 //!
+//! # The admin API
+//!
+//! [`AdminClient`] operates this project's own service through its admin API (`serve
+//! --admin-token`): partners, customers, subscriptions, settling registrations, reset, fixtures,
+//! fault rules and the request journal, with the typed bodies of [`model::admin`]. Test suites use
+//! it to set up a sandbox, inject faults and check what their client sent:
+//!
+//! ```no_run
+//! use partner_center_client::AdminClient;
+//! use partner_center_client::model::admin::RequestsQuery;
+//!
+//! # async fn run() -> Result<(), partner_center_client::Error> {
+//! let admin = AdminClient::new("http://127.0.0.1:8080", "<admin token>")?;
+//! admin.reset().await?;
+//! let fixture = partner_center_client::model::Fixture::from_json(r#"{"partners": []}"#).unwrap();
+//! let report = admin.load_fixture(&fixture).await?;
+//! let newest = admin.requests(&RequestsQuery { limit: Some(1), ..RequestsQuery::default() }).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Behaviour
 //!
 //! - **Retries**, as the .NET SDK's: network errors and 5xx answers are retried 3 times, after
@@ -104,16 +124,19 @@
 //! - [`PartnerCenter`], [`PartnerCenterBuilder`], [`RequestContext`]: the client.
 //! - `operations`: the object model (customers, subscriptions, registration, status, activation).
 //! - [`credentials`]: where tokens come from.
+//! - [`admin`]: [`AdminClient`], the admin API's client.
 //! - [`RetryPolicy`]; [`Error`], [`ApiError`].
 //!
 //! The wire types are the service's own, re-exported as [`model`].
 
+pub mod admin;
 mod client;
 pub mod credentials;
 mod error;
 mod operations;
 mod retry;
 
+pub use admin::AdminClient;
 pub use client::{
     API_VERSION, PARTNER_CENTER, PartnerCenter, PartnerCenterBuilder, RequestContext,
 };

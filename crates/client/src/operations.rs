@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use partner_center_model::{
     CustomerId, RegistrationStatus, SubscriptionActivationResult, SubscriptionId,
-    SubscriptionRegistrationStatus,
+    SubscriptionRegistrationStatus, paths,
 };
 use reqwest::Method;
 use reqwest::header::LOCATION;
@@ -100,14 +100,14 @@ impl<'a> SubscriptionOperations<'a> {
     /// [`Error::Api`] when the service refuses (not a sandbox: code 900127; already active: 800041;
     /// not a SaaS subscription: 800021; ...), or the other errors of a call.
     pub async fn activate(&self) -> Result<SubscriptionActivationResult, Error> {
-        let url = self.url("activate");
+        let url = self.url(paths::activate);
         let answer = self.partner.call(Method::POST, &url).await?;
         self.partner.decode(&answer)
     }
 
-    fn url(&self, action: &str) -> String {
-        self.partner
-            .subscription_url(self.customer, self.subscription, action)
+    /// The URL of one of the subscription's routes, by its path function in [`paths`].
+    fn url(&self, path: fn(CustomerId, SubscriptionId) -> String) -> String {
+        self.partner.url(&path(self.customer, self.subscription))
     }
 }
 
@@ -148,7 +148,7 @@ impl RegistrationOperations<'_> {
         let operations = self.subscription;
         let answer = operations
             .partner
-            .call(Method::POST, &operations.url("registrations"))
+            .call(Method::POST, &operations.url(paths::registrations))
             .await?;
         answer
             .headers
@@ -209,7 +209,7 @@ impl RegistrationStatusOperations<'_> {
         let operations = self.subscription;
         let answer = operations
             .partner
-            .call(Method::GET, &operations.url("registrationstatus"))
+            .call(Method::GET, &operations.url(paths::registration_status))
             .await?;
         operations.partner.decode(&answer)
     }

@@ -10,12 +10,16 @@
 //! - [`resources`]: the response bodies, [`SubscriptionRegistrationStatus`] and [`SubscriptionActivationResult`].
 //! - [`fault`]: the [`ServiceFault`] error body and the catalogue of error [`codes`](fault::codes).
 //! - [`headers`]: the request and response header names Partner Center uses.
-//! - [`paths`]: the route templates and the `Location` of a registration.
+//! - [`paths`]: the route templates, the paths built from them (the admin API's too), and the
+//!   `Location` of a registration.
+//! - [`admin`]: the admin API's request and response bodies (partners, customers, subscriptions,
+//!   fault rules, the request journal).
 //! - [`fixture`]: the seed-fixture format operators load at start.
 //! - [`time`]: [`Timestamp`], milliseconds since the Unix epoch.
 //! - [`media`]: the response media types ([`MediaType`]).
 //! - [`xml`]: the XML forms of the bodies ([`XmlForm`]), in the DataContractSerializer style.
 
+pub mod admin;
 pub mod fault;
 pub mod fixture;
 pub mod headers;

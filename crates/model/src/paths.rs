@@ -1,4 +1,7 @@
-//! Route templates and the `Location` of a registration.
+//! Route templates, the paths built from them, and the `Location` of a registration.
+//!
+//! The templates are in axum's `{param}` form, which the service routes with; the functions build
+//! the concrete paths a client calls, so that both sides spell every route the same way.
 
 use crate::ids::{CustomerId, SubscriptionId};
 
@@ -10,6 +13,128 @@ pub const REGISTRATION_STATUS: &str =
     "/v1/customers/{customer_id}/subscriptions/{subscription_id}/registrationstatus";
 /// `POST`: activate a third-party SaaS subscription in an integration sandbox.
 pub const ACTIVATE: &str = "/v1/customers/{customer_id}/subscriptions/{subscription_id}/activate";
+
+/// The path of a subscription's [`REGISTRATIONS`] route.
+#[must_use]
+pub fn registrations(customer: CustomerId, subscription: SubscriptionId) -> String {
+    format!("/v1/customers/{customer}/subscriptions/{subscription}/registrations")
+}
+
+/// The path of a subscription's [`REGISTRATION_STATUS`] route.
+#[must_use]
+pub fn registration_status(customer: CustomerId, subscription: SubscriptionId) -> String {
+    format!("/v1/customers/{customer}/subscriptions/{subscription}/registrationstatus")
+}
+
+/// The path of a subscription's [`ACTIVATE`] route.
+#[must_use]
+pub fn activate(customer: CustomerId, subscription: SubscriptionId) -> String {
+    format!("/v1/customers/{customer}/subscriptions/{subscription}/activate")
+}
+
+/// The admin API's routes (enabled with `serve --admin-token`), and their paths; the bodies are
+/// in [`crate::admin`].
+pub mod admin {
+    use crate::ids::{CustomerId, SubscriptionId, TenantId};
+
+    /// Where every admin route starts.
+    pub const PREFIX: &str = "/admin/v1";
+    /// `GET`: every partner.
+    pub const PARTNERS: &str = "/admin/v1/partners";
+    /// `PUT`: create or update a partner; `DELETE`: delete it and everything that is its.
+    pub const PARTNER: &str = "/admin/v1/partners/{tenant}";
+    /// `GET`: a partner's customers.
+    pub const CUSTOMERS: &str = "/admin/v1/partners/{tenant}/customers";
+    /// `PUT`: create or update a customer; `DELETE`: delete it and its subscriptions.
+    pub const CUSTOMER: &str = "/admin/v1/partners/{tenant}/customers/{customer}";
+    /// `GET`: a customer's subscriptions.
+    pub const SUBSCRIPTIONS: &str =
+        "/admin/v1/partners/{tenant}/customers/{customer}/subscriptions";
+    /// `GET`: a subscription with its registrations and requests; `PUT`: create or update it;
+    /// `DELETE`: delete it.
+    pub const SUBSCRIPTION: &str =
+        "/admin/v1/partners/{tenant}/customers/{customer}/subscriptions/{subscription}";
+    /// `POST`: complete the subscription's registration in progress now.
+    pub const ADVANCE_REGISTRATION: &str = "/admin/v1/partners/{tenant}/customers/{customer}/subscriptions/{subscription}/registration/advance";
+    /// `POST`: end the subscription's registration in progress in failure.
+    pub const FAIL_REGISTRATION: &str = "/admin/v1/partners/{tenant}/customers/{customer}/subscriptions/{subscription}/registration/fail";
+    /// `POST`: delete every partner, customer, subscription and registration, and the journal.
+    pub const RESET: &str = "/admin/v1/reset";
+    /// `POST`: load a fixture.
+    pub const FIXTURES: &str = "/admin/v1/fixtures";
+    /// `GET`: the fault rules in force; `POST`: add one; `DELETE`: delete them all.
+    pub const FAULTS: &str = "/admin/v1/faults";
+    /// `DELETE`: delete a fault rule.
+    pub const FAULT: &str = "/admin/v1/faults/{id}";
+    /// `GET`: search the request journal.
+    pub const REQUESTS: &str = "/admin/v1/requests";
+
+    /// The path of a partner ([`PARTNER`]).
+    #[must_use]
+    pub fn partner(tenant: TenantId) -> String {
+        format!("{PARTNERS}/{tenant}")
+    }
+
+    /// The path of a partner's customers ([`CUSTOMERS`]).
+    #[must_use]
+    pub fn customers(tenant: TenantId) -> String {
+        format!("{PARTNERS}/{tenant}/customers")
+    }
+
+    /// The path of a customer ([`CUSTOMER`]).
+    #[must_use]
+    pub fn customer(tenant: TenantId, customer: CustomerId) -> String {
+        format!("{PARTNERS}/{tenant}/customers/{customer}")
+    }
+
+    /// The path of a customer's subscriptions ([`SUBSCRIPTIONS`]).
+    #[must_use]
+    pub fn subscriptions(tenant: TenantId, customer: CustomerId) -> String {
+        format!("{PARTNERS}/{tenant}/customers/{customer}/subscriptions")
+    }
+
+    /// The path of a subscription ([`SUBSCRIPTION`]).
+    #[must_use]
+    pub fn subscription(
+        tenant: TenantId,
+        customer: CustomerId,
+        subscription: SubscriptionId,
+    ) -> String {
+        format!("{PARTNERS}/{tenant}/customers/{customer}/subscriptions/{subscription}")
+    }
+
+    /// The path that completes a subscription's registration ([`ADVANCE_REGISTRATION`]).
+    #[must_use]
+    pub fn advance_registration(
+        tenant: TenantId,
+        customer: CustomerId,
+        subscription: SubscriptionId,
+    ) -> String {
+        format!(
+            "{}/registration/advance",
+            self::subscription(tenant, customer, subscription)
+        )
+    }
+
+    /// The path that fails a subscription's registration ([`FAIL_REGISTRATION`]).
+    #[must_use]
+    pub fn fail_registration(
+        tenant: TenantId,
+        customer: CustomerId,
+        subscription: SubscriptionId,
+    ) -> String {
+        format!(
+            "{}/registration/fail",
+            self::subscription(tenant, customer, subscription)
+        )
+    }
+
+    /// The path of a fault rule ([`FAULT`]).
+    #[must_use]
+    pub fn fault(id: u64) -> String {
+        format!("{FAULTS}/{id}")
+    }
+}
 
 /// The routes as Partner Center's reference documents them, with the version as a parameter
 /// (`1` or `1.0`); used by the published OpenAPI description.
@@ -25,17 +150,6 @@ pub mod templates {
         "/v{version}/customers/{customer_id}/subscriptions/{subscription_id}/activate";
 }
 
-/// The normalised path of an action on a subscription (`registrations`, `registrationstatus`,
-/// `activate`): `/v1/customers/{customer}/subscriptions/{subscription}/{action}`.
-#[must_use]
-pub fn subscription_action(
-    customer: CustomerId,
-    subscription: SubscriptionId,
-    action: &str,
-) -> String {
-    format!("/v1/customers/{customer}/subscriptions/{subscription}/{action}")
-}
-
 /// The `Location` a registration answers with: relative, without the version segment, as Partner
 /// Center writes it. Clients resolve it against their base URL plus `/v1`.
 #[must_use]
@@ -46,6 +160,71 @@ pub fn registration_status_location(customer: CustomerId, subscription: Subscrip
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::TenantId;
+
+    /// `template` with each `{name}` replaced by its value.
+    fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
+        values
+            .iter()
+            .fold(template.to_owned(), |path, (name, value)| {
+                path.replace(&format!("{{{name}}}"), &value.to_string())
+            })
+    }
+
+    #[test]
+    fn every_path_fills_its_template() {
+        let t: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let c: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
+        let s: SubscriptionId = "d3a7f4c2-0000-4000-8000-000000000003".parse().unwrap();
+        let cs: &[(&str, &dyn std::fmt::Display)] = &[("customer_id", &c), ("subscription_id", &s)];
+        assert_eq!(registrations(c, s), fill(REGISTRATIONS, cs));
+        assert_eq!(registration_status(c, s), fill(REGISTRATION_STATUS, cs));
+        assert_eq!(activate(c, s), fill(ACTIVATE, cs));
+        assert_eq!(
+            format!("/v1{}", registration_status_location(c, s)),
+            registration_status(c, s)
+        );
+
+        let tcs: &[(&str, &dyn std::fmt::Display)] =
+            &[("tenant", &t), ("customer", &c), ("subscription", &s)];
+        for (path, template) in [
+            (admin::partner(t), admin::PARTNER),
+            (admin::customers(t), admin::CUSTOMERS),
+            (admin::customer(t, c), admin::CUSTOMER),
+            (admin::subscriptions(t, c), admin::SUBSCRIPTIONS),
+            (admin::subscription(t, c, s), admin::SUBSCRIPTION),
+            (
+                admin::advance_registration(t, c, s),
+                admin::ADVANCE_REGISTRATION,
+            ),
+            (admin::fail_registration(t, c, s), admin::FAIL_REGISTRATION),
+            (admin::fault(7), admin::FAULT),
+        ] {
+            let expected = fill(template, &[tcs, &[("id", &7)]].concat());
+            assert_eq!(path, expected);
+            assert!(
+                !expected.contains('{'),
+                "{template} has a parameter no function fills"
+            );
+        }
+        for route in [
+            admin::PARTNERS,
+            admin::PARTNER,
+            admin::CUSTOMERS,
+            admin::CUSTOMER,
+            admin::SUBSCRIPTIONS,
+            admin::SUBSCRIPTION,
+            admin::ADVANCE_REGISTRATION,
+            admin::FAIL_REGISTRATION,
+            admin::RESET,
+            admin::FIXTURES,
+            admin::FAULTS,
+            admin::FAULT,
+            admin::REQUESTS,
+        ] {
+            assert!(route.starts_with(&format!("{}/", admin::PREFIX)), "{route}");
+        }
+    }
 
     #[test]
     fn location_is_relative_unversioned_and_normalised() {

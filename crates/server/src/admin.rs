@@ -5,6 +5,10 @@
 //! Enabled only with an admin token (`--admin-token`); without one the routes do not exist. Every
 //! request must carry `Authorization: Bearer <admin token>`, compared in constant time; a partner's
 //! token (or anything else) is refused.
+//!
+//! The routes are [`partner_center_model::paths::admin`]'s and the bodies
+//! [`partner_center_model::admin`]'s, which the SDK's admin client shares; this module converts the
+//! store's records into them.
 
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request, State};
@@ -13,65 +17,48 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use partner_center_domain::{Lookup, Partner, Settled, SubscriptionKey, Upserted};
-use partner_center_model::RegistrationEnding;
+use partner_center_model::admin::{
+    self as api, FaultRule, JournalEntry, PutCustomer, PutPartner, PutSubscription, RequestsQuery,
+    SeedReport, SubscriptionDetail,
+};
 use partner_center_model::fault::codes;
 use partner_center_model::fixture::FixtureSubscription;
-use partner_center_model::{
-    CustomerId, Fixture, RegistrationStatus, SubscriptionId, SubscriptionKind, SubscriptionStatus,
-    TenantId, Timestamp,
-};
+use partner_center_model::paths::admin as paths;
+use partner_center_model::{CustomerId, Fixture, RegistrationEnding, TenantId, Timestamp};
 use partner_center_store::{Customer, RegistrationRecord, Subscription};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::ops::faults::FaultRule;
-use crate::ops::journal::{self, Entry, Query as JournalQuery};
+use crate::ops::journal::{self, Query as JournalQuery};
 use crate::render::json;
 use crate::wire;
 
 /// The admin API's routes.
 pub(crate) fn router() -> Router<AppState> {
-    const SUBSCRIPTION: &str =
-        "/admin/v1/partners/{tenant}/customers/{customer}/subscriptions/{subscription}";
     Router::new()
-        .route("/admin/v1/partners", get(list_partners))
+        .route(paths::PARTNERS, get(list_partners))
+        .route(paths::PARTNER, put(put_partner).delete(delete_partner))
+        .route(paths::CUSTOMERS, get(list_customers))
+        .route(paths::CUSTOMER, put(put_customer).delete(delete_customer))
+        .route(paths::SUBSCRIPTIONS, get(list_subscriptions))
         .route(
-            "/admin/v1/partners/{tenant}",
-            put(put_partner).delete(delete_partner),
-        )
-        .route("/admin/v1/partners/{tenant}/customers", get(list_customers))
-        .route(
-            "/admin/v1/partners/{tenant}/customers/{customer}",
-            put(put_customer).delete(delete_customer),
-        )
-        .route(
-            "/admin/v1/partners/{tenant}/customers/{customer}/subscriptions",
-            get(list_subscriptions),
-        )
-        .route(
-            SUBSCRIPTION,
+            paths::SUBSCRIPTION,
             get(inspect_subscription)
                 .put(put_subscription)
                 .delete(delete_subscription),
         )
+        .route(paths::ADVANCE_REGISTRATION, post(advance_registration))
+        .route(paths::FAIL_REGISTRATION, post(fail_registration))
+        .route(paths::RESET, post(reset))
+        .route(paths::FIXTURES, post(load_fixture))
         .route(
-            &format!("{SUBSCRIPTION}/registration/advance"),
-            post(advance_registration),
-        )
-        .route(
-            &format!("{SUBSCRIPTION}/registration/fail"),
-            post(fail_registration),
-        )
-        .route("/admin/v1/reset", post(reset))
-        .route("/admin/v1/fixtures", post(load_fixture))
-        .route(
-            "/admin/v1/faults",
+            paths::FAULTS,
             get(list_faults).post(add_fault).delete(clear_faults),
         )
-        .route("/admin/v1/faults/{id}", axum::routing::delete(delete_fault))
-        .route("/admin/v1/requests", get(find_requests))
+        .route(paths::FAULT, axum::routing::delete(delete_fault))
+        .route(paths::REQUESTS, get(find_requests))
 }
 
 /// Proof that the request carries the admin token.
@@ -191,112 +178,48 @@ fn upserted<T: Serialize>(outcome: Upserted, value: &T) -> Response {
     json(status, value)
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PartnerBody {
-    #[serde(default, skip_deserializing)]
-    tenant_id: Option<TenantId>,
-    name: String,
-    #[serde(default)]
-    sandbox: bool,
-}
-
-impl From<Partner> for PartnerBody {
-    fn from(p: Partner) -> Self {
-        Self {
-            tenant_id: Some(p.tenant_id),
-            name: p.name,
-            sandbox: p.sandbox,
-        }
+fn partner(p: Partner) -> api::Partner {
+    api::Partner {
+        tenant_id: p.tenant_id,
+        name: p.name,
+        sandbox: p.sandbox,
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CustomerBody {
-    #[serde(default, skip_deserializing)]
-    id: Option<CustomerId>,
-    #[serde(default)]
-    company_name: String,
-}
-
-impl From<Customer> for CustomerBody {
-    fn from(c: Customer) -> Self {
-        Self {
-            id: Some(c.id),
-            company_name: c.company_name,
-        }
+fn customer(c: Customer) -> api::Customer {
+    api::Customer {
+        id: c.id,
+        company_name: c.company_name,
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SubscriptionBody {
-    kind: SubscriptionKind,
-    status: SubscriptionStatus,
-    #[serde(default)]
-    offer_name: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SubscriptionView {
-    id: SubscriptionId,
-    kind: SubscriptionKind,
-    status: SubscriptionStatus,
-    offer_name: String,
-    registration_status: RegistrationStatus,
-    activated_at: Option<String>,
-}
-
-impl From<Subscription> for SubscriptionView {
-    fn from(s: Subscription) -> Self {
-        Self {
-            id: s.id,
-            kind: s.kind,
-            status: s.status,
-            offer_name: s.offer_name,
-            registration_status: s.registration.into(),
-            activated_at: s.activated_at.map(journal::rfc3339),
-        }
+/// A subscription as the admin API shows it.
+fn subscription(s: Subscription) -> api::Subscription {
+    api::Subscription {
+        registration_status: s.registration,
+        id: s.id,
+        kind: s.kind,
+        status: s.status,
+        offer_name: s.offer_name,
+        activated_at: s.activated_at.map(journal::rfc3339),
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RegistrationView {
-    state: String,
-    requested_at: String,
-    completed_at: Option<String>,
-}
-
-impl From<&RegistrationRecord> for RegistrationView {
-    fn from(r: &RegistrationRecord) -> Self {
-        Self {
-            state: r.state_name().to_owned(),
-            requested_at: journal::rfc3339(r.requested_at),
-            completed_at: r.completed_at.map(journal::rfc3339),
-        }
+fn registration(r: &RegistrationRecord) -> api::Registration {
+    api::Registration {
+        state: r.state_name().to_owned(),
+        requested_at: journal::rfc3339(r.requested_at),
+        completed_at: r.completed_at.map(journal::rfc3339),
     }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SubscriptionDetailView {
-    #[serde(flatten)]
-    subscription: SubscriptionView,
-    registrations: Vec<RegistrationView>,
-    /// The requests on this subscription still in the journal, newest first.
-    requests: Vec<Entry>,
 }
 
 async fn list_partners(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
-    let partners: Vec<PartnerBody> = state
+    let partners: Vec<api::Partner> = state
         .admin_store()
         .list_partners()
         .await?
         .into_iter()
-        .map(Into::into)
+        .map(partner)
         .collect();
     Ok(json(StatusCode::OK, &partners))
 }
@@ -305,7 +228,7 @@ async fn put_partner(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    AdminJson(request): AdminJson<PartnerBody>,
+    AdminJson(request): AdminJson<PutPartner>,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
     let partner = Partner {
@@ -317,7 +240,7 @@ async fn put_partner(
         .admin_store()
         .put_partner(&partner, Timestamp::now())
         .await?;
-    Ok(upserted(outcome, &PartnerBody::from(partner)))
+    Ok(upserted(outcome, &self::partner(partner)))
 }
 
 async fn delete_partner(
@@ -344,7 +267,7 @@ async fn list_customers(
         .list_customers(tenant)
         .await?
         .ok_or_else(|| not_found(format_args!("Partner {tenant}")))?;
-    let customers: Vec<CustomerBody> = customers.into_iter().map(Into::into).collect();
+    let customers: Vec<api::Customer> = customers.into_iter().map(customer).collect();
     Ok(json(StatusCode::OK, &customers))
 }
 
@@ -352,7 +275,7 @@ async fn put_customer(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    AdminJson(request): AdminJson<CustomerBody>,
+    AdminJson(request): AdminJson<PutCustomer>,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
     let customer = Customer {
@@ -364,7 +287,7 @@ async fn put_customer(
         .put_customer(tenant, &customer, Timestamp::now())
         .await?
         .ok_or_else(|| not_found(format_args!("Partner {tenant}")))?;
-    Ok(upserted(outcome, &CustomerBody::from(customer)))
+    Ok(upserted(outcome, &self::customer(customer)))
 }
 
 async fn delete_customer(
@@ -400,8 +323,7 @@ async fn list_subscriptions(
         .await?
     {
         Lookup::Found(subscriptions) => {
-            let subscriptions: Vec<SubscriptionView> =
-                subscriptions.into_iter().map(Into::into).collect();
+            let subscriptions: Vec<_> = subscriptions.into_iter().map(subscription).collect();
             Ok(json(StatusCode::OK, &subscriptions))
         }
         _ => Err(not_found(format_args!(
@@ -435,7 +357,7 @@ async fn put_subscription(
     _: Admin,
     State(state): State<AppState>,
     params: Params,
-    AdminJson(request): AdminJson<SubscriptionBody>,
+    AdminJson(request): AdminJson<PutSubscription>,
 ) -> Result<Response, ApiError> {
     let key = subscription_key(&params)?;
     let spec = FixtureSubscription {
@@ -452,10 +374,7 @@ async fn put_subscription(
         &key,
     )?;
     let detail = missing(state.admin_store().subscription(&key).await?, &key)?;
-    Ok(upserted(
-        outcome,
-        &SubscriptionView::from(detail.subscription),
-    ))
+    Ok(upserted(outcome, &subscription(detail.subscription)))
 }
 
 async fn delete_subscription(
@@ -482,10 +401,10 @@ async fn inspect_subscription(
         subscription: Some(key.subscription),
         ..JournalQuery::default()
     });
-    let view = SubscriptionDetailView {
-        registrations: detail.registrations.iter().map(Into::into).collect(),
-        subscription: detail.subscription.into(),
-        requests,
+    let view = SubscriptionDetail {
+        registrations: detail.registrations.iter().map(registration).collect(),
+        subscription: subscription(detail.subscription),
+        requests: requests.into_iter().map(JournalEntry::from).collect(),
     };
     Ok(json(StatusCode::OK, &view))
 }
@@ -505,10 +424,7 @@ async fn settle(
         Settled::Done => {
             let detail = missing(state.admin_store().subscription(key).await?, key)?;
             tracing::info!(subscription = %key.subscription, ?settlement, "registration settled by an operator");
-            Ok(json(
-                StatusCode::OK,
-                &SubscriptionView::from(detail.subscription),
-            ))
+            Ok(json(StatusCode::OK, &subscription(detail.subscription)))
         }
         Settled::NotRegistering(status) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -553,15 +469,6 @@ async fn reset(_: Admin, State(state): State<AppState>) -> Result<Response, ApiE
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SeedView {
-    partners: u64,
-    customers: u64,
-    subscriptions: u64,
-    changed: u64,
-}
-
 async fn load_fixture(
     _: Admin,
     State(state): State<AppState>,
@@ -570,7 +477,7 @@ async fn load_fixture(
     let report = state.fixtures().apply_fixture(&fixture).await?;
     Ok(json(
         StatusCode::OK,
-        &SeedView {
+        &SeedReport {
             partners: report.partners,
             customers: report.customers,
             subscriptions: report.subscriptions,
@@ -623,15 +530,6 @@ async fn clear_faults(_: Admin, State(state): State<AppState>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestsQuery {
-    correlation_id: Option<String>,
-    request_id: Option<String>,
-    subscription: Option<String>,
-    limit: Option<usize>,
-}
-
 async fn find_requests(
     _: Admin,
     State(state): State<AppState>,
@@ -649,11 +547,16 @@ async fn find_requests(
         .as_deref()
         .map(|s| guid(s, "subscription"))
         .transpose()?;
-    let entries = state.journal().find(&JournalQuery {
-        correlation_id: query.correlation_id,
-        request_id: query.request_id,
-        subscription,
-        limit: query.limit,
-    });
+    let entries: Vec<JournalEntry> = state
+        .journal()
+        .find(&JournalQuery {
+            correlation_id: query.correlation_id,
+            request_id: query.request_id,
+            subscription,
+            limit: query.limit,
+        })
+        .into_iter()
+        .map(Into::into)
+        .collect();
     Ok(json(StatusCode::OK, &entries))
 }

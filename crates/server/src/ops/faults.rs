@@ -11,142 +11,65 @@ use std::time::Duration;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use partner_center_model::{SubscriptionId, TenantId};
-use serde::{Deserialize, Serialize};
 
 use super::Route;
 
-/// What a fault does to the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
-pub enum Effect {
-    /// Answer with this status and a ServiceFault.
-    Status {
-        /// The HTTP status, 400 to 599.
-        status: u16,
-        /// The ServiceFault's code.
-        #[serde(default = "default_code")]
-        code: i64,
-        /// The ServiceFault's description.
-        #[serde(default = "default_description")]
-        description: String,
-    },
-    /// Answer as usual, this much later.
-    Latency {
-        /// The added latency, in milliseconds.
-        ms: u64,
-    },
-    /// Close the connection without answering, before the request has any effect.
-    Drop,
-    /// Handle the request as usual, then close the connection without answering: the effect
-    /// happens, the client never learns of it (what a retry with the same `MS-RequestId` is for).
-    DropResponse,
-    /// Accept a registration as usual, and make it end in failure (back to `NotRegistered`).
-    FailRegistration,
-}
+/// What a fault does to the request: the model's [`FaultEffect`](partner_center_model::admin::FaultEffect),
+/// by the name the request path uses.
+pub use partner_center_model::admin::FaultEffect as Effect;
+/// The rule, and a rule in force, as the admin API and `--faults` write them.
+pub use partner_center_model::admin::{ActiveFaultRule, FaultRule};
 
-fn default_code() -> i64 {
-    partner_center_model::fault::codes::UNEXPECTED
-}
-
-fn default_description() -> String {
-    "Injected fault.".to_owned()
-}
-
-impl Effect {
-    /// A short name, for logs, the journal and metrics.
-    #[must_use]
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Status { .. } => "status",
-            Self::Latency { .. } => "latency",
-            Self::Drop => "drop",
-            Self::DropResponse => "dropResponse",
-            Self::FailRegistration => "failRegistration",
-        }
+/// Checks that a rule makes sense: a known route, a probability between 0 and 1, an error status,
+/// `failRegistration` on the registrations route only.
+///
+/// # Errors
+///
+/// What is wrong with it.
+pub fn validate(rule: &FaultRule) -> Result<(), String> {
+    if rule.route != "*" && Route::parse(&rule.route).is_none() {
+        return Err(format!(
+            "unknown route `{}`: expected registrations, registrationstatus, activate or *",
+            rule.route
+        ));
     }
-}
-
-/// A fault rule, as configured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FaultRule {
-    /// `registrations`, `registrationstatus`, `activate`, or `*` for all three.
-    pub route: String,
-    /// Only requests of this partner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partner: Option<TenantId>,
-    /// Only requests on this subscription.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription: Option<SubscriptionId>,
-    /// Apply to a matching request with this probability (0 to 1); default: always.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probability: Option<f64>,
-    /// Apply to the next `count` matching requests only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u64>,
-    /// What it does.
-    pub effect: Effect,
-}
-
-impl FaultRule {
-    /// Checks that the rule makes sense.
-    ///
-    /// # Errors
-    ///
-    /// What is wrong with it.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.route != "*" && Route::parse(&self.route).is_none() {
-            return Err(format!(
-                "unknown route `{}`: expected registrations, registrationstatus, activate or *",
-                self.route
-            ));
-        }
-        if let Some(p) = self.probability
-            && !(0.0..=1.0).contains(&p)
-        {
-            return Err(format!("probability {p} is not between 0 and 1"));
-        }
-        if let Effect::Status { status, .. } = self.effect
-            && !(400..=599).contains(&status)
-        {
-            return Err(format!(
-                "status {status} is not an error status (400 to 599)"
-            ));
-        }
-        if self.effect == Effect::FailRegistration
-            && !matches!(self.route.as_str(), "registrations" | "*")
-        {
-            return Err("failRegistration applies to the registrations route only".to_owned());
-        }
-        Ok(())
+    if let Some(p) = rule.probability
+        && !(0.0..=1.0).contains(&p)
+    {
+        return Err(format!("probability {p} is not between 0 and 1"));
     }
-
-    fn matches(&self, route: Route, partner: TenantId, subscription: SubscriptionId) -> bool {
-        (self.route == "*" || Route::parse(&self.route) == Some(route))
-            && self.partner.is_none_or(|p| p == partner)
-            && self.subscription.is_none_or(|s| s == subscription)
-            && (self.effect != Effect::FailRegistration || route == Route::Registrations)
+    if let Effect::Status { status, .. } = rule.effect
+        && !(400..=599).contains(&status)
+    {
+        return Err(format!(
+            "status {status} is not an error status (400 to 599)"
+        ));
     }
+    if rule.effect == Effect::FailRegistration
+        && !matches!(rule.route.as_str(), "registrations" | "*")
+    {
+        return Err("failRegistration applies to the registrations route only".to_owned());
+    }
+    Ok(())
 }
 
-/// A rule as the service holds it: with its id and how many applications it has left.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActiveRule {
-    /// Its id, to delete it by.
-    pub id: u64,
-    /// The rule.
-    #[serde(flatten)]
-    pub rule: FaultRule,
-    /// How many more times it applies, for a rule with a `count`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remaining: Option<u64>,
+/// Whether `rule` applies to a request on `route` of `partner` on `subscription`.
+fn matches(
+    rule: &FaultRule,
+    route: Route,
+    partner: TenantId,
+    subscription: SubscriptionId,
+) -> bool {
+    (rule.route == "*" || Route::parse(&rule.route) == Some(route))
+        && rule.partner.is_none_or(|p| p == partner)
+        && rule.subscription.is_none_or(|s| s == subscription)
+        && (rule.effect != Effect::FailRegistration || route == Route::Registrations)
 }
 
 /// The fault rules in force.
 #[derive(Debug, Default)]
 pub struct Faults {
-    rules: Mutex<Vec<ActiveRule>>,
+    rules: Mutex<Vec<ActiveFaultRule>>,
     next_id: AtomicU64,
 }
 
@@ -170,10 +93,10 @@ impl Faults {
     ///
     /// What is wrong with the rule.
     pub fn add(&self, rule: FaultRule) -> Result<u64, String> {
-        rule.validate()?;
+        validate(&rule)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let remaining = rule.count;
-        self.lock().push(ActiveRule {
+        self.lock().push(ActiveFaultRule {
             id,
             rule,
             remaining,
@@ -183,7 +106,7 @@ impl Faults {
 
     /// The rules in force.
     #[must_use]
-    pub fn list(&self) -> Vec<ActiveRule> {
+    pub fn list(&self) -> Vec<ActiveFaultRule> {
         self.lock().clone()
     }
 
@@ -200,7 +123,7 @@ impl Faults {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ActiveRule>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ActiveFaultRule>> {
         self.rules
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -220,7 +143,7 @@ impl Faults {
         let mut exhausted = None;
         let mut picked = None;
         for (index, active) in rules.iter_mut().enumerate() {
-            if !active.rule.matches(route, partner, subscription) {
+            if !matches(&active.rule, route, partner, subscription) {
                 continue;
             }
             if let Some(p) = active.rule.probability

@@ -3,23 +3,24 @@
 //!
 //! Bounded twice: at most `capacity` entries (the oldest goes when a new one comes), and each entry
 //! of bounded size (paths and ids are cut to a fixed length), so its memory stays flat under any load.
+//! An entry is kept compact ([`Entry`]) and written as the admin API's
+//! [`JournalEntry`] only when someone reads the journal.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use partner_center_model::admin::JournalEntry;
 use partner_center_model::{SubscriptionId, TenantId, Timestamp};
-use serde::Serialize;
 
 /// Longest path kept in an entry.
 const MAX_PATH: usize = 256;
 /// Longest id kept in an entry.
 const MAX_ID: usize = 128;
 
-/// One request and its answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One request and its answer, as the journal holds it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// When it arrived (RFC 3339 when serialized).
+    /// When it arrived.
     pub time: Time,
     /// The HTTP method.
     pub method: String,
@@ -53,6 +54,26 @@ impl Entry {
         truncate(&mut self.request_id, MAX_ID);
         truncate(&mut self.correlation_id, MAX_ID);
         self
+    }
+}
+
+/// The entry as the admin API serves it.
+impl From<Entry> for JournalEntry {
+    fn from(entry: Entry) -> Self {
+        Self {
+            time: rfc3339(entry.time.0),
+            method: entry.method,
+            path: entry.path,
+            route: entry.route,
+            partner: entry.partner,
+            request_id: entry.request_id,
+            correlation_id: entry.correlation_id,
+            subscription: entry.subscription,
+            status: entry.status,
+            latency_ms: entry.latency_ms,
+            fault: entry.fault.map(str::to_owned),
+            replayed: entry.replayed,
+        }
     }
 }
 
@@ -153,8 +174,8 @@ impl Journal {
     }
 }
 
-/// A journal entry's time: kept as a timestamp, written as RFC 3339 with milliseconds only when
-/// someone reads the journal.
+/// A journal entry's time: kept as a timestamp, written as RFC 3339 with milliseconds (see
+/// [`rfc3339`]) only when someone reads the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Time(pub Timestamp);
 
@@ -163,12 +184,6 @@ impl Time {
     #[must_use]
     pub fn now() -> Self {
         Self(Timestamp::now())
-    }
-}
-
-impl Serialize for Time {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&humantime::format_rfc3339_millis(self.0.to_system_time()))
     }
 }
 
@@ -228,6 +243,21 @@ mod tests {
         );
         journal.clear();
         assert!(journal.is_empty());
+    }
+
+    #[test]
+    fn entries_are_served_with_an_rfc3339_time_and_every_field() {
+        let served = JournalEntry::from(Entry {
+            time: Time(Timestamp::from_millis(1_767_323_045_678)),
+            route: Some("/v1/x".into()),
+            partner: Some("b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap()),
+            fault: Some("drop"),
+            ..entry(3)
+        });
+        assert_eq!(
+            serde_json::to_string(&served).unwrap(),
+            r#"{"time":"2026-01-02T03:04:05.678Z","method":"GET","path":"/v1/3","route":"/v1/x","partner":"b1e5d2a0-0000-4000-8000-000000000001","requestId":"r3","correlationId":"c1","subscription":null,"status":200,"latencyMs":0.1,"fault":"drop","replayed":false}"#
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod throttle;
 
 use std::sync::OnceLock;
 
-use partner_center_model::{SubscriptionId, TenantId};
+use partner_center_model::{CustomerId, SubscriptionId, TenantId, paths};
 
 /// One of the three Partner Center routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +30,16 @@ impl Route {
             "registrationstatus" => Some(Self::RegistrationStatus),
             "activate" => Some(Self::Activate),
             _ => None,
+        }
+    }
+
+    /// Its normalised path on a subscription (version `v1`, lower-case literals and ids).
+    #[must_use]
+    pub fn path(self, customer: CustomerId, subscription: SubscriptionId) -> String {
+        match self {
+            Self::Registrations => paths::registrations(customer, subscription),
+            Self::RegistrationStatus => paths::registration_status(customer, subscription),
+            Self::Activate => paths::activate(customer, subscription),
         }
     }
 

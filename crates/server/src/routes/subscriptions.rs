@@ -208,11 +208,7 @@ impl SubscriptionRequest {
         self.ids.client_request_id.then(|| Idempotency {
             request_id: String::from_utf8_lossy(self.ids.request_id.as_bytes()).into_owned(),
             method: "POST".to_owned(),
-            path: paths::subscription_action(
-                self.key.customer,
-                self.key.subscription,
-                self.route.name(),
-            ),
+            path: self.route.path(self.key.customer, self.key.subscription),
             expires_at: now.saturating_add(state.idempotency_retention()),
         })
     }

@@ -47,6 +47,7 @@ macro_rules! e2e {
 }
 
 mod activation;
+mod admin_client;
 mod auth;
 mod helpers;
 mod hostile;
