@@ -23,18 +23,7 @@ pub enum Change {
     /// Delete the partner and everything that is its.
     PartnerDeleted(TenantId),
     /// Create an application of the built-in identity provider, or set its name and secret.
-    ApplicationPut {
-        /// The partner's tenant.
-        tenant: TenantId,
-        /// The application (client) id.
-        client_id: ClientId,
-        /// Display name.
-        name: String,
-        /// The client secret's hash (PBKDF2, computed before the write).
-        secret_hash: String,
-        /// When.
-        at: Timestamp,
-    },
+    ApplicationPut(ApplicationValues),
     /// Create the customer of a partner (which exists), or set its company name.
     CustomerPut {
         /// Whose, and which.
@@ -48,18 +37,7 @@ pub enum Change {
     CustomerDeleted(CustomerKey),
     /// Create the subscription of a customer (which exists; a new one is `NotRegistered`), or set
     /// these fields of it, keeping its registration.
-    SubscriptionPut {
-        /// Which.
-        key: SubscriptionKey,
-        /// What it is.
-        kind: SubscriptionKind,
-        /// Its status.
-        status: SubscriptionStatus,
-        /// The offer's display name.
-        offer_name: String,
-        /// When.
-        at: Timestamp,
-    },
+    SubscriptionPut(SubscriptionValues),
     /// Delete the subscription and its registrations.
     SubscriptionDeleted(SubscriptionKey),
     /// Accept a registration: the subscription becomes `Registering`, the registration joins its
@@ -74,16 +52,7 @@ pub enum Change {
     },
     /// Settle a registration in progress: its history records how it ended, the subscription takes
     /// the state that ending leaves it in, and its job leaves the queue.
-    RegistrationSettled {
-        /// The registration.
-        registration: RegistrationId,
-        /// Its subscription.
-        key: SubscriptionKey,
-        /// How it ended.
-        ending: RegistrationEnding,
-        /// When.
-        at: Timestamp,
-    },
+    RegistrationSettled(Settlement),
     /// Drop the job of a registration that was settled before (a job run twice).
     RegistrationJobDropped(RegistrationId),
     /// The subscription becomes `active`, activated now.
@@ -95,4 +64,47 @@ pub enum Change {
     },
     /// Delete every partner (and so everything) and every idempotency record.
     Reset,
+}
+
+/// An application's values, as [`Change::ApplicationPut`] writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationValues {
+    /// The partner's tenant.
+    pub tenant: TenantId,
+    /// The application (client) id.
+    pub client_id: ClientId,
+    /// Display name.
+    pub name: String,
+    /// The client secret's hash (PBKDF2, computed before the write).
+    pub secret_hash: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A subscription's values, as [`Change::SubscriptionPut`] writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionValues {
+    /// Which.
+    pub key: SubscriptionKey,
+    /// What it is.
+    pub kind: SubscriptionKind,
+    /// Its status.
+    pub status: SubscriptionStatus,
+    /// The offer's display name.
+    pub offer_name: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// How a registration was settled, as [`Change::RegistrationSettled`] writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settlement {
+    /// The registration.
+    pub registration: RegistrationId,
+    /// Its subscription.
+    pub key: SubscriptionKey,
+    /// How it ended.
+    pub ending: RegistrationEnding,
+    /// When.
+    pub at: Timestamp,
 }

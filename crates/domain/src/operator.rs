@@ -2,6 +2,7 @@
 //! put sets every field it names (a subscription's status included); a subscription's
 //! registration is never set this way (a new one is `NotRegistered`).
 
+use crate::change::SubscriptionValues;
 use partner_center_model::{SubscriptionKind, SubscriptionStatus, TenantId, Timestamp};
 
 use crate::{Change, CustomerKey, Decision, Lookup, Partner, SubscriptionKey, Upserted};
@@ -64,13 +65,13 @@ pub fn put_subscription(
     };
     Decision::with(
         Lookup::Found(Upserted::existed(existed)),
-        Change::SubscriptionPut {
+        Change::SubscriptionPut(SubscriptionValues {
             key,
             kind,
             status,
             offer_name,
             at: now,
-        },
+        }),
     )
 }
 
@@ -141,13 +142,13 @@ mod tests {
             );
             assert_eq!(
                 subscription.changes,
-                [Change::SubscriptionPut {
+                [Change::SubscriptionPut(SubscriptionValues {
                     key: key(),
                     kind: SubscriptionKind::Saas,
                     status: SubscriptionStatus::Suspended,
                     offer_name: "O".into(),
                     at: NOW
-                }]
+                })]
             );
         }
         assert_eq!(Upserted::existed(false), Upserted::Created);

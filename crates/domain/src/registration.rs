@@ -5,6 +5,7 @@
 //! delay) or an operator settles it, and it ends `Registered`, or, when it was accepted to fail
 //! (fault injection) or an operator fails it, back at `NotRegistered`.
 
+use crate::change::Settlement;
 use partner_center_model::{
     RegistrationEnding, RegistrationState, SubscriptionKind, SubscriptionStatus, Timestamp,
 };
@@ -122,12 +123,12 @@ pub fn complete(
                 completed_at: now,
                 ending: claim.ending,
             }),
-            Change::RegistrationSettled {
+            Change::RegistrationSettled(Settlement {
                 registration: claim.registration,
                 key: open.key,
                 ending: claim.ending,
                 at: now,
-            },
+            }),
         ),
         None => Decision::answer(None).then(Change::RegistrationJobDropped(claim.registration)),
     }
@@ -156,12 +157,12 @@ pub fn settle(
     match open {
         Some(open) => Decision::with(
             Lookup::Found(Settled::Done),
-            Change::RegistrationSettled {
+            Change::RegistrationSettled(Settlement {
                 registration: open.id,
                 key: open.key,
                 ending,
                 at: now,
-            },
+            }),
         ),
         None => Decision::answer(Lookup::Found(Settled::NotRegistering(sub.registration))),
     }
@@ -285,12 +286,12 @@ mod tests {
             );
             assert_eq!(
                 decision.changes,
-                [Change::RegistrationSettled {
+                [Change::RegistrationSettled(Settlement {
                     registration: RegistrationId(42),
                     key: key(),
                     ending: *ending,
                     at: NOW
-                }]
+                })]
             );
             // Its job run again: settled before, so only the job goes.
             let again = complete(&claim, None, NOW);
@@ -330,12 +331,12 @@ mod tests {
                 assert_eq!(some.outcome, Lookup::Found(Settled::Done));
                 assert_eq!(
                     some.changes,
-                    [Change::RegistrationSettled {
+                    [Change::RegistrationSettled(Settlement {
                         registration: RegistrationId(7),
                         key: key(),
                         ending: *ending,
                         at: NOW
-                    }]
+                    })]
                 );
             }
         }

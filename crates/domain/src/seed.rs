@@ -7,6 +7,7 @@
 //! fixture at every start keeps what clients did (activations, registrations). What already
 //! matches is left alone: applying the same fixture twice changes nothing.
 
+use crate::change::{ApplicationValues, SubscriptionValues};
 use std::collections::HashMap;
 
 use partner_center_model::fixture::FixtureSubscription;
@@ -139,13 +140,13 @@ pub fn apply(
                         secret_hash: secret_hash.clone(),
                     },
                 );
-                changes.push(Change::ApplicationPut {
+                changes.push(Change::ApplicationPut(ApplicationValues {
                     tenant,
                     client_id: application.client_id,
                     name: application.name.clone(),
                     secret_hash,
                     at: now,
-                });
+                }));
             }
         }
         for customer in &partner.customers {
@@ -206,13 +207,13 @@ fn subscription_change(
             offer_name: spec.offer_name.clone(),
         },
     );
-    Some(Change::SubscriptionPut {
+    Some(Change::SubscriptionPut(SubscriptionValues {
         key,
         kind: spec.kind,
         status,
         offer_name: spec.offer_name.clone(),
         at: now,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -265,13 +266,13 @@ mod tests {
                 Change::PartnerPut { partner, .. } => {
                     existing.partners.insert(partner.tenant_id, partner.clone());
                 }
-                Change::ApplicationPut {
+                Change::ApplicationPut(ApplicationValues {
                     tenant,
                     client_id,
                     name,
                     secret_hash,
                     ..
-                } => {
+                }) => {
                     existing.applications.insert(
                         (*tenant, *client_id),
                         StoredApplication {
@@ -285,13 +286,13 @@ mod tests {
                 } => {
                     existing.customers.insert(*key, company_name.clone());
                 }
-                Change::SubscriptionPut {
+                Change::SubscriptionPut(SubscriptionValues {
                     key,
                     kind,
                     status,
                     offer_name,
                     ..
-                } => {
+                }) => {
                     existing.subscriptions.insert(
                         *key,
                         SubscriptionRecord {

@@ -495,14 +495,13 @@ async fn add_fault(
     State(state): State<AppState>,
     AdminJson(rule): AdminJson<FaultRule>,
 ) -> Result<Response, ApiError> {
-    let id = state.faults().add(rule).map_err(|reason| {
+    let rule = state.faults().add(rule).map_err(|reason| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             codes::INVALID_INPUT,
             format!("The fault rule is not valid: {reason}."),
         )
     })?;
-    let rule = state.faults().list().into_iter().find(|r| r.id == id);
     Ok(json(StatusCode::CREATED, &rule))
 }
 

@@ -87,21 +87,22 @@ impl Faults {
         Ok(faults)
     }
 
-    /// Adds a rule and returns its id.
+    /// Adds a rule and returns it, as it is now in force (with its id).
     ///
     /// # Errors
     ///
     /// What is wrong with the rule.
-    pub fn add(&self, rule: FaultRule) -> Result<u64, String> {
+    pub fn add(&self, rule: FaultRule) -> Result<ActiveFaultRule, String> {
         validate(&rule)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let remaining = rule.count;
-        self.lock().push(ActiveFaultRule {
+        let active = ActiveFaultRule {
             id,
             rule,
             remaining,
-        });
-        Ok(id)
+        };
+        self.lock().push(active.clone());
+        Ok(active)
     }
 
     /// The rules in force.
@@ -251,8 +252,8 @@ mod tests {
         assert!(
             (0..100).all(|_| faults.pick(Route::Activate, p, s) == Some(Effect::Latency { ms: 5 }))
         );
-        assert!(faults.remove(never));
-        assert!(!faults.remove(never));
+        assert!(faults.remove(never.id));
+        assert!(!faults.remove(never.id));
         faults.clear();
         assert!(faults.list().is_empty());
     }

@@ -29,24 +29,18 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
         }
-        Change::ApplicationPut {
-            tenant,
-            client_id,
-            name,
-            secret_hash,
-            at,
-        } => {
+        Change::ApplicationPut(application) => {
             sqlx::query(
                 "insert into applications (partner_tenant_id, client_id, name, secret_hash, created_at, updated_at)
                  values ($1, $2, $3, $4, $5, $5)
                  on conflict (partner_tenant_id, client_id) do update
                  set name = excluded.name, secret_hash = excluded.secret_hash, updated_at = excluded.updated_at",
             )
-            .bind(tenant.to_string())
-            .bind(client_id.to_string())
-            .bind(name)
-            .bind(secret_hash)
-            .bind(at.as_millis())
+            .bind(application.tenant.to_string())
+            .bind(application.client_id.to_string())
+            .bind(&application.name)
+            .bind(&application.secret_hash)
+            .bind(application.at.as_millis())
             .execute(&mut *tx)
             .await?;
         }
@@ -75,13 +69,7 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
                 .execute(&mut *tx)
                 .await?;
         }
-        Change::SubscriptionPut {
-            key,
-            kind,
-            status,
-            offer_name,
-            at,
-        } => {
+        Change::SubscriptionPut(values) => {
             sqlx::query(
                 "insert into subscriptions
                    (customer_ref, subscription_id, kind, status, offer_name, registration_state, created_at, updated_at)
@@ -91,14 +79,14 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
                  set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
                      updated_at = excluded.updated_at",
             )
-            .bind(key.partner.to_string())
-            .bind(key.customer.to_string())
-            .bind(key.subscription.to_string())
-            .bind(kind.as_str())
-            .bind(status.as_str())
-            .bind(offer_name)
+            .bind(values.key.partner.to_string())
+            .bind(values.key.customer.to_string())
+            .bind(values.key.subscription.to_string())
+            .bind(values.kind.as_str())
+            .bind(values.status.as_str())
+            .bind(&values.offer_name)
             .bind(RegistrationState::NotRegistered.as_str())
-            .bind(at.as_millis())
+            .bind(values.at.as_millis())
             .execute(&mut *tx)
             .await?;
         }
@@ -131,20 +119,21 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
             .execute(&mut *tx)
             .await?;
         }
-        Change::RegistrationSettled {
-            registration,
-            key,
-            ending,
-            at,
-        } => {
+        Change::RegistrationSettled(settlement) => {
             sqlx::query("update registrations set state = $2, completed_at = $3 where id = $1")
-                .bind(registration.0)
-                .bind(record_state(Some(*ending)))
-                .bind(at.as_millis())
+                .bind(settlement.registration.0)
+                .bind(record_state(Some(settlement.ending)))
+                .bind(settlement.at.as_millis())
                 .execute(&mut *tx)
                 .await?;
-            set_registration_state(tx, key, ending.state(), *at).await?;
-            drop_job(tx, registration.0).await?;
+            set_registration_state(
+                tx,
+                &settlement.key,
+                settlement.ending.state(),
+                settlement.at,
+            )
+            .await?;
+            drop_job(tx, settlement.registration.0).await?;
         }
         Change::RegistrationJobDropped(registration) => drop_job(tx, registration.0).await?,
         Change::SubscriptionActivated { key, at } => {

@@ -48,13 +48,7 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
             conn.prepare_cached("delete from partners where tenant_id = ?1")?
                 .execute([Guid::of(tenant.encode())])?;
         }
-        Change::ApplicationPut {
-            tenant,
-            client_id,
-            name,
-            secret_hash,
-            at,
-        } => {
+        Change::ApplicationPut(application) => {
             conn.prepare_cached(
                 "insert into applications (partner_tenant_id, client_id, name, secret_hash, created_at, updated_at)
                  values (?1, ?2, ?3, ?4, ?5, ?5)
@@ -62,11 +56,11 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
                  set name = excluded.name, secret_hash = excluded.secret_hash, updated_at = excluded.updated_at",
             )?
             .execute(params![
-                Guid::of(tenant.encode()),
-                Guid::of(client_id.encode()),
-                name,
-                secret_hash,
-                at.as_millis()
+                Guid::of(application.tenant.encode()),
+                Guid::of(application.client_id.encode()),
+                application.name,
+                application.secret_hash,
+                application.at.as_millis()
             ])?;
         }
         Change::CustomerPut {
@@ -90,14 +84,8 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
             )?
             .execute(params![partner, customer])?;
         }
-        Change::SubscriptionPut {
-            key,
-            kind,
-            status,
-            offer_name,
-            at,
-        } => {
-            let (partner, customer, subscription) = subscription(key);
+        Change::SubscriptionPut(values) => {
+            let (partner, customer, subscription) = subscription(&values.key);
             conn.prepare_cached(concat!(
                 "insert into subscriptions
                    (customer_ref, subscription_id, kind, status, offer_name, registration_state, created_at, updated_at)
@@ -112,11 +100,11 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
                 partner,
                 customer,
                 subscription,
-                kind.as_str(),
-                status.as_str(),
-                offer_name,
+                values.kind.as_str(),
+                values.status.as_str(),
+                values.offer_name,
                 RegistrationState::NotRegistered.as_str(),
-                at.as_millis()
+                values.at.as_millis()
             ])?;
         }
         Change::SubscriptionDeleted(key) => {
@@ -166,21 +154,16 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
                 *ending == RegistrationEnding::Failed
             ])?;
         }
-        Change::RegistrationSettled {
-            registration,
-            key,
-            ending,
-            at,
-        } => {
+        Change::RegistrationSettled(settlement) => {
             conn.prepare_cached(
                 "update registrations set state = ?2, completed_at = ?3 where id = ?1",
             )?
             .execute(params![
-                registration.0,
-                record_state(Some(*ending)),
-                at.as_millis()
+                settlement.registration.0,
+                record_state(Some(settlement.ending)),
+                settlement.at.as_millis()
             ])?;
-            let (partner, customer, subscription) = subscription(key);
+            let (partner, customer, subscription) = subscription(&settlement.key);
             conn.prepare_cached(concat!(
                 "update subscriptions set registration_state = ?4, updated_at = ?5
                  where customer_ref = ",
@@ -191,10 +174,10 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
                 partner,
                 customer,
                 subscription,
-                ending.state().as_str(),
-                at.as_millis()
+                settlement.ending.state().as_str(),
+                settlement.at.as_millis()
             ])?;
-            drop_job(conn, registration.0)?;
+            drop_job(conn, settlement.registration.0)?;
         }
         Change::RegistrationJobDropped(registration) => drop_job(conn, registration.0)?,
         Change::SubscriptionActivated { key, at } => {

@@ -23,6 +23,7 @@
 //! customers are let go to make room. A customer larger than the whole index is never held: its
 //! lookups query the database, one indexed row each.
 
+use partner_center_domain::change::{ApplicationValues, Settlement, SubscriptionValues};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
@@ -253,12 +254,14 @@ enum Effect {
 fn effect(change: &Change) -> Option<Effect> {
     let on = |key: &SubscriptionKey, op: Op| Some(Effect::Customer(key.customer_key(), op));
     match change {
-        Change::SubscriptionPut { key, .. } => on(key, Op::Exists(key.subscription)),
+        Change::SubscriptionPut(SubscriptionValues { key, .. }) => {
+            on(key, Op::Exists(key.subscription))
+        }
         Change::RegistrationAccepted { key, .. } => on(
             key,
             Op::Set(key.subscription, RegistrationState::Registering),
         ),
-        Change::RegistrationSettled { key, ending, .. } => {
+        Change::RegistrationSettled(Settlement { key, ending, .. }) => {
             on(key, Op::Set(key.subscription, ending.state()))
         }
         Change::SubscriptionDeleted(key) => on(key, Op::Remove(key.subscription)),
@@ -266,7 +269,7 @@ fn effect(change: &Change) -> Option<Effect> {
         Change::PartnerDeleted(tenant) => Some(Effect::PartnerGone(*tenant)),
         Change::Reset => Some(Effect::Everything),
         Change::PartnerPut { .. }
-        | Change::ApplicationPut { .. }
+        | Change::ApplicationPut(ApplicationValues { .. })
         | Change::CustomerPut { .. }
         | Change::RegistrationJobDropped(_)
         | Change::SubscriptionActivated { .. } => None,
@@ -557,13 +560,13 @@ mod tests {
     }
 
     fn put(k: SubscriptionKey) -> Change {
-        Change::SubscriptionPut {
+        Change::SubscriptionPut(SubscriptionValues {
             key: k,
             kind: partner_center_model::SubscriptionKind::AzurePlan,
             status: partner_center_model::SubscriptionStatus::Active,
             offer_name: String::new(),
             at: partner_center_model::Timestamp::from_millis(0),
-        }
+        })
     }
 
     fn accepted(k: SubscriptionKey) -> Change {
@@ -575,12 +578,12 @@ mod tests {
     }
 
     fn settled(k: SubscriptionKey, ending: partner_center_model::RegistrationEnding) -> Change {
-        Change::RegistrationSettled {
+        Change::RegistrationSettled(Settlement {
             registration: partner_center_domain::RegistrationId(1),
             key: k,
             ending,
             at: partner_center_model::Timestamp::from_millis(0),
-        }
+        })
     }
 
     #[test]
