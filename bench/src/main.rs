@@ -256,13 +256,14 @@ impl Bench {
         Ok(process::start(command, "/readyz").await?)
     }
 
-    /// A migrated database of `size` subscriptions (and the large customer's, if `large_customer`):
-    /// its URL.
+    /// A migrated database of `size` subscriptions (and the large customer's, if `large_customer`,
+    /// and `empty` customers without any): its URL.
     async fn database(
         &self,
         backend: &Backend,
         size: u64,
         large_customer: u64,
+        empty: u64,
     ) -> Result<String, Error> {
         let url = match backend {
             Backend::Sqlite => {
@@ -301,7 +302,7 @@ impl Bench {
             .into());
         }
         let started = std::time::Instant::now();
-        population::seed(&url, size, large_customer).await?;
+        population::seed(&url, size, large_customer, empty).await?;
         eprintln!(
             "  seeded {size} subscriptions (and {large_customer} of one customer) in {:.1} s",
             started.elapsed().as_secs_f64()
@@ -327,7 +328,7 @@ impl Bench {
     async fn backend(&self, backend: &Backend, report: &mut Report) -> Result<(), Error> {
         let label = backend.label();
         eprintln!("{label}, {} subscriptions", self.args.small);
-        let url = self.database(backend, self.args.small, 0).await?;
+        let url = self.database(backend, self.args.small, 0, 0).await?;
         let server = self.service(&url).await?;
         report
             .startup
@@ -360,7 +361,12 @@ impl Bench {
         let large = self.args.large;
         eprintln!("{label}, {large} subscriptions");
         let url = self
-            .database(backend, large, self.args.large_customer)
+            .database(
+                backend,
+                large,
+                self.args.large_customer,
+                population::EMPTY_CUSTOMERS,
+            )
             .await?;
         let server = self.service(&url).await?;
         report.startup.push((label.clone(), large, server.startup));
@@ -425,6 +431,35 @@ impl Bench {
                 &on_large,
             )
             .await?;
+        }
+
+        // The customers list: pages of 100 at every position, each with the token the page before
+        // gave (gathered by walking the whole list once).
+        let bearer = self.bearer();
+        let tokens = match customer_tokens(server.addr, &bearer).await {
+            Ok(tokens) if !tokens.is_empty() => Arc::new(tokens),
+            // A build without the customers list (an older one, measured for comparison).
+            Ok(_) | Err(_) => Arc::new(Vec::new()),
+        };
+        eprintln!("  {} pages of 100 customers", tokens.len() + 1);
+        let tokens_empty = tokens.is_empty();
+        let pages = self.load(
+            move |n| {
+                let token = &tokens[(spread(n) % tokens.len() as u64) as usize];
+                Call {
+                    method: Method::GET,
+                    path: "/v1/customers?size=100&seekOperation=Next".to_owned(),
+                    headers: vec![
+                        ("authorization", bearer.clone()),
+                        ("ms-continuationtoken", token.clone()),
+                    ],
+                }
+            },
+            &[200],
+        );
+        if !tokens_empty {
+            self.record(report, &label, large, CUSTOMERS_PAGE, &server, &pages)
+                .await?;
         }
 
         // Each on its own registrable (even) subscription, with its own MS-RequestId. The last
@@ -526,6 +561,44 @@ impl Bench {
         server.stop().await;
         self.drop_database(backend, &url).await;
         Ok(())
+    }
+}
+
+/// The name of the customers-list scenario.
+pub const CUSTOMERS_PAGE: &str = "GET customers, a page of 100 at 10,000 customers";
+
+/// The continuation token of every page of 100 customers but the first, walking the list once.
+async fn customer_tokens(addr: SocketAddr, bearer: &str) -> Result<Vec<String>, Error> {
+    use http_body_util::BodyExt as _;
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut tokens: Vec<String> = Vec::new();
+    loop {
+        let mut request = hyper::Request::builder()
+            .uri(if tokens.is_empty() {
+                "/v1/customers?size=100"
+            } else {
+                "/v1/customers?size=100&seekOperation=Next"
+            })
+            .header("host", addr.to_string())
+            .header("authorization", bearer);
+        if let Some(token) = tokens.last() {
+            request = request.header("ms-continuationtoken", token);
+        }
+        let response = sender
+            .send_request(request.body(http_body_util::Empty::<bytes::Bytes>::new())?)
+            .await?;
+        if response.status() != 200 {
+            return Err(format!("listing customers: {}", response.status()).into());
+        }
+        let body = response.into_body().collect().await?.to_bytes();
+        let page: serde_json::Value = serde_json::from_slice(&body)?;
+        match page["continuationToken"].as_str() {
+            Some(token) => tokens.push(token.to_owned()),
+            None => return Ok(tokens),
+        }
     }
 }
 

@@ -35,11 +35,21 @@ pub fn large_path(n: u64, action: &str) -> String {
     format!("/v1/customers/{LARGE_CUSTOMER}/subscriptions/d3a7f4c2-0000-4000-8001-{n:012}/{action}")
 }
 
-/// Inserts `subscriptions` subscriptions into the migrated database at `url`, and the large
-/// customer with `large_customer` of its own (none when 0).
-pub async fn seed(url: &str, subscriptions: u64, large_customer: u64) -> Result<(), sqlx::Error> {
+/// Customers without subscriptions added to the large population, so that the customers list has
+/// 10,000 customers to page through.
+pub const EMPTY_CUSTOMERS: u64 = 9_000;
+
+/// Inserts `subscriptions` subscriptions into the migrated database at `url`, the large customer
+/// with `large_customer` of its own (none when 0), and `empty` customers without subscriptions.
+pub async fn seed(
+    url: &str,
+    subscriptions: u64,
+    large_customer: u64,
+    empty: u64,
+) -> Result<(), sqlx::Error> {
     let customers = subscriptions.div_ceil(PER_CUSTOMER);
     let large_customer = i64::try_from(large_customer).unwrap_or(i64::MAX);
+    let empty = i64::try_from(empty).unwrap_or(i64::MAX);
     if url.starts_with("sqlite:") {
         let mut conn = sqlx::SqliteConnection::connect(url).await?;
         let mut tx = conn.begin().await?;
@@ -88,6 +98,17 @@ pub async fn seed(url: &str, subscriptions: u64, large_customer: u64) -> Result<
             )
             .bind(large_customer)
             .bind(LARGE_CUSTOMER)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if empty > 0 {
+            sqlx::query(
+                "with recursive c(n) as (select 0 union all select n + 1 from c where n + 1 < ?2)
+                 insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
+                 select ?1, printf('c2f6e3b1-0000-4000-8002-%012d', n), 'Empty customer', 0, 0 from c",
+            )
+            .bind(PARTNER)
+            .bind(empty)
             .execute(&mut *tx)
             .await?;
         }
@@ -141,6 +162,17 @@ pub async fn seed(url: &str, subscriptions: u64, large_customer: u64) -> Result<
             )
             .bind(large_customer)
             .bind(LARGE_CUSTOMER)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if empty > 0 {
+            sqlx::query(
+                "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
+                 select $1, 'c2f6e3b1-0000-4000-8002-' || lpad(n::text, 12, '0'), 'Empty customer', 0, 0
+                 from generate_series(0, $2 - 1) as n",
+            )
+            .bind(PARTNER)
+            .bind(empty)
             .execute(&mut *tx)
             .await?;
         }

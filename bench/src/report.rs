@@ -187,6 +187,18 @@ impl Report {
                     binding: backend == "SQLite",
                 });
             }
+            if let Some(page) = self.run(backend, self.large, crate::CUSTOMERS_PAGE) {
+                targets.push(Target {
+                    what: format!("{backend}: a page of 100 customers, at 10,000 customers"),
+                    goal: "what it costs".into(),
+                    measured: format!(
+                        "{:.0} pages/s, p99 {:.2} ms, {:.0} µs CPU/page",
+                        page.per_second, page.p99_ms, page.cpu_us_per_request
+                    ),
+                    met: true,
+                    binding: false,
+                });
+            }
             if let Some(post) = self.run(backend, self.large, "POST registrations") {
                 let ratio = post.per_second / self.fsync_per_second;
                 targets.push(Target {

@@ -120,6 +120,9 @@ enum Customers {
         id: CustomerId,
         #[arg(long, default_value = "")]
         company_name: String,
+        /// Its domain (else derived from the company name).
+        #[arg(long)]
+        domain: Option<String>,
     },
     /// Delete a customer and its subscriptions.
     Delete {
@@ -150,6 +153,15 @@ enum Subscriptions {
         status: SubscriptionStatus,
         #[arg(long, default_value = "")]
         offer_name: String,
+        /// The offer or catalog item (else the kind's).
+        #[arg(long)]
+        offer_id: Option<String>,
+        /// The name the partner gave it (else the offer's).
+        #[arg(long)]
+        friendly_name: Option<String>,
+        /// How many (at least 1).
+        #[arg(long)]
+        quantity: Option<std::num::NonZeroU32>,
     },
     /// Delete a subscription.
     Delete {
@@ -224,8 +236,12 @@ async fn command(admin: &AdminClient, command: AdminCommand) -> Result<Option<Va
             owner,
             id,
             company_name,
+            domain,
         }) => {
-            let put = PutCustomer { company_name };
+            let put = PutCustomer {
+                company_name,
+                domain,
+            };
             json(admin.put_customer(owner.partner, id, &put).await?.value)
         }
         AdminCommand::Customers(Customers::Delete { owner, id }) => {
@@ -290,11 +306,17 @@ async fn subscriptions(
             kind,
             status,
             offer_name,
+            offer_id,
+            friendly_name,
+            quantity,
         } => {
             let put = PutSubscription {
                 kind,
                 status,
                 offer_name,
+                offer_id,
+                friendly_name,
+                quantity,
             };
             json(
                 admin

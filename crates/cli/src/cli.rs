@@ -35,6 +35,12 @@ pub(crate) enum Command {
     Status(Box<crate::client::SubscriptionArgs>),
     /// Activate a third-party SaaS subscription in an integration sandbox.
     Activate(Box<crate::client::SubscriptionArgs>),
+    /// The partner's customers.
+    #[command(subcommand)]
+    Customers(crate::browse::CustomersCommand),
+    /// A customer's subscriptions.
+    #[command(subcommand)]
+    Subscriptions(crate::browse::SubscriptionsCommand),
     /// Mint a token for tests: App+User (with or without MFA) or App-only, signed with the built-in
     /// identity provider's key (from the database) or the development secret. Prints it.
     Token(TokenArgs),

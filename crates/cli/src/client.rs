@@ -104,7 +104,7 @@ pub(crate) struct ClientArgs {
 
     /// How results are printed.
     #[arg(long, short = 'o', env = "PC_OUTPUT", value_enum, default_value_t = Output::Table)]
-    output: Output,
+    pub(crate) output: Output,
 
     /// The MS-RequestId to send: repeating a command with the same one does not repeat its effect.
     #[arg(long, env = "PC_REQUEST_ID")]
@@ -155,14 +155,14 @@ pub(crate) struct SubscriptionArgs {
 }
 
 /// What a command printed, or why it failed.
-enum Failure {
+pub(crate) enum Failure {
     Sdk(Error),
     /// `register --wait` saw the registration fail.
     RegistrationFailed(SubscriptionId),
 }
 
 impl ClientArgs {
-    fn partner(&self) -> Result<PartnerCenter, Error> {
+    pub(crate) fn partner(&self) -> Result<PartnerCenter, Error> {
         let builder = PartnerCenter::builder()
             .base_url(&self.base_url)
             .retry(RetryPolicy::exponential(self.retries))
@@ -305,19 +305,45 @@ fn activation_output(result: &SubscriptionActivationResult, output: Output) -> S
 
 /// A header and one row, in columns two spaces apart.
 fn table(header: &[&str], row: &[&str]) -> String {
-    let mut lines = [String::new(), String::new()];
-    let last = header.len() - 1;
-    for (i, (title, cell)) in header.iter().zip(row).enumerate() {
-        let width = title.len().max(cell.len());
-        if i == last {
-            lines[0].push_str(title);
-            lines[1].push_str(cell);
-        } else {
-            lines[0].push_str(&format!("{title:<width$}  "));
-            lines[1].push_str(&format!("{cell:<width$}  "));
-        }
-    }
-    lines.join("\n")
+    let row: Vec<String> = row.iter().map(|cell| (*cell).to_owned()).collect();
+    rows(header, &[row])
+}
+
+/// A header and rows, in columns two spaces apart (the last column unpadded).
+pub(crate) fn rows(header: &[&str], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, title)| {
+            rows.iter()
+                .filter_map(|row| row.get(i))
+                .map(|cell| cell.chars().count())
+                .chain([title.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if i == last {
+                    (*cell).to_owned()
+                } else {
+                    format!("{cell:<width$}  ", width = widths[i])
+                }
+            })
+            .collect::<String>()
+    };
+    std::iter::once(line(header.to_vec()))
+        .chain(
+            rows.iter()
+                .map(|row| line(row.iter().map(String::as_str).collect())),
+        )
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn print(text: &str) {
@@ -327,7 +353,7 @@ fn print(text: &str) {
 }
 
 /// Prints the result, or the error, and says how the process exits.
-fn finish(outcome: Result<String, Failure>, output: Output) -> ExitCode {
+pub(crate) fn finish(outcome: Result<String, Failure>, output: Output) -> ExitCode {
     let failure = match outcome {
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
@@ -413,5 +439,16 @@ mod tests {
             table(&["SUBSCRIPTION", "STATUS"], &["d3a7", "Registered"]),
             "SUBSCRIPTION  STATUS\nd3a7          Registered"
         );
+        assert_eq!(
+            rows(
+                &["ID", "NAME", "QTY"],
+                &[
+                    vec!["1".into(), "Fabrikam Ltd".into(), "5".into()],
+                    vec!["22".into(), "Contoso".into(), "10".into()]
+                ]
+            ),
+            "ID  NAME          QTY\n1   Fabrikam Ltd  5\n22  Contoso       10"
+        );
+        assert_eq!(rows(&["ID"], &[]), "ID");
     }
 }

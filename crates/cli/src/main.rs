@@ -17,6 +17,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
+mod browse;
 mod cli;
 mod client;
 mod serve;
@@ -40,6 +41,12 @@ fn main() -> ExitCode {
             cli::Command::Register(args) => return Ok(Some(client::register(*args).await)),
             cli::Command::Status(args) => return Ok(Some(client::status(*args).await)),
             cli::Command::Activate(args) => return Ok(Some(client::activate(*args).await)),
+            cli::Command::Customers(command) => {
+                return Ok(Some(browse::customers(command).await));
+            }
+            cli::Command::Subscriptions(command) => {
+                return Ok(Some(browse::subscriptions(command).await));
+            }
             cli::Command::Serve(args) => serve::run(*args).await,
             cli::Command::Token(args) => token::run(args).await,
             cli::Command::Migrate(args) => migrate(args).await,

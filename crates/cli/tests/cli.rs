@@ -1035,6 +1035,101 @@ mod client {
     }
 
     #[tokio::test]
+    async fn customers_and_subscriptions_are_listed_and_shown_as_tables_and_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path(), "0s").await;
+        let token = token();
+        let client = |args: &[&'static str]| {
+            let mut all = args.to_vec();
+            all.extend([
+                "--base-url",
+                service.base.as_str(),
+                "--token",
+                token.as_str(),
+            ]);
+            all
+        };
+
+        let customers = run(dir.path(), &client(&["customers", "list"]), &[]).await;
+        assert_eq!(customers.code, 0, "{}", customers.stderr);
+        let lines: Vec<&str> = customers.stdout.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["CUSTOMER", "COMPANY", "DOMAIN"]
+        );
+        assert_eq!(lines.len(), 2, "{}", customers.stdout);
+        assert!(lines[1].starts_with(SEED_CUSTOMER), "{}", lines[1]);
+        // A customer without a company name gets a domain derived from its id.
+        assert!(lines[1].ends_with("onmicrosoft.com"), "{}", lines[1]);
+
+        let json = run(
+            dir.path(),
+            &client(&["customers", "list", "--page-size", "1", "-o", "json"]),
+            &[],
+        )
+        .await;
+        assert_eq!(json.code, 0, "{}", json.stderr);
+        assert_eq!(json.json()[0]["id"], SEED_CUSTOMER);
+        let none = run(
+            dir.path(),
+            &client(&["customers", "list", "--filter", "zzz", "-o", "json"]),
+            &[],
+        )
+        .await;
+        assert_eq!(none.json(), serde_json::json!([]));
+
+        let mut list_args = client(&["subscriptions", "list"]);
+        list_args.extend(["--customer", SEED_CUSTOMER]);
+        let listed = run(dir.path(), &list_args, &[]).await;
+        assert_eq!(listed.code, 0, "{}", listed.stderr);
+        let lines: Vec<&str> = listed.stdout.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            [
+                "SUBSCRIPTION",
+                "OFFER",
+                "NAME",
+                "QUANTITY",
+                "STATUS",
+                "ORDER"
+            ]
+        );
+        assert_eq!(lines.len(), 6, "{}", listed.stdout);
+        let plan = lines.iter().find(|l| l.starts_with(PLAN)).unwrap();
+        assert!(
+            plan.contains("DZH318Z0BPS6:0001:DZH318Z0BNTM") && plan.contains("active"),
+            "{plan}"
+        );
+
+        let shown = run(
+            dir.path(),
+            &call(
+                &service,
+                &token,
+                &["subscriptions", "show", "-o", "json"],
+                SAAS,
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(shown.code, 0, "{}", shown.stderr);
+        assert_eq!(shown.json()["status"], "pending");
+        assert_eq!(shown.json()["attributes"]["objectType"], "Subscription");
+        let unknown = run(
+            dir.path(),
+            &call(&service, &token, &["subscriptions", "show"], UNKNOWN),
+            &[],
+        )
+        .await;
+        assert_eq!(unknown.code, 5, "not found: {}", unknown.stderr);
+        assert!(
+            unknown.stderr.contains("20003") || unknown.stderr.contains("not found"),
+            "{}",
+            unknown.stderr
+        );
+    }
+
+    #[tokio::test]
     async fn register_status_and_activate_print_tables_and_json_and_exit_0() {
         let dir = tempfile::tempdir().unwrap();
         let service = service(dir.path(), "0s").await;

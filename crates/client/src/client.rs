@@ -255,6 +255,16 @@ impl PartnerCenter {
 
     /// Makes one call, with retries; see [`RetryPolicy`].
     pub(crate) async fn call(&self, method: Method, url: &str) -> Result<Answer, Error> {
+        self.call_with(method, url, &[]).await
+    }
+
+    /// [`Self::call`], with more headers (a link's, such as `MS-ContinuationToken`).
+    pub(crate) async fn call_with(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<Answer, Error> {
         let request_id = self
             .context
             .request_id
@@ -272,7 +282,7 @@ impl PartnerCenter {
         loop {
             let token = self.inner.tokens.token(refresh).await?;
             refresh = false;
-            let request = self
+            let mut request = self
                 .inner
                 .http
                 .request(method.clone(), url)
@@ -283,6 +293,9 @@ impl PartnerCenter {
                 .header("MS-PartnerCenter-Client", "Partner Center Rust SDK")
                 .header("MS-SdkVersion", env!("CARGO_PKG_VERSION"))
                 .header("X-Locale", &self.inner.locale);
+            for (name, value) in headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
             let outcome = match request.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();

@@ -134,6 +134,7 @@ mod client;
 pub mod credentials;
 mod error;
 mod operations;
+mod pages;
 mod retry;
 
 pub use admin::AdminClient;
@@ -146,5 +147,6 @@ pub use operations::{
     CustomerCollection, CustomerOperations, RegistrationOperations, RegistrationStatusOperations,
     SubscriptionCollection, SubscriptionOperations, WaitOptions,
 };
+pub use pages::{CustomerPages, CustomerQuery};
 pub use partner_center_model as model;
 pub use retry::RetryPolicy;

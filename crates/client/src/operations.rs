@@ -4,14 +4,15 @@
 use std::time::{Duration, Instant};
 
 use partner_center_model::{
-    CustomerId, RegistrationStatus, SubscriptionActivationResult, SubscriptionId,
-    SubscriptionRegistrationStatus, paths,
+    Collection, Customer, CustomerId, RegistrationStatus, Subscription,
+    SubscriptionActivationResult, SubscriptionId, SubscriptionRegistrationStatus, paths,
 };
 use reqwest::Method;
 use reqwest::header::LOCATION;
 
 use crate::client::PartnerCenter;
 use crate::error::Error;
+use crate::pages::{CustomerPages, CustomerQuery};
 
 /// The partner's customers.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +21,19 @@ pub struct CustomerCollection<'a> {
 }
 
 impl<'a> CustomerCollection<'a> {
+    /// Every customer of the partner (`GET /v1/customers`), read page after page as they are
+    /// consumed.
+    #[must_use]
+    pub fn get(&self) -> CustomerPages<'a> {
+        self.query(&CustomerQuery::new())
+    }
+
+    /// The customers `query` selects, read page after page as they are consumed.
+    #[must_use]
+    pub fn query(&self, query: &CustomerQuery) -> CustomerPages<'a> {
+        CustomerPages::new(self.partner, query)
+    }
+
     /// One customer, by its tenant id.
     #[must_use]
     pub fn by_id(&self, customer: CustomerId) -> CustomerOperations<'a> {
@@ -38,6 +52,18 @@ pub struct CustomerOperations<'a> {
 }
 
 impl<'a> CustomerOperations<'a> {
+    /// Reads the customer (`GET /v1/customers/{id}`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for a customer the partner does not have (404, code 60003), or the other
+    /// errors of a call.
+    pub async fn get(&self) -> Result<Customer, Error> {
+        let url = self.partner.url(&paths::customer(self.customer));
+        let answer = self.partner.call(Method::GET, &url).await?;
+        self.partner.decode(&answer)
+    }
+
     /// The customer's subscriptions.
     #[must_use]
     pub fn subscriptions(&self) -> SubscriptionCollection<'a> {
@@ -56,6 +82,35 @@ pub struct SubscriptionCollection<'a> {
 }
 
 impl<'a> SubscriptionCollection<'a> {
+    /// Reads the customer's subscriptions (`GET .../subscriptions`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for a customer the partner does not have (404, code 60003), or the other
+    /// errors of a call.
+    pub async fn get(&self) -> Result<Collection<Subscription>, Error> {
+        self.list(None).await
+    }
+
+    /// Reads the customer's subscriptions that the order `order_id` created
+    /// (`GET .../subscriptions?order_id=`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::get`].
+    pub async fn by_order(&self, order_id: &str) -> Result<Collection<Subscription>, Error> {
+        self.list(Some(order_id)).await
+    }
+
+    async fn list(&self, order_id: Option<&str>) -> Result<Collection<Subscription>, Error> {
+        let mut url = self.partner.url(&paths::subscriptions(self.customer));
+        if let Some(order_id) = order_id {
+            url = format!("{url}?order_id={}", crate::pages::encode(order_id));
+        }
+        let answer = self.partner.call(Method::GET, &url).await?;
+        self.partner.decode(&answer)
+    }
+
     /// One subscription, by its id.
     #[must_use]
     pub fn by_id(&self, subscription: SubscriptionId) -> SubscriptionOperations<'a> {
@@ -76,6 +131,18 @@ pub struct SubscriptionOperations<'a> {
 }
 
 impl<'a> SubscriptionOperations<'a> {
+    /// Reads the subscription (`GET .../subscriptions/{id}`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for an unknown customer (60003) or subscription (20003), or the other errors
+    /// of a call.
+    pub async fn get(&self) -> Result<Subscription, Error> {
+        let url = self.url(paths::subscription);
+        let answer = self.partner.call(Method::GET, &url).await?;
+        self.partner.decode(&answer)
+    }
+
     /// Its registration for Reserved Instance purchase.
     #[must_use]
     pub fn registration(&self) -> RegistrationOperations<'a> {

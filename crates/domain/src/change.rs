@@ -24,12 +24,14 @@ pub enum Change {
     PartnerDeleted(TenantId),
     /// Create an application of the built-in identity provider, or set its name and secret.
     ApplicationPut(ApplicationValues),
-    /// Create the customer of a partner (which exists), or set its company name.
+    /// Create the customer of a partner (which exists), or set its company name and domain.
     CustomerPut {
         /// Whose, and which.
         key: CustomerKey,
         /// Display name.
         company_name: String,
+        /// Its domain, if it was given one (else one is derived).
+        domain: Option<String>,
         /// When.
         at: Timestamp,
     },
@@ -92,6 +94,12 @@ pub struct SubscriptionValues {
     pub status: SubscriptionStatus,
     /// The offer's display name.
     pub offer_name: String,
+    /// The offer or catalog item, when it is not the kind's.
+    pub offer_id: Option<String>,
+    /// The name the partner gave it, if any.
+    pub friendly_name: Option<String>,
+    /// How many.
+    pub quantity: u32,
     /// When.
     pub at: Timestamp,
 }

@@ -16,13 +16,17 @@
 //!   registration (by the worker or an operator);
 //! - [`activation`]: activating a sandbox SaaS subscription;
 //! - [`operator`]: what operators create, update and delete through the admin API;
-//! - [`seed`]: what applying a fixture changes.
+//! - [`seed`]: what applying a fixture changes;
+//! - [`customer`]: customers as a partner reads them (domain, commerce id, paging, filter);
+//! - [`subscription`]: what a subscription shows, and each kind's defaults.
 
 pub mod activation;
 pub mod change;
+pub mod customer;
 pub mod operator;
 pub mod registration;
 pub mod seed;
+pub mod subscription;
 
 pub use activation::ActivateOutcome;
 pub use change::Change;

@@ -3,7 +3,8 @@
 //! registration is never set this way (a new one is `NotRegistered`).
 
 use crate::change::SubscriptionValues;
-use partner_center_model::{SubscriptionKind, SubscriptionStatus, TenantId, Timestamp};
+use partner_center_model::fixture::FixtureSubscription;
+use partner_center_model::{TenantId, Timestamp};
 
 use crate::{Change, CustomerKey, Decision, Lookup, Partner, SubscriptionKey, Upserted};
 
@@ -20,12 +21,14 @@ pub fn delete_partner(tenant: TenantId, existed: bool) -> Decision<bool> {
     deleted(existed, Change::PartnerDeleted(tenant))
 }
 
-/// Creates or updates a customer of a partner; `None` when there is no such partner.
+/// Creates or updates a customer of a partner (its company name, and its domain: given, or
+/// derived when `None`); `None` when there is no such partner.
 pub fn put_customer(
     partner_exists: bool,
     existed: bool,
     key: CustomerKey,
     company_name: String,
+    domain: Option<String>,
     now: Timestamp,
 ) -> Decision<Option<Upserted>> {
     if !partner_exists {
@@ -36,6 +39,7 @@ pub fn put_customer(
         Change::CustomerPut {
             key,
             company_name,
+            domain,
             at: now,
         },
     )
@@ -46,14 +50,12 @@ pub fn delete_customer(key: CustomerKey, existed: bool) -> Decision<bool> {
     deleted(existed, Change::CustomerDeleted(key))
 }
 
-/// Creates or updates a subscription with these fields. `found` says whether the customer exists
-/// (`Found`) and, if so, whether the subscription did.
+/// Creates or updates a subscription with the fields of `spec` (its id is `key`'s). `found` says
+/// whether the customer exists (`Found`) and, if so, whether the subscription did.
 pub fn put_subscription(
     key: SubscriptionKey,
     found: Lookup<bool>,
-    kind: SubscriptionKind,
-    status: SubscriptionStatus,
-    offer_name: String,
+    spec: &FixtureSubscription,
     now: Timestamp,
 ) -> Decision<Lookup<Upserted>> {
     let existed = match found {
@@ -67,9 +69,12 @@ pub fn put_subscription(
         Lookup::Found(Upserted::existed(existed)),
         Change::SubscriptionPut(SubscriptionValues {
             key,
-            kind,
-            status,
-            offer_name,
+            kind: spec.kind,
+            status: spec.status,
+            offer_name: spec.offer_name.clone(),
+            offer_id: spec.offer_id.clone(),
+            friendly_name: spec.friendly_name.clone(),
+            quantity: spec.quantity(),
             at: now,
         }),
     )
@@ -96,6 +101,8 @@ fn deleted(existed: bool, change: Change) -> Decision<bool> {
 
 #[cfg(test)]
 mod tests {
+    use partner_center_model::{SubscriptionKind, SubscriptionStatus};
+
     use super::*;
 
     const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
@@ -125,17 +132,18 @@ mod tests {
                     at: NOW
                 }]
             );
-            let customer = put_customer(true, existed, key().customer_key(), "C".into(), NOW);
+            let customer = put_customer(true, existed, key().customer_key(), "C".into(), None, NOW);
             assert_eq!(customer.outcome, Some(Upserted::existed(existed)));
             assert_eq!(customer.changes.len(), 1);
-            let subscription = put_subscription(
-                key(),
-                Lookup::Found(existed),
-                SubscriptionKind::Saas,
-                SubscriptionStatus::Suspended,
-                "O".into(),
-                NOW,
-            );
+            let spec = FixtureSubscription {
+                offer_name: "O".into(),
+                ..FixtureSubscription::new(
+                    key().subscription,
+                    SubscriptionKind::Saas,
+                    SubscriptionStatus::Suspended,
+                )
+            };
+            let subscription = put_subscription(key(), Lookup::Found(existed), &spec, NOW);
             assert_eq!(
                 subscription.outcome,
                 Lookup::Found(Upserted::existed(existed))
@@ -147,6 +155,9 @@ mod tests {
                     kind: SubscriptionKind::Saas,
                     status: SubscriptionStatus::Suspended,
                     offer_name: "O".into(),
+                    offer_id: None,
+                    friendly_name: None,
+                    quantity: 1,
                     at: NOW
                 })]
             );
@@ -156,17 +167,15 @@ mod tests {
 
     #[test]
     fn nothing_is_put_under_an_owner_that_does_not_exist() {
-        let customer = put_customer(false, false, key().customer_key(), "C".into(), NOW);
+        let customer = put_customer(false, false, key().customer_key(), "C".into(), None, NOW);
         assert_eq!(customer.outcome, None);
         assert!(customer.changes.is_empty());
-        let subscription = put_subscription(
-            key(),
-            Lookup::CustomerNotFound,
+        let spec = FixtureSubscription::new(
+            key().subscription,
             SubscriptionKind::Saas,
             SubscriptionStatus::Active,
-            String::new(),
-            NOW,
         );
+        let subscription = put_subscription(key(), Lookup::CustomerNotFound, &spec, NOW);
         assert_eq!(subscription.outcome, Lookup::CustomerNotFound);
         assert!(subscription.changes.is_empty());
     }

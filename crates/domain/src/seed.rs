@@ -2,7 +2,8 @@
 //!
 //! A fixture creates what it declares and is missing, and brings the descriptive fields of what
 //! exists in line with it: a partner's name and sandbox flag, an application's name and secret, a
-//! customer's company name, a subscription's kind and offer name. A subscription's status is set
+//! customer's company name and domain, a subscription's kind, offer name, offer id, friendly name
+//! and quantity. A subscription's status is set
 //! only when the fixture creates it, and its registration is never touched, so that re-applying a
 //! fixture at every start keeps what clients did (activations, registrations). What already
 //! matches is left alone: applying the same fixture twice changes nothing.
@@ -30,15 +31,30 @@ pub struct SeedReport {
     pub changed: u64,
 }
 
-/// What a subscription's descriptive fields are.
+/// What an existing subscription's descriptive fields are, and its status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionRecord {
+pub struct ExistingSubscription {
     /// What it is.
     pub kind: SubscriptionKind,
     /// Its status.
     pub status: SubscriptionStatus,
     /// The offer's display name.
     pub offer_name: String,
+    /// The offer or catalog item, if it has its own.
+    pub offer_id: Option<String>,
+    /// The name the partner gave it, if any.
+    pub friendly_name: Option<String>,
+    /// How many.
+    pub quantity: u32,
+}
+
+/// What an existing customer's descriptive fields are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingCustomer {
+    /// Its company name.
+    pub company_name: String,
+    /// Its domain, if it was given one.
+    pub domain: Option<String>,
 }
 
 /// A stored application of the built-in identity provider.
@@ -58,10 +74,10 @@ pub struct Existing {
     pub partners: HashMap<TenantId, Partner>,
     /// The fixture's applications that exist.
     pub applications: HashMap<(TenantId, ClientId), StoredApplication>,
-    /// The fixture's customers that exist, with their company names.
-    pub customers: HashMap<CustomerKey, String>,
+    /// The fixture's customers that exist.
+    pub customers: HashMap<CustomerKey, ExistingCustomer>,
     /// Every subscription of the fixture's customers.
-    pub subscriptions: HashMap<SubscriptionKey, SubscriptionRecord>,
+    pub subscriptions: HashMap<SubscriptionKey, ExistingSubscription>,
 }
 
 /// A fixture application's secret, checked and hashed before the write (PBKDF2 is slow by design,
@@ -155,13 +171,16 @@ pub fn apply(
                 partner: tenant,
                 customer: customer.id,
             };
-            if existing.customers.get(&key) != Some(&customer.company_name) {
-                existing
-                    .customers
-                    .insert(key, customer.company_name.clone());
+            let wanted = ExistingCustomer {
+                company_name: customer.company_name.clone(),
+                domain: customer.domain.clone(),
+            };
+            if existing.customers.get(&key) != Some(&wanted) {
+                existing.customers.insert(key, wanted);
                 changes.push(Change::CustomerPut {
                     key,
                     company_name: customer.company_name.clone(),
+                    domain: customer.domain.clone(),
                     at: now,
                 });
             }
@@ -192,26 +211,30 @@ fn subscription_change(
     spec: &FixtureSubscription,
     now: Timestamp,
 ) -> Option<Change> {
-    let status = match existing.subscriptions.get(&key) {
-        Some(stored) if stored.kind == spec.kind && stored.offer_name == spec.offer_name => {
-            return None;
-        }
-        Some(stored) => stored.status,
-        None => spec.status,
+    let status = existing
+        .subscriptions
+        .get(&key)
+        .map_or(spec.status, |stored| stored.status);
+    let wanted = ExistingSubscription {
+        kind: spec.kind,
+        status,
+        offer_name: spec.offer_name.clone(),
+        offer_id: spec.offer_id.clone(),
+        friendly_name: spec.friendly_name.clone(),
+        quantity: spec.quantity(),
     };
-    existing.subscriptions.insert(
-        key,
-        SubscriptionRecord {
-            kind: spec.kind,
-            status,
-            offer_name: spec.offer_name.clone(),
-        },
-    );
+    if existing.subscriptions.get(&key) == Some(&wanted) {
+        return None;
+    }
+    existing.subscriptions.insert(key, wanted);
     Some(Change::SubscriptionPut(SubscriptionValues {
         key,
         kind: spec.kind,
         status,
         offer_name: spec.offer_name.clone(),
+        offer_id: spec.offer_id.clone(),
+        friendly_name: spec.friendly_name.clone(),
+        quantity: spec.quantity(),
         at: now,
     }))
 }
@@ -240,18 +263,23 @@ mod tests {
                 customers: vec![FixtureCustomer {
                     id: "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap(),
                     company_name: "Fabrikam".into(),
+                    domain: None,
                     subscriptions: vec![
                         FixtureSubscription {
-                            id: "d3a7f4c2-0000-4000-8000-000000000003".parse().unwrap(),
-                            kind: SubscriptionKind::AzurePlan,
-                            status: SubscriptionStatus::Active,
                             offer_name: "Azure plan".into(),
+                            ..FixtureSubscription::new(
+                                "d3a7f4c2-0000-4000-8000-000000000003".parse().unwrap(),
+                                SubscriptionKind::AzurePlan,
+                                SubscriptionStatus::Active,
+                            )
                         },
                         FixtureSubscription {
-                            id: "e4b8a5d3-0000-4000-8000-000000000004".parse().unwrap(),
-                            kind: SubscriptionKind::Saas,
-                            status: SubscriptionStatus::Pending,
                             offer_name: "SaaS".into(),
+                            ..FixtureSubscription::new(
+                                "e4b8a5d3-0000-4000-8000-000000000004".parse().unwrap(),
+                                SubscriptionKind::Saas,
+                                SubscriptionStatus::Pending,
+                            )
                         },
                     ],
                 }],
@@ -266,39 +294,39 @@ mod tests {
                 Change::PartnerPut { partner, .. } => {
                     existing.partners.insert(partner.tenant_id, partner.clone());
                 }
-                Change::ApplicationPut(ApplicationValues {
-                    tenant,
-                    client_id,
-                    name,
-                    secret_hash,
-                    ..
-                }) => {
+                Change::ApplicationPut(application) => {
                     existing.applications.insert(
-                        (*tenant, *client_id),
+                        (application.tenant, application.client_id),
                         StoredApplication {
-                            name: name.clone(),
-                            secret_hash: secret_hash.clone(),
+                            name: application.name.clone(),
+                            secret_hash: application.secret_hash.clone(),
                         },
                     );
                 }
                 Change::CustomerPut {
-                    key, company_name, ..
-                } => {
-                    existing.customers.insert(*key, company_name.clone());
-                }
-                Change::SubscriptionPut(SubscriptionValues {
                     key,
-                    kind,
-                    status,
-                    offer_name,
+                    company_name,
+                    domain,
                     ..
-                }) => {
-                    existing.subscriptions.insert(
+                } => {
+                    existing.customers.insert(
                         *key,
-                        SubscriptionRecord {
-                            kind: *kind,
-                            status: *status,
-                            offer_name: offer_name.clone(),
+                        ExistingCustomer {
+                            company_name: company_name.clone(),
+                            domain: domain.clone(),
+                        },
+                    );
+                }
+                Change::SubscriptionPut(values) => {
+                    existing.subscriptions.insert(
+                        values.key,
+                        ExistingSubscription {
+                            kind: values.kind,
+                            status: values.status,
+                            offer_name: values.offer_name.clone(),
+                            offer_id: values.offer_id.clone(),
+                            friendly_name: values.friendly_name.clone(),
+                            quantity: values.quantity,
                         },
                     );
                 }
@@ -375,6 +403,27 @@ mod tests {
         changed.partners[0].customers[0].subscriptions[1].kind = SubscriptionKind::License;
         let report = apply_to(&mut store, &changed);
         assert_eq!(report.changed, 3, "partner, customer, one subscription");
+        // The other descriptive fields are followed too, one change each.
+        let mut described = changed.clone();
+        described.partners[0].customers[0].domain = Some("fabrikam.example.com".into());
+        described.partners[0].customers[0].subscriptions[0].offer_id = Some("MS-AZR-0145P".into());
+        described.partners[0].customers[0].subscriptions[0].friendly_name = Some("Dev".into());
+        described.partners[0].customers[0].subscriptions[1].quantity = std::num::NonZeroU32::new(5);
+        assert_eq!(apply_to(&mut store, &described).changed, 3);
+        let plan = &store.subscriptions[&SubscriptionKey {
+            subscription: fixture().partners[0].customers[0].subscriptions[0].id,
+            ..saas_key
+        }];
+        assert_eq!(
+            (plan.offer_id.as_deref(), plan.friendly_name.as_deref()),
+            (Some("MS-AZR-0145P"), Some("Dev"))
+        );
+        assert_eq!(store.subscriptions[&saas_key].quantity, 5);
+        assert_eq!(
+            store.customers[&saas_key.customer_key()].domain.as_deref(),
+            Some("fabrikam.example.com")
+        );
+        let changed = described;
         let saas = &store.subscriptions[&saas_key];
         assert_eq!(
             (saas.kind, saas.status, saas.offer_name.as_str()),

@@ -64,6 +64,9 @@ pub struct Customer {
     /// Display name.
     #[serde(default)]
     pub company_name: String,
+    /// Its domain, when it was given one (else derived from the company name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 /// The body of `PUT /admin/v1/partners/{tenant}/customers/{customer}`: creates or updates the
@@ -74,6 +77,9 @@ pub struct PutCustomer {
     /// Display name; default empty.
     #[serde(default)]
     pub company_name: String,
+    /// Its domain; when absent, derived from the company name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 /// A subscription of a customer, with where its registration stands.
@@ -89,11 +95,27 @@ pub struct Subscription {
     /// The offer's display name.
     #[serde(default)]
     pub offer_name: String,
+    /// The offer or catalog item, when it has its own (else the kind's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<String>,
+    /// The name the partner gave it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
+    /// How many.
+    #[serde(default = "one")]
+    pub quantity: u32,
+    /// The order that created it, when it was bought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
     /// Where its registration for Reserved Instance purchase stands.
     pub registration_status: RegistrationState,
     /// When it was activated (RFC 3339), if it was; written as `null` when not.
     #[serde(default)]
     pub activated_at: Option<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The body of `PUT /admin/v1/partners/{tenant}/customers/{customer}/subscriptions/{subscription}`:
@@ -106,9 +128,18 @@ pub struct PutSubscription {
     pub kind: SubscriptionKind,
     /// Its lifecycle status.
     pub status: SubscriptionStatus,
-    /// The offer's display name; default empty.
+    /// The offer's display name; default empty (the kind's).
     #[serde(default)]
     pub offer_name: String,
+    /// The offer or catalog item; when absent, the kind's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<String>,
+    /// The name the partner gave it; when absent, the offer's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
+    /// How many, at least 1; 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<std::num::NonZeroU32>,
 }
 
 /// One registration of a subscription, as its history records it.
@@ -335,6 +366,10 @@ mod tests {
             kind: SubscriptionKind::AzurePlan,
             status: SubscriptionStatus::Active,
             offer_name: "Azure plan".into(),
+            offer_id: None,
+            friendly_name: None,
+            quantity: 1,
+            order_id: None,
             registration_status: RegistrationState::Registering,
             activated_at: None,
         }
@@ -390,12 +425,14 @@ mod tests {
             &Customer {
                 id: CUSTOMER.parse().unwrap(),
                 company_name: "Fabrikam".into(),
+                domain: None,
             },
             &format!(r#"{{"id":"{CUSTOMER}","companyName":"Fabrikam"}}"#),
         );
         exactly(
             &PutCustomer {
                 company_name: "Fabrikam".into(),
+                domain: None,
             },
             r#"{"companyName":"Fabrikam"}"#,
         );
@@ -411,7 +448,7 @@ mod tests {
         exactly(
             &subscription(),
             &format!(
-                r#"{{"id":"{SUBSCRIPTION}","kind":"azurePlan","status":"active","offerName":"Azure plan","registrationStatus":"Registering","activatedAt":null}}"#
+                r#"{{"id":"{SUBSCRIPTION}","kind":"azurePlan","status":"active","offerName":"Azure plan","quantity":1,"registrationStatus":"Registering","activatedAt":null}}"#
             ),
         );
         let activated = Subscription {
@@ -421,7 +458,7 @@ mod tests {
         exactly(
             &activated,
             &format!(
-                r#"{{"id":"{SUBSCRIPTION}","kind":"azurePlan","status":"active","offerName":"Azure plan","registrationStatus":"Registering","activatedAt":"2026-01-02T03:04:05.678Z"}}"#
+                r#"{{"id":"{SUBSCRIPTION}","kind":"azurePlan","status":"active","offerName":"Azure plan","quantity":1,"registrationStatus":"Registering","activatedAt":"2026-01-02T03:04:05.678Z"}}"#
             ),
         );
         exactly(
@@ -429,6 +466,9 @@ mod tests {
                 kind: SubscriptionKind::Saas,
                 status: SubscriptionStatus::Pending,
                 offer_name: String::new(),
+                offer_id: None,
+                friendly_name: None,
+                quantity: None,
             },
             r#"{"kind":"saas","status":"pending","offerName":""}"#,
         );
@@ -510,7 +550,7 @@ mod tests {
         };
         let json = serde_json::to_string(&detail).unwrap();
         let expected_head = format!(
-            r#"{{"id":"{SUBSCRIPTION}","kind":"azurePlan","status":"active","offerName":"Azure plan","registrationStatus":"Registering","activatedAt":null,"registrations":[{{"state":"Registering","requestedAt":"2026-01-02T03:04:05.678Z","completedAt":null}}],"requests":[{{"time":"#
+            r#"{{"id":"{SUBSCRIPTION}","kind":"azurePlan","status":"active","offerName":"Azure plan","quantity":1,"registrationStatus":"Registering","activatedAt":null,"registrations":[{{"state":"Registering","requestedAt":"2026-01-02T03:04:05.678Z","completedAt":null}}],"requests":[{{"time":"#
         );
         assert!(json.starts_with(&expected_head), "{json}");
         exactly(&detail, &json);

@@ -74,6 +74,9 @@ pub struct FixtureCustomer {
     /// Display name.
     #[serde(default)]
     pub company_name: String,
+    /// Its domain (`fabrikam.onmicrosoft.com`); when absent, one is derived from the company name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     /// The customer's subscriptions.
     #[serde(default)]
     pub subscriptions: Vec<FixtureSubscription>,
@@ -89,9 +92,41 @@ pub struct FixtureSubscription {
     pub kind: SubscriptionKind,
     /// Its status when first created.
     pub status: SubscriptionStatus,
-    /// The offer's display name.
+    /// The offer's display name (when empty, the kind's).
     #[serde(default)]
     pub offer_name: String,
+    /// The offer or catalog item (when absent, the kind's: `MS-AZR-0145P` for `azure`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<String>,
+    /// The name the partner gave it (when absent, the offer's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
+    /// How many (at least 1; 1 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<std::num::NonZeroU32>,
+}
+
+impl FixtureSubscription {
+    /// A subscription of `kind` in `status`, with nothing else said: every other field takes its
+    /// default.
+    #[must_use]
+    pub fn new(id: SubscriptionId, kind: SubscriptionKind, status: SubscriptionStatus) -> Self {
+        Self {
+            id,
+            kind,
+            status,
+            offer_name: String::new(),
+            offer_id: None,
+            friendly_name: None,
+            quantity: None,
+        }
+    }
+
+    /// Its quantity: 1 unless the fixture says otherwise.
+    #[must_use]
+    pub fn quantity(&self) -> u32 {
+        self.quantity.map_or(1, std::num::NonZeroU32::get)
+    }
 }
 
 impl Fixture {

@@ -8,5 +8,7 @@ pub const MS_CORRELATION_ID: &str = "ms-correlationid";
 pub const MS_CV: &str = "ms-cv";
 /// An identifier of the serving instance.
 pub const MS_SERVER_ID: &str = "ms-serverid";
+/// The continuation token of the customers list's next page (`GET /v1/customers?seekOperation=Next`).
+pub const MS_CONTINUATION_TOKEN: &str = "ms-continuationtoken";
 /// Longest `MS-RequestId` / `MS-CorrelationId` value accepted.
 pub const MAX_ID_HEADER_LEN: usize = 128;

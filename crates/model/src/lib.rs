@@ -6,8 +6,11 @@
 //! # Layout
 //!
 //! - [`ids`]: GUID newtypes ([`CustomerId`], [`SubscriptionId`], [`TenantId`]), parsed once at the edge.
-//! - [`subscription`]: subscription kind and status, and the registration state machine's states.
+//! - [`subscription`]: subscription kind and status, the registration states, and the
+//!   [`Subscription`] resource.
 //! - [`resources`]: the response bodies, [`SubscriptionRegistrationStatus`] and [`SubscriptionActivationResult`].
+//! - [`collection`]: links and [`Collection`]s, as every part-two resource uses them.
+//! - [`customer`]: the [`Customer`] resource and the customers list's [`CustomerFilter`].
 //! - [`fault`]: the [`ServiceFault`] error body and the catalogue of error [`codes`](fault::codes).
 //! - [`headers`]: the request and response header names Partner Center uses.
 //! - [`paths`]: the route templates, the paths built from them (the admin API's too), and the
@@ -20,6 +23,8 @@
 //! - [`xml`]: the XML forms of the bodies ([`XmlForm`]), in the DataContractSerializer style.
 
 pub mod admin;
+pub mod collection;
+pub mod customer;
 pub mod fault;
 pub mod fixture;
 pub mod headers;
@@ -33,6 +38,8 @@ pub mod subscription;
 pub mod time;
 pub mod xml;
 
+pub use collection::{Collection, Link, LinkHeader};
+pub use customer::{Customer, CustomerCompanyProfile, CustomerFilter};
 pub use fault::ServiceFault;
 pub use fixture::Fixture;
 pub use ids::{ClientId, CustomerId, ParseGuidError, SubscriptionId, TenantId};
@@ -42,7 +49,8 @@ pub use resources::{
     SubscriptionRegistrationStatus,
 };
 pub use subscription::{
-    RegistrationEnding, RegistrationState, RegistrationStatus, SubscriptionKind, SubscriptionStatus,
+    RegistrationEnding, RegistrationState, RegistrationStatus, Subscription, SubscriptionKind,
+    SubscriptionStatus,
 };
 pub use time::Timestamp;
 pub use xml::XmlForm;

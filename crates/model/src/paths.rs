@@ -14,6 +14,49 @@ pub const REGISTRATION_STATUS: &str =
 /// `POST`: activate a third-party SaaS subscription in an integration sandbox.
 pub const ACTIVATE: &str = "/v1/customers/{customer_id}/subscriptions/{subscription_id}/activate";
 
+/// `GET`: the partner's customers (seek-paged), or those a filter finds.
+pub const CUSTOMERS: &str = "/v1/customers";
+/// `GET`: a customer.
+pub const CUSTOMER: &str = "/v1/customers/{customer_id}";
+/// `GET`: a customer's subscriptions (`?order_id=`: those an order created).
+pub const SUBSCRIPTIONS: &str = "/v1/customers/{customer_id}/subscriptions";
+/// `GET`: a subscription.
+pub const SUBSCRIPTION: &str = "/v1/customers/{customer_id}/subscriptions/{subscription_id}";
+
+/// The version prefix of every Partner Center path.
+pub const VERSION_PREFIX: &str = "/v1";
+
+/// The path of the [`CUSTOMERS`] collection.
+#[must_use]
+pub fn customers() -> String {
+    CUSTOMERS.to_owned()
+}
+
+/// The path of a [`CUSTOMER`].
+#[must_use]
+pub fn customer(customer: CustomerId) -> String {
+    format!("{CUSTOMERS}/{customer}")
+}
+
+/// The path of a customer's [`SUBSCRIPTIONS`].
+#[must_use]
+pub fn subscriptions(customer: CustomerId) -> String {
+    format!("{CUSTOMERS}/{customer}/subscriptions")
+}
+
+/// The path of a [`SUBSCRIPTION`].
+#[must_use]
+pub fn subscription(customer: CustomerId, subscription: SubscriptionId) -> String {
+    format!("{CUSTOMERS}/{customer}/subscriptions/{subscription}")
+}
+
+/// A path as a resource's links write it: relative, without the version prefix
+/// (`/customers/{id}`), as Partner Center does.
+#[must_use]
+pub fn unversioned(path: &str) -> &str {
+    path.strip_prefix(VERSION_PREFIX).unwrap_or(path)
+}
+
 /// The path of a subscription's [`REGISTRATIONS`] route.
 #[must_use]
 pub fn registrations(customer: CustomerId, subscription: SubscriptionId) -> String {
@@ -148,6 +191,15 @@ pub mod templates {
     /// `POST`: activate a sandbox SaaS subscription.
     pub const ACTIVATE: &str =
         "/v{version}/customers/{customer_id}/subscriptions/{subscription_id}/activate";
+    /// `GET`: the customers.
+    pub const CUSTOMERS: &str = "/v{version}/customers";
+    /// `GET`: a customer.
+    pub const CUSTOMER: &str = "/v{version}/customers/{customer_id}";
+    /// `GET`: a customer's subscriptions.
+    pub const SUBSCRIPTIONS: &str = "/v{version}/customers/{customer_id}/subscriptions";
+    /// `GET`: a subscription.
+    pub const SUBSCRIPTION: &str =
+        "/v{version}/customers/{customer_id}/subscriptions/{subscription_id}";
 }
 
 /// The `Location` a registration answers with: relative, without the version segment, as Partner

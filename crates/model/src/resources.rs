@@ -24,6 +24,17 @@ pub struct ResourceAttributes {
     pub object_type: String,
 }
 
+impl ResourceAttributes {
+    /// The attributes of a resource of type `object_type`, without an etag.
+    #[must_use]
+    pub fn of(object_type: &str) -> Self {
+        Self {
+            etag: None,
+            object_type: object_type.to_owned(),
+        }
+    }
+}
+
 /// Body of `GET .../registrationstatus`, and of `POST .../registrations` once registered.
 ///
 /// ```json

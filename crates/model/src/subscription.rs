@@ -5,6 +5,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::collection::Link;
+use crate::ids::SubscriptionId;
+use crate::resources::ResourceAttributes;
+
 /// A value that is not one of an enumeration's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} `{value}`; expected one of: {expected}")]
@@ -91,6 +95,8 @@ wire_enum!(
         Saas => "saas",
         /// A license-based subscription (Microsoft 365 and the like).
         License => "license",
+        /// An Azure reservation, made by a reservation purchase.
+        Reservation => "reservation",
     }
 );
 
@@ -237,6 +243,81 @@ impl<'de> Deserialize<'de> for RegistrationStatus {
         let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         Ok(Self::parse_lenient(&s))
     }
+}
+
+/// A customer's subscription, as `GET .../subscriptions/{id}` answers it.
+///
+/// ```json
+/// {"id": "<sid>", "offerId": "MS-AZR-0145P", "offerName": "Microsoft Azure", "friendlyName": "Microsoft Azure",
+///  "quantity": 1, "unitType": "Usage-based", "creationDate": "2026-11-25T10:00:00.000Z",
+///  "effectiveStartDate": "2026-11-25T00:00:00.000Z", "commitmentEndDate": "9999-12-31T00:00:00.000Z",
+///  "status": "active", "autoRenewEnabled": false, "billingType": "usage", "billingCycle": "monthly",
+///  "termDuration": "P1M", "isTrial": false, "contractType": "subscription", "orderId": "<when bought>",
+///  "links": {"self": {"uri": "/customers/<cid>/subscriptions/<sid>", "method": "GET", "headers": []}},
+///  "attributes": {"objectType": "Subscription"}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// Its id.
+    pub id: SubscriptionId,
+    /// What was bought: an offer id (`MS-AZR-0145P`) or a catalog item (`PRODUCT:SKU:AVAILABILITY`).
+    pub offer_id: String,
+    /// The offer's name.
+    pub offer_name: String,
+    /// The name the partner gave it.
+    pub friendly_name: String,
+    /// How many (licenses, reservation instances).
+    pub quantity: u32,
+    /// `Usage-based`, `Licenses`, `License(s)`, `Benefit`.
+    pub unit_type: String,
+    /// When it was created (RFC 3339).
+    pub creation_date: String,
+    /// When its term started (midnight UTC).
+    pub effective_start_date: String,
+    /// When its commitment ends (`9999-12-31` for usage-based subscriptions).
+    pub commitment_end_date: String,
+    /// Its status, lower case.
+    pub status: SubscriptionStatus,
+    /// Whether it renews by itself.
+    pub auto_renew_enabled: bool,
+    /// `usage`, `license` or `none`.
+    pub billing_type: String,
+    /// `monthly`, `one_time`, ...
+    pub billing_cycle: String,
+    /// `P1M`, `P1Y`, `P3Y`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_duration: Option<String>,
+    /// Whether it is a trial.
+    pub is_trial: bool,
+    /// `subscription`.
+    pub contract_type: String,
+    /// The order that created it, when it was bought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// Where it is, and (a SaaS subscription awaiting activation) its activation links.
+    pub links: SubscriptionLinks,
+    /// `{"objectType":"Subscription"}`.
+    pub attributes: ResourceAttributes,
+}
+
+impl Subscription {
+    /// The resource type name (the XML root element, and the item name in collections).
+    pub const OBJECT_TYPE: &'static str = "Subscription";
+}
+
+/// A subscription's links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionLinks {
+    /// Where it is.
+    #[serde(rename = "self")]
+    pub self_link: Link,
+    /// Where its activation links are (a SaaS subscription awaiting activation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_links: Option<Link>,
 }
 
 #[cfg(test)]

@@ -59,6 +59,85 @@ impl Timestamp {
     }
 }
 
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
+
+impl Timestamp {
+    /// RFC 3339 in UTC with milliseconds, as Partner Center writes instants:
+    /// `2026-11-25T10:00:00.123Z`.
+    #[must_use]
+    pub fn to_rfc3339(self) -> String {
+        let (days, ms) = (self.0.div_euclid(DAY_MS), self.0.rem_euclid(DAY_MS));
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        )
+    }
+
+    /// Midnight (UTC) of this instant's day.
+    #[must_use]
+    pub const fn start_of_day(self) -> Self {
+        Self(self.0.div_euclid(DAY_MS) * DAY_MS)
+    }
+
+    /// The same time of day `months` calendar months later; a day past the end of the month
+    /// becomes the month's last (January 31 plus one month is February 28 or 29).
+    #[must_use]
+    pub fn add_months(self, months: u32) -> Self {
+        let (days, ms) = (self.0.div_euclid(DAY_MS), self.0.rem_euclid(DAY_MS));
+        let (year, month, day) = civil_from_days(days);
+        let total = i64::from(month) - 1 + i64::from(months);
+        let (year, month) = (year + total.div_euclid(12), total.rem_euclid(12) + 1);
+        let month = u32::try_from(month).unwrap_or(1);
+        let day = day.min(days_in_month(year, month));
+        Self(days_from_civil(year, month, day).saturating_mul(DAY_MS) + ms)
+    }
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(year) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The proleptic Gregorian date of a day since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = u32::try_from(day_of_year - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 impl From<SystemTime> for Timestamp {
     fn from(time: SystemTime) -> Self {
         match time.duration_since(UNIX_EPOCH) {
@@ -89,5 +168,42 @@ mod tests {
         );
         assert_eq!(Timestamp::from(t.to_system_time()), t);
         assert_eq!(Timestamp::from_millis(5).duration_since(t), Duration::ZERO);
+    }
+
+    #[test]
+    fn instants_are_written_in_rfc3339_and_months_follow_the_calendar() {
+        // 2026-11-25T10:00:00.123Z
+        let t = Timestamp::from_millis(1_795_600_800_123);
+        assert_eq!(t.to_rfc3339(), "2026-11-25T10:00:00.123Z");
+        assert_eq!(t.start_of_day().to_rfc3339(), "2026-11-25T00:00:00.000Z");
+        assert_eq!(t.add_months(12).to_rfc3339(), "2027-11-25T10:00:00.123Z");
+        assert_eq!(t.add_months(2).to_rfc3339(), "2027-01-25T10:00:00.123Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(-1).to_rfc3339(),
+            "1969-12-31T23:59:59.999Z"
+        );
+        // January 31 plus one month: the end of February, leap years included.
+        let jan31 = Timestamp::from_millis(days_from_civil(2028, 1, 31) * DAY_MS);
+        assert_eq!(jan31.add_months(1).to_rfc3339(), "2028-02-29T00:00:00.000Z");
+        assert_eq!(
+            jan31.add_months(13).to_rfc3339(),
+            "2029-02-28T00:00:00.000Z"
+        );
+        // The two conversions agree over four centuries.
+        for days in (-200_000..200_000).step_by(97) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        // Instants whose text was computed independently (Python's datetime).
+        for (ms, text) in [
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (4_102_444_799_999, "2099-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(Timestamp::from_millis(ms).to_rfc3339(), text);
+        }
     }
 }

@@ -17,11 +17,16 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesText, Event};
 use quick_xml::reader::Reader;
 
+pub mod generic;
+
+use crate::collection::Collection;
+use crate::customer::Customer;
 use crate::fault::ServiceFault;
 use crate::resources::{
     ActivationStatus, ResourceAttributes, SubscriptionActivationResult,
     SubscriptionRegistrationStatus,
 };
+use crate::subscription::Subscription;
 
 /// The data-contract namespace of every body.
 pub const NAMESPACE: &str =
@@ -284,6 +289,35 @@ impl XmlForm for ServiceFault {
                 .map(|s| s.text.trim().to_owned())
                 .unwrap_or_default(),
         })
+    }
+}
+
+/// The part-two resources take their XML form from their JSON form (see [`generic`]).
+macro_rules! xml_form_of_json {
+    ($($ty:ty),* $(,)?) => {
+        $(
+            impl XmlForm for $ty {
+                fn to_xml(&self) -> String {
+                    generic::to_xml(Self::OBJECT_TYPE, self)
+                }
+
+                fn from_xml(xml: &str) -> Result<Self, XmlError> {
+                    generic::from_xml(xml, Self::OBJECT_TYPE)
+                }
+            }
+        )*
+    };
+}
+
+xml_form_of_json!(Customer, Subscription);
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned> XmlForm for Collection<T> {
+    fn to_xml(&self) -> String {
+        generic::to_xml(Self::OBJECT_TYPE, self)
+    }
+
+    fn from_xml(xml: &str) -> Result<Self, XmlError> {
+        generic::from_xml(xml, Self::OBJECT_TYPE)
     }
 }
 

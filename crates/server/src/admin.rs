@@ -16,7 +16,9 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use partner_center_domain::{Lookup, Partner, Settled, SubscriptionKey, Upserted};
+use partner_center_domain::customer::CustomerRecord;
+use partner_center_domain::subscription::SubscriptionRecord;
+use partner_center_domain::{CustomerKey, Lookup, Partner, Settled, SubscriptionKey, Upserted};
 use partner_center_model::admin::{
     self as api, FaultRule, JournalEntry, PutCustomer, PutPartner, PutSubscription, RequestsQuery,
     SeedReport, SubscriptionDetail,
@@ -25,7 +27,7 @@ use partner_center_model::fault::codes;
 use partner_center_model::fixture::FixtureSubscription;
 use partner_center_model::paths::admin as paths;
 use partner_center_model::{CustomerId, Fixture, RegistrationEnding, TenantId, Timestamp};
-use partner_center_store::{Customer, RegistrationRecord, Subscription};
+use partner_center_store::RegistrationRecord;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -186,21 +188,26 @@ fn partner(p: Partner) -> api::Partner {
     }
 }
 
-fn customer(c: Customer) -> api::Customer {
+fn customer(c: CustomerRecord) -> api::Customer {
     api::Customer {
         id: c.id,
         company_name: c.company_name,
+        domain: c.domain,
     }
 }
 
 /// A subscription as the admin API shows it.
-fn subscription(s: Subscription) -> api::Subscription {
+fn subscription(s: SubscriptionRecord) -> api::Subscription {
     api::Subscription {
         registration_status: s.registration,
         id: s.id,
         kind: s.kind,
         status: s.status,
         offer_name: s.offer_name,
+        offer_id: s.offer_id,
+        friendly_name: s.friendly_name,
+        quantity: s.quantity,
+        order_id: s.order_id,
         activated_at: s.activated_at.map(journal::rfc3339),
     }
 }
@@ -262,12 +269,16 @@ async fn list_customers(
     params: Params,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
-    let customers = state
-        .admin_store()
-        .list_customers(tenant)
+    if state.requests().partner(tenant).await?.is_none() {
+        return Err(not_found(format_args!("Partner {tenant}")));
+    }
+    let customers: Vec<api::Customer> = state
+        .requests()
+        .customers(tenant, None, u32::MAX)
         .await?
-        .ok_or_else(|| not_found(format_args!("Partner {tenant}")))?;
-    let customers: Vec<api::Customer> = customers.into_iter().map(customer).collect();
+        .into_iter()
+        .map(|(_, record)| customer(record))
+        .collect();
     Ok(json(StatusCode::OK, &customers))
 }
 
@@ -277,17 +288,23 @@ async fn put_customer(
     params: Params,
     AdminJson(request): AdminJson<PutCustomer>,
 ) -> Result<Response, ApiError> {
-    let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
-    let customer = Customer {
-        id: guid(params.get("customer"), "customer")?,
-        company_name: request.company_name,
+    let key = CustomerKey {
+        partner: guid(params.get("tenant"), "tenant")?,
+        customer: guid(params.get("customer"), "customer")?,
     };
+    let now = Timestamp::now();
     let outcome = state
         .admin_store()
-        .put_customer(tenant, &customer, Timestamp::now())
+        .put_customer(key, &request.company_name, request.domain.as_deref(), now)
         .await?
-        .ok_or_else(|| not_found(format_args!("Partner {tenant}")))?;
-    Ok(upserted(outcome, &self::customer(customer)))
+        .ok_or_else(|| not_found(format_args!("Partner {}", key.partner)))?;
+    let record = CustomerRecord {
+        id: key.customer,
+        company_name: request.company_name,
+        domain: request.domain,
+        created_at: now,
+    };
+    Ok(upserted(outcome, &self::customer(record)))
 }
 
 async fn delete_customer(
@@ -315,19 +332,18 @@ async fn list_subscriptions(
     State(state): State<AppState>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let tenant: TenantId = guid(params.get("tenant"), "tenant")?;
-    let customer: CustomerId = guid(params.get("customer"), "customer")?;
-    match state
-        .admin_store()
-        .list_subscriptions(tenant, customer)
-        .await?
-    {
-        Lookup::Found(subscriptions) => {
+    let key = CustomerKey {
+        partner: guid(params.get("tenant"), "tenant")?,
+        customer: guid(params.get("customer"), "customer")?,
+    };
+    match state.requests().subscriptions(key, None).await? {
+        Some(subscriptions) => {
             let subscriptions: Vec<_> = subscriptions.into_iter().map(subscription).collect();
             Ok(json(StatusCode::OK, &subscriptions))
         }
-        _ => Err(not_found(format_args!(
-            "Customer {customer} of partner {tenant}"
+        None => Err(not_found(format_args!(
+            "Customer {} of partner {}",
+            key.customer, key.partner
         ))),
     }
 }
@@ -361,10 +377,11 @@ async fn put_subscription(
 ) -> Result<Response, ApiError> {
     let key = subscription_key(&params)?;
     let spec = FixtureSubscription {
-        id: key.subscription,
-        kind: request.kind,
-        status: request.status,
         offer_name: request.offer_name,
+        offer_id: request.offer_id,
+        friendly_name: request.friendly_name,
+        quantity: request.quantity,
+        ..FixtureSubscription::new(key.subscription, request.kind, request.status)
     };
     let outcome = missing(
         state

@@ -38,18 +38,25 @@ pub fn demo_fixture() -> Fixture {
             customers: vec![FixtureCustomer {
                 id: DEMO_CUSTOMER,
                 company_name: "Fabrikam".into(),
+                domain: None,
                 subscriptions: vec![
                     FixtureSubscription {
                         id: DEMO_AZURE_PLAN,
                         kind: SubscriptionKind::AzurePlan,
                         status: SubscriptionStatus::Active,
                         offer_name: "Azure plan".into(),
+                        offer_id: None,
+                        friendly_name: None,
+                        quantity: None,
                     },
                     FixtureSubscription {
                         id: DEMO_SAAS,
                         kind: SubscriptionKind::Saas,
                         status: SubscriptionStatus::Pending,
                         offer_name: "Contoso SaaS".into(),
+                        offer_id: None,
+                        friendly_name: None,
+                        quantity: None,
                     },
                 ],
             }],

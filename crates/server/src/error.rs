@@ -10,7 +10,7 @@ use partner_center_model::fault::codes;
 use partner_center_model::{CustomerId, ServiceFault, SubscriptionId};
 use partner_center_store::StoreError;
 
-use crate::render::{Payload, reply};
+use crate::render::reply;
 
 /// An error answered with a ServiceFault body.
 #[derive(Debug)]
@@ -225,7 +225,7 @@ impl IntoResponse for ApiError {
             Some(cause) => tracing::error!(error = %cause, "request failed"),
             None => {}
         }
-        let mut response = reply(self.status, Payload::Fault(self.fault));
+        let mut response = reply(self.status, self.fault);
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -49,6 +49,7 @@ mod janitor;
 pub mod negotiate;
 mod openapi;
 pub mod ops;
+mod paging;
 mod render;
 mod routes;
 pub mod wire;
@@ -84,6 +85,7 @@ struct StateInner {
     throttle: Throttle,
     metrics: Metrics,
     limits: config::Limits,
+    paging: paging::Paging,
 }
 
 impl AppState {
@@ -155,6 +157,10 @@ impl AppState {
     pub(crate) fn limits(&self) -> &config::Limits {
         &self.inner.limits
     }
+
+    pub(crate) fn paging(&self) -> &paging::Paging {
+        &self.inner.paging
+    }
 }
 
 /// Why the service could not start.
@@ -172,6 +178,9 @@ pub enum StartError {
     /// A fault rule is not valid.
     #[error("invalid fault rule: {0}")]
     Fault(String),
+    /// The store failed while the service was being set up.
+    #[error(transparent)]
+    Store(#[from] partner_center_store::StoreError),
 }
 
 /// The service, ready to serve.
@@ -207,6 +216,9 @@ impl App {
         let metrics = Metrics::new();
         let worker = Worker::new(store.clone(), &config.worker, metrics.clone());
         let faults = Faults::new(config.faults).map_err(StartError::Fault)?;
+        let paging = paging::Paging::load(store.as_ref())
+            .await
+            .map_err(StartError::Store)?;
         Ok(Self {
             state: AppState {
                 inner: Arc::new(StateInner {
@@ -222,6 +234,7 @@ impl App {
                     throttle: Throttle::new(config.throttle),
                     metrics,
                     limits: config.limits,
+                    paging,
                 }),
             },
         })
@@ -242,6 +255,7 @@ impl App {
     /// The routes with their middleware, before path normalisation.
     pub fn router(&self) -> Router {
         let mut routes = Router::new()
+            .merge(routes::customers::router())
             .merge(routes::subscriptions::router())
             .merge(routes::health::router())
             .route("/openapi.json", axum::routing::get(openapi::serve))

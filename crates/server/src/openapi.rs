@@ -19,7 +19,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::routes::subscriptions;
+use crate::routes::{customers, subscriptions};
 
 /// A GUID as the routes accept it: 8-4-4-4-12 hexadecimal digits in any case, optionally in braces.
 pub(crate) const GUID_PATTERN: &str = r"^(\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$";
@@ -38,46 +38,154 @@ impl PartialSchema for ApiVersion {
 
 impl ToSchema for ApiVersion {}
 
-/// The path parameters of the three routes.
+fn path_parameter(
+    name: &str,
+    description: &str,
+    schema: RefOr<Schema>,
+) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+fn query_parameter(
+    name: &str,
+    description: &str,
+    schema: RefOr<Schema>,
+) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+fn guid(example: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(GUID_PATTERN))
+        .examples([example])
+        .into()
+}
+
+fn version_parameter() -> utoipa::openapi::path::Parameter {
+    path_parameter(
+        "version",
+        "The API version: `1` or `1.0`.",
+        ApiVersion::schema(),
+    )
+}
+
+fn customer_parameter() -> utoipa::openapi::path::Parameter {
+    path_parameter(
+        "customer_id",
+        "The customer's Entra tenant id: a GUID, in any case, optionally in braces.",
+        guid("c2f6e3b1-0000-4000-8000-000000000002"),
+    )
+}
+
+/// The path parameter of the routes that name no customer.
+pub(crate) struct VersionPathParams;
+
+impl IntoParams for VersionPathParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![version_parameter()]
+    }
+}
+
+/// The path parameters of the routes on a customer.
+pub(crate) struct CustomerPathParams;
+
+impl IntoParams for CustomerPathParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![version_parameter(), customer_parameter()]
+    }
+}
+
+/// The path parameters of the routes on a subscription.
 pub(crate) struct SubscriptionPathParams;
 
 impl IntoParams for SubscriptionPathParams {
     fn into_params(
         _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
     ) -> Vec<utoipa::openapi::path::Parameter> {
-        let path_parameter = |name: &str, description: &str, schema: RefOr<Schema>| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .description(Some(description))
-                .schema(Some(schema))
-                .build()
-        };
-        let guid = |example: &str| -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(GUID_PATTERN))
-                .examples([example])
-                .into()
-        };
         vec![
-            path_parameter(
-                "version",
-                "The API version: `1` or `1.0`.",
-                ApiVersion::schema(),
-            ),
-            path_parameter(
-                "customer_id",
-                "The customer's Entra tenant id: a GUID, in any case, optionally in braces.",
-                guid("c2f6e3b1-0000-4000-8000-000000000002"),
-            ),
+            version_parameter(),
+            customer_parameter(),
             path_parameter(
                 "subscription_id",
                 "The Partner Center subscription id: a GUID, in any case, optionally in braces.",
                 guid("d3a7f4c2-0000-4000-8000-000000000003"),
             ),
         ]
+    }
+}
+
+/// The query of the customers list.
+pub(crate) struct CustomersQueryParams;
+
+impl IntoParams for CustomersQueryParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            query_parameter(
+                "size",
+                "Customers per page, 1 to 500 (200 by default); 0 with a filter: all of them.",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(500))
+                    .into(),
+            ),
+            query_parameter(
+                "seekOperation",
+                "`Next`: the page after the one whose token the MS-ContinuationToken header carries.",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["Next"]))
+                    .into(),
+            ),
+            query_parameter(
+                "filter",
+                "URL-encoded JSON: {\"Field\": \"CompanyName\"|\"Domain\", \"Value\": \"...\", \"Operator\": \"starts_with\"}.",
+                String::schema(),
+            ),
+            ParameterBuilder::new()
+                .name("MS-ContinuationToken")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "With seekOperation=Next: the continuationToken of the previous page.",
+                ))
+                .schema(Some(String::schema()))
+                .build(),
+        ]
+    }
+}
+
+/// The query of the subscriptions list.
+pub(crate) struct SubscriptionsQueryParams;
+
+impl IntoParams for SubscriptionsQueryParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![query_parameter(
+            "order_id",
+            "Only the subscriptions this order created.",
+            String::schema(),
+        )]
     }
 }
 
@@ -93,10 +201,21 @@ impl IntoParams for SubscriptionPathParams {
         (url = "https://api.partnercenter.microsoft.com", description = "Partner Center"),
         (url = "http://127.0.0.1:8080", description = "This service, as `partner-center serve` starts it"),
     ),
-    paths(subscriptions::register, subscriptions::registration_status, subscriptions::activate),
+    paths(
+        customers::list_customers,
+        customers::get_customer,
+        subscriptions::list_subscriptions,
+        subscriptions::get_subscription,
+        subscriptions::register,
+        subscriptions::registration_status,
+        subscriptions::activate
+    ),
     components(schemas(ServiceFault)),
     modifiers(&Shared),
-    tags((name = "Subscriptions", description = "A customer's subscriptions"))
+    tags(
+        (name = "Customers", description = "The partner's customers"),
+        (name = "Subscriptions", description = "A customer's subscriptions")
+    )
 )]
 struct ApiDoc;
 
@@ -107,7 +226,7 @@ struct Shared;
 const ERRORS: &[(StatusCode, &str)] = &[
     (
         StatusCode::BAD_REQUEST,
-        "An input is not valid (code 2000: an id that is not a GUID, an unusable MS-RequestId or MS-CorrelationId), or the operation does not apply to the subscription (see docs/error-codes.md).",
+        "An input is not valid (code 2000: an id that is not a GUID, an unusable MS-RequestId or MS-CorrelationId, a page size, filter or continuation token that is not valid), or the operation does not apply to the subscription (see docs/error-codes.md).",
     ),
     (
         StatusCode::UNAUTHORIZED,
@@ -296,15 +415,32 @@ fn document() -> Value {
                     first.make_ascii_uppercase();
                 }
                 let xml = if definition.get("type") == Some(&json!("array")) {
-                    definition["items"]["xml"] =
-                        json!({"name": "string", "namespace": ARRAYS_NAMESPACE, "prefix": "a"});
+                    // Items are named after their type (a resource, by reference or, in a
+                    // `Collection_T`, inline), or `a:string`.
+                    let item = definition["items"]["$ref"]
+                        .as_str()
+                        .and_then(|r| r.rsplit('/').next())
+                        .or_else(|| name.strip_prefix("Collection_"))
+                        .map(str::to_owned);
+                    definition["items"]["xml"] = match item {
+                        Some(name) => json!({"name": name}),
+                        None => {
+                            json!({"name": "string", "namespace": ARRAYS_NAMESPACE, "prefix": "a"})
+                        }
+                    };
                     json!({"name": pascal, "wrapped": true})
                 } else {
                     json!({"name": pascal})
                 };
                 definition["xml"] = xml;
             }
-            schema["xml"] = json!({"name": name, "namespace": NAMESPACE});
+            // A collection's root is `Collection`, whatever it holds.
+            let root = if name.starts_with("Collection_") {
+                "Collection"
+            } else {
+                name.as_str()
+            };
+            schema["xml"] = json!({"name": root, "namespace": NAMESPACE});
         }
     }
     value
@@ -347,6 +483,72 @@ mod tests {
         assert!(
             checked_in == generated,
             "docs/openapi.json is out of date: run `PC_UPDATE_OPENAPI=1 cargo test -p partner-center-server openapi`"
+        );
+    }
+
+    #[test]
+    fn the_document_describes_the_customers_and_subscriptions_reads() {
+        let doc = document();
+        for (path, parameters) in [
+            (
+                "/v{version}/customers",
+                [
+                    "version",
+                    "size",
+                    "seekOperation",
+                    "filter",
+                    "MS-ContinuationToken",
+                ]
+                .as_slice(),
+            ),
+            (
+                "/v{version}/customers/{customer_id}",
+                &["version", "customer_id"],
+            ),
+            (
+                "/v{version}/customers/{customer_id}/subscriptions",
+                &["version", "customer_id", "order_id"],
+            ),
+            (
+                "/v{version}/customers/{customer_id}/subscriptions/{subscription_id}",
+                &["version", "customer_id", "subscription_id"],
+            ),
+        ] {
+            let operation = &doc["paths"][path]["get"];
+            assert!(operation.is_object(), "{path}");
+            for status in ["200", "400", "401", "403", "404", "406", "500", "503"] {
+                assert!(
+                    operation["responses"][status].is_object(),
+                    "{path} {status}"
+                );
+            }
+            let names: Vec<&str> = operation["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for name in parameters {
+                assert!(names.contains(name), "{path}: {name}");
+            }
+        }
+        let customer = &doc["components"]["schemas"]["Customer"];
+        assert_eq!(customer["xml"]["name"], "Customer");
+        assert_eq!(
+            customer["properties"]["companyProfile"]["xml"]["name"],
+            "CompanyProfile"
+        );
+        let items = doc["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(name, _)| name.starts_with("Collection") && name.contains("Customer"))
+            .map(|(_, schema)| schema)
+            .unwrap();
+        assert_eq!(items["xml"]["name"], "Collection");
+        assert_eq!(
+            items["properties"]["items"]["items"]["xml"]["name"],
+            "Customer"
         );
     }
 

@@ -1,40 +1,52 @@
 //! Bodies as Partner Center writes them: handlers and errors attach a typed [`Payload`] to their
 //! response, and the correlation layer renders it once, in the negotiated media type.
 
-use axum::body::Body;
+use axum::body::Body as HttpBody;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use partner_center_model::{
-    MediaType, ServiceFault, SubscriptionActivationResult, SubscriptionRegistrationStatus, XmlForm,
-};
+use std::sync::Arc;
+
+use partner_center_model::{MediaType, ServiceFault, XmlForm};
 use serde::Serialize;
 
-/// A Partner Center body, rendered in the negotiated media type by [`correlate`] once the
-/// response is complete. Every body of the three routes, and every ServiceFault, goes this way.
-#[derive(Debug, Clone)]
-pub(crate) enum Payload {
-    RegistrationStatus(SubscriptionRegistrationStatus),
-    Activation(SubscriptionActivationResult),
-    Fault(ServiceFault),
+/// A Partner Center body: its JSON and its XML form.
+pub(crate) trait Body: Send + Sync + 'static {
+    /// The JSON form.
+    fn json(&self) -> Result<Vec<u8>, serde_json::Error>;
+    /// The XML form.
+    fn xml(&self) -> String;
 }
+
+impl<T: Serialize + XmlForm + Send + Sync + 'static> Body for T {
+    fn json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    fn xml(&self) -> String {
+        self.to_xml()
+    }
+}
+
+/// A Partner Center body, rendered in the negotiated media type by the correlation layer once
+/// the response is complete. Every body of the Partner Center routes, and every ServiceFault,
+/// goes this way.
+#[derive(Clone)]
+pub(crate) struct Payload(Arc<dyn Body>);
 
 impl Payload {
     fn render(&self, media: MediaType) -> Result<Vec<u8>, serde_json::Error> {
-        Ok(match (self, media.is_xml()) {
-            (Self::RegistrationStatus(body), false) => serde_json::to_vec(body)?,
-            (Self::Activation(body), false) => serde_json::to_vec(body)?,
-            (Self::Fault(body), false) => serde_json::to_vec(body)?,
-            (Self::RegistrationStatus(body), true) => body.to_xml().into_bytes(),
-            (Self::Activation(body), true) => body.to_xml().into_bytes(),
-            (Self::Fault(body), true) => body.to_xml().into_bytes(),
-        })
+        if media.is_xml() {
+            Ok(self.0.xml().into_bytes())
+        } else {
+            self.0.json()
+        }
     }
 }
 
 /// A response with `status` and a body to render in the negotiated media type.
-pub(crate) fn reply(status: StatusCode, payload: Payload) -> Response {
+pub(crate) fn reply(status: StatusCode, body: impl Body) -> Response {
     let mut response = status.into_response();
-    response.extensions_mut().insert(payload);
+    response.extensions_mut().insert(Payload(Arc::new(body)));
     response
 }
 
@@ -49,7 +61,7 @@ pub(crate) fn render(response: &mut Response, media: MediaType) {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(media.content_type()),
             );
-            *response.body_mut() = Body::from(bytes);
+            *response.body_mut() = HttpBody::from(bytes);
         }
         Err(err) => {
             // A body that cannot be serialised is a bug: the client gets the 500 ServiceFault
@@ -57,10 +69,10 @@ pub(crate) fn render(response: &mut Response, media: MediaType) {
             tracing::error!(error = %err, "cannot render a response body");
             *response = reply(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Payload::Fault(ServiceFault::new(
+                ServiceFault::new(
                     partner_center_model::fault::codes::UNEXPECTED,
                     "Unexpected service error. Try again later.",
-                )),
+                ),
             );
             render(response, MediaType::Json);
         }

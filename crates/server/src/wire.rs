@@ -94,25 +94,29 @@ pub(crate) fn normalize_path(mut request: Request) -> Request {
     request
 }
 
+/// The literal segments of the Partner Center routes, matched in any case after the version (ids
+/// are GUIDs, so none is mistaken for one).
+const LITERALS: &[&str] = &[
+    "customers",
+    "subscriptions",
+    "registrations",
+    "registrationstatus",
+    "activate",
+];
+
 /// The canonical form of segment `index` of a path, when it is one of the literals matched in any
 /// case (`versioned`: the path starts with a version the service serves).
 fn canonical_segment(index: usize, segment: &str, versioned: bool) -> Option<&'static str> {
-    const LITERALS: [(usize, &[&str]); 3] = [
-        (2, &["customers"]),
-        (4, &["subscriptions"]),
-        (6, &["registrations", "registrationstatus", "activate"]),
-    ];
     if index == 1 {
         return (segment.eq_ignore_ascii_case("v1") || segment.eq_ignore_ascii_case("v1.0"))
             .then_some("v1");
     }
-    if !versioned {
+    if !versioned || index < 2 {
         return None;
     }
     LITERALS
         .iter()
-        .find(|(at, _)| *at == index)
-        .and_then(|(_, names)| names.iter().find(|name| segment.eq_ignore_ascii_case(name)))
+        .find(|name| segment.eq_ignore_ascii_case(name))
         .copied()
 }
 

@@ -30,14 +30,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use partner_center_domain::customer::CustomerRecord;
+use partner_center_domain::subscription::SubscriptionRecord;
 use partner_center_domain::{
-    ActivateOutcome, ClaimedRegistration, CompletedRegistration, Lookup, Partner, RegisterOutcome,
-    SeedReport, Settled, SubscriptionKey, Upserted,
+    ActivateOutcome, ClaimedRegistration, CompletedRegistration, CustomerKey, Lookup, Partner,
+    RegisterOutcome, SeedReport, Settled, SubscriptionKey, Upserted,
 };
 use partner_center_model::fixture::FixtureSubscription;
 use partner_center_model::{
-    ClientId, CustomerId, Fixture, RegistrationEnding, RegistrationState, SubscriptionId,
-    SubscriptionKind, SubscriptionStatus, TenantId, Timestamp,
+    ClientId, CustomerId, Fixture, RegistrationEnding, RegistrationState, TenantId, Timestamp,
 };
 
 mod outcome;
@@ -275,37 +276,11 @@ pub(crate) const fn planned_ending(fails: bool) -> RegistrationEnding {
     }
 }
 
-/// A customer of a partner, as the administration API sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Customer {
-    /// The customer's tenant id.
-    pub id: CustomerId,
-    /// Display name.
-    pub company_name: String,
-}
-
-/// A subscription, as the administration API sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subscription {
-    /// Its id.
-    pub id: SubscriptionId,
-    /// What it is.
-    pub kind: SubscriptionKind,
-    /// Its status.
-    pub status: SubscriptionStatus,
-    /// The offer's display name.
-    pub offer_name: String,
-    /// Where its registration stands.
-    pub registration: RegistrationState,
-    /// When it was activated, if it was.
-    pub activated_at: Option<Timestamp>,
-}
-
 /// A subscription with its registration history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionDetail {
     /// The subscription.
-    pub subscription: Subscription,
+    pub subscription: SubscriptionRecord,
     /// Its registrations, oldest first.
     pub registrations: Vec<RegistrationRecord>,
 }
@@ -319,6 +294,37 @@ pub trait RequestStore: Debug + Send + Sync {
 
     /// The partner with this tenant id, if any.
     async fn partner(&self, tenant: TenantId) -> Result<Option<Partner>, StoreError>;
+
+    /// The service's own key `name`: the stored one, or `candidate` stored now if there is none
+    /// yet. Several processes racing to create it all end up with the same key.
+    async fn service_key(&self, name: &str, candidate: Vec<u8>) -> Result<Vec<u8>, StoreError>;
+
+    /// A customer of a partner, if it is one.
+    async fn customer(&self, key: CustomerKey) -> Result<Option<CustomerRecord>, StoreError>;
+
+    /// Up to `limit` customers of a partner in the order they were added, after the customer at
+    /// `after` (from the first when `None`), each with its position in that order (the cursor of
+    /// the next page).
+    async fn customers(
+        &self,
+        partner: TenantId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, CustomerRecord)>, StoreError>;
+
+    /// A customer's subscriptions (only those the order `order_id` created, when given), by id;
+    /// `None` when the partner has no such customer.
+    async fn subscriptions(
+        &self,
+        customer: CustomerKey,
+        order_id: Option<&str>,
+    ) -> Result<Option<Vec<SubscriptionRecord>>, StoreError>;
+
+    /// A subscription of a partner's customer.
+    async fn find_subscription(
+        &self,
+        key: &SubscriptionKey,
+    ) -> Result<Lookup<SubscriptionRecord>, StoreError>;
 
     /// The registration state of a subscription.
     async fn registration_status(
@@ -421,14 +427,13 @@ pub trait AdminStore: Debug + Send + Sync {
     /// Deletes a partner and everything that is its; `false` when there was none.
     async fn delete_partner(&self, tenant: TenantId) -> Result<bool, StoreError>;
 
-    /// A partner's customers, by id; `None` when there is no such partner.
-    async fn list_customers(&self, tenant: TenantId) -> Result<Option<Vec<Customer>>, StoreError>;
-
-    /// Creates or updates a customer of a partner; `None` when there is no such partner.
+    /// Creates or updates a customer of a partner (its domain derived when `None`); `None` when
+    /// there is no such partner.
     async fn put_customer(
         &self,
-        tenant: TenantId,
-        customer: &Customer,
+        key: CustomerKey,
+        company_name: &str,
+        domain: Option<&str>,
         now: Timestamp,
     ) -> Result<Option<Upserted>, StoreError>;
 
@@ -439,15 +444,8 @@ pub trait AdminStore: Debug + Send + Sync {
         customer: CustomerId,
     ) -> Result<bool, StoreError>;
 
-    /// A customer's subscriptions, by id.
-    async fn list_subscriptions(
-        &self,
-        tenant: TenantId,
-        customer: CustomerId,
-    ) -> Result<Lookup<Vec<Subscription>>, StoreError>;
-
-    /// Creates or updates a subscription (kind, status and offer name as given; a new one is
-    /// `NotRegistered`). `Found` when the customer exists.
+    /// Creates or updates a subscription (every field as given; a new one is `NotRegistered`).
+    /// `Found` when the customer exists.
     async fn put_subscription(
         &self,
         tenant: TenantId,

@@ -30,7 +30,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use partner_center_domain::seed::{self, Existing, StoredApplication, SubscriptionRecord};
+use partner_center_domain::customer::CustomerRecord;
+use partner_center_domain::seed::{
+    self, Existing, ExistingCustomer, ExistingSubscription, StoredApplication,
+};
+use partner_center_domain::subscription::SubscriptionRecord;
 use partner_center_domain::{
     ActivateOutcome, ClaimedRegistration, CompletedRegistration, CustomerKey, Decision, Lookup,
     OpenRegistration, Partner, RegisterOutcome, RegistrationId, SeedReport, Settled,
@@ -45,9 +49,9 @@ use sqlx::{Connection, Row};
 
 use crate::outcome::StoredOutcome;
 use crate::{
-    AdminStore, Application, Customer, FixtureStore, Idempotency, IdentityStore, JobQueue,
-    Recorded, RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, Subscription,
-    SubscriptionDetail, planned_ending, record_ending, record_state, secret,
+    AdminStore, Application, FixtureStore, Idempotency, IdentityStore, JobQueue, Recorded,
+    RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, SubscriptionDetail,
+    planned_ending, record_ending, record_state, secret,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -251,18 +255,60 @@ async fn partner_row(
     }))
 }
 
-/// A subscription from `subscription_id, kind, status, offer_name, registration_state, activated_at`.
-fn subscription_of(row: &PgRow) -> Result<Subscription, StoreError> {
-    Ok(Subscription {
+/// The columns [`subscription_of`] reads, in its order.
+const SUBSCRIPTION_COLUMNS: &str =
+    "subscription_id, kind, status, offer_name, offer_id, friendly_name,
+    quantity, order_id, term_duration, registration_state, created_at, activated_at";
+
+/// A subscription from the columns of [`SUBSCRIPTION_COLUMNS`].
+fn subscription_of(row: &PgRow) -> Result<SubscriptionRecord, StoreError> {
+    Ok(SubscriptionRecord {
         id: parse_column(row, 0)?,
         kind: parse_column(row, 1)?,
         status: parse_column(row, 2)?,
         offer_name: row.try_get(3)?,
-        registration: parse_column(row, 4)?,
+        offer_id: row.try_get(4)?,
+        friendly_name: row.try_get(5)?,
+        quantity: u32::try_from(row.try_get::<i32, _>(6)?).map_err(corrupt)?,
+        order_id: row.try_get(7)?,
+        term_duration: row.try_get(8)?,
+        registration: parse_column(row, 9)?,
+        created_at: Timestamp::from_millis(row.try_get(10)?),
         activated_at: row
-            .try_get::<Option<i64>, _>(5)?
+            .try_get::<Option<i64>, _>(11)?
             .map(Timestamp::from_millis),
     })
+}
+
+/// A customer from `customer_id, company_name, domain, created_at`.
+fn customer_of(row: &PgRow) -> Result<CustomerRecord, StoreError> {
+    Ok(CustomerRecord {
+        id: parse_column(row, 0)?,
+        company_name: row.try_get(1)?,
+        domain: row.try_get(2)?,
+        created_at: Timestamp::from_millis(row.try_get(3)?),
+    })
+}
+
+/// A subscription of a partner's customer, with its row id.
+async fn load_subscription(
+    conn: &mut PgConnection,
+    key: &SubscriptionKey,
+) -> Result<Lookup<(SubscriptionRecord, i64)>, StoreError> {
+    let Some(customer_ref) = customer_ref(conn, key.partner, key.customer).await? else {
+        return Ok(Lookup::CustomerNotFound);
+    };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {SUBSCRIPTION_COLUMNS}, id from subscriptions where customer_ref = $1 and subscription_id = $2"
+    )))
+    .bind(customer_ref)
+    .bind(key.subscription.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => Ok(Lookup::Found((subscription_of(&row)?, row.try_get(12)?))),
+        None => Ok(Lookup::SubscriptionNotFound),
+    }
 }
 
 /// The registrations of subscription row `id`, oldest first.
@@ -365,21 +411,27 @@ async fn lock_existing(tx: &mut PgConnection, fixture: &Fixture) -> Result<Exist
             }));
     }
     for key in seed::customers(fixture) {
-        let found: Option<(i64, String)> = sqlx::query_as(
-            "select id, company_name from customers
+        let found: Option<(i64, String, Option<String>)> = sqlx::query_as(
+            "select id, company_name, domain from customers
              where partner_tenant_id = $1 and customer_id = $2 for no key update",
         )
         .bind(key.partner.to_string())
         .bind(key.customer.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((customer_ref, company_name)) = found else {
+        let Some((customer_ref, company_name, domain)) = found else {
             continue;
         };
-        existing.customers.insert(key, company_name);
+        existing.customers.insert(
+            key,
+            ExistingCustomer {
+                company_name,
+                domain,
+            },
+        );
         let rows = sqlx::query(
-            "select subscription_id, kind, status, offer_name from subscriptions
-             where customer_ref = $1 for update",
+            "select subscription_id, kind, status, offer_name, offer_id, friendly_name, quantity
+             from subscriptions where customer_ref = $1 for update",
         )
         .bind(customer_ref)
         .fetch_all(&mut *tx)
@@ -391,10 +443,13 @@ async fn lock_existing(tx: &mut PgConnection, fixture: &Fixture) -> Result<Exist
                     customer: key.customer,
                     subscription: parse_column(row, 0)?,
                 },
-                SubscriptionRecord {
+                ExistingSubscription {
                     kind: parse_column(row, 1)?,
                     status: parse_column(row, 2)?,
                     offer_name: row.try_get(3)?,
+                    offer_id: row.try_get(4)?,
+                    friendly_name: row.try_get(5)?,
+                    quantity: u32::try_from(row.try_get::<i32, _>(6)?).map_err(corrupt)?,
                 },
             );
         }
@@ -497,6 +552,92 @@ impl RequestStore for PostgresStore {
     async fn partner(&self, tenant: TenantId) -> Result<Option<Partner>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         partner_row(&mut conn, tenant, false).await
+    }
+
+    async fn service_key(&self, name: &str, candidate: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        sqlx::query(
+            "insert into service_keys (name, key, created_at) values ($1, $2, $3)
+             on conflict (name) do nothing",
+        )
+        .bind(name)
+        .bind(&candidate)
+        .bind(Timestamp::now().as_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar("select key from service_keys where name = $1")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn customer(&self, key: CustomerKey) -> Result<Option<CustomerRecord>, StoreError> {
+        let row = sqlx::query(
+            "select customer_id, company_name, domain, created_at from customers
+             where partner_tenant_id = $1 and customer_id = $2",
+        )
+        .bind(key.partner.to_string())
+        .bind(key.customer.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(customer_of).transpose()
+    }
+
+    async fn customers(
+        &self,
+        partner: TenantId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, CustomerRecord)>, StoreError> {
+        let rows = sqlx::query(
+            "select customer_id, company_name, domain, created_at, id from customers
+             where partner_tenant_id = $1 and id > $2 order by id limit $3",
+        )
+        .bind(partner.to_string())
+        .bind(after.unwrap_or(i64::MIN))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(4)?, customer_of(row)?)))
+            .collect()
+    }
+
+    async fn subscriptions(
+        &self,
+        customer: CustomerKey,
+        order_id: Option<&str>,
+    ) -> Result<Option<Vec<SubscriptionRecord>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(customer_ref) =
+            customer_ref(&mut conn, customer.partner, customer.customer).await?
+        else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "select {SUBSCRIPTION_COLUMNS} from subscriptions
+             where customer_ref = $1 and ($2::text is null or order_id = $2)
+             order by subscription_id"
+        )))
+        .bind(customer_ref)
+        .bind(order_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(subscription_of)
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    async fn find_subscription(
+        &self,
+        key: &SubscriptionKey,
+    ) -> Result<Lookup<SubscriptionRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(load_subscription(&mut conn, key)
+            .await?
+            .map(|(record, _)| record))
     }
 
     async fn registration_status(
@@ -711,46 +852,22 @@ impl AdminStore for PostgresStore {
         .await
     }
 
-    async fn list_customers(&self, tenant: TenantId) -> Result<Option<Vec<Customer>>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        if partner_row(&mut conn, tenant, false).await?.is_none() {
-            return Ok(None);
-        }
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "select customer_id, company_name from customers where partner_tenant_id = $1 order by customer_id",
-        )
-        .bind(tenant.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.into_iter()
-            .map(|(id, company_name)| {
-                Ok(Customer {
-                    id: id.parse().map_err(corrupt)?,
-                    company_name,
-                })
-            })
-            .collect::<Result<_, StoreError>>()
-            .map(Some)
-    }
-
     async fn put_customer(
         &self,
-        tenant: TenantId,
-        customer: &Customer,
+        key: CustomerKey,
+        company_name: &str,
+        domain: Option<&str>,
         now: Timestamp,
     ) -> Result<Option<Upserted>, StoreError> {
         self.transaction(async |tx| {
-            let partner_exists = partner_row(tx, tenant, true).await?.is_some();
-            let existed = customer_ref(tx, tenant, customer.id).await?.is_some();
-            let key = CustomerKey {
-                partner: tenant,
-                customer: customer.id,
-            };
+            let partner_exists = partner_row(tx, key.partner, true).await?.is_some();
+            let existed = customer_ref(tx, key.partner, key.customer).await?.is_some();
             let decision = operator::put_customer(
                 partner_exists,
                 existed,
                 key,
-                customer.company_name.clone(),
+                company_name.to_owned(),
+                domain.map(str::to_owned),
                 now,
             );
             decided(tx, decision).await
@@ -774,28 +891,6 @@ impl AdminStore for PostgresStore {
         .await
     }
 
-    async fn list_subscriptions(
-        &self,
-        tenant: TenantId,
-        customer: CustomerId,
-    ) -> Result<Lookup<Vec<Subscription>>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let Some(customer_ref) = customer_ref(&mut conn, tenant, customer).await? else {
-            return Ok(Lookup::CustomerNotFound);
-        };
-        let rows = sqlx::query(
-            "select subscription_id, kind, status, offer_name, registration_state, activated_at
-             from subscriptions where customer_ref = $1 order by subscription_id",
-        )
-        .bind(customer_ref)
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.iter()
-            .map(subscription_of)
-            .collect::<Result<_, _>>()
-            .map(Lookup::Found)
-    }
-
     async fn put_subscription(
         &self,
         tenant: TenantId,
@@ -814,14 +909,7 @@ impl AdminStore for PostgresStore {
                 Lookup::SubscriptionNotFound => Lookup::Found(false),
                 Lookup::CustomerNotFound => Lookup::CustomerNotFound,
             };
-            let decision = operator::put_subscription(
-                key,
-                found,
-                subscription.kind,
-                subscription.status,
-                subscription.offer_name.clone(),
-                now,
-            );
+            let decision = operator::put_subscription(key, found, subscription, now);
             decided(tx, decision).await
         })
         .await
@@ -840,22 +928,10 @@ impl AdminStore for PostgresStore {
         key: &SubscriptionKey,
     ) -> Result<Lookup<SubscriptionDetail>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let Some(customer_ref) = customer_ref(&mut conn, key.partner, key.customer).await? else {
-            return Ok(Lookup::CustomerNotFound);
+        let (subscription, id) = match load_subscription(&mut conn, key).await?.found() {
+            Ok(found) => found,
+            Err(missing) => return Ok(missing),
         };
-        let row = sqlx::query(
-            "select subscription_id, kind, status, offer_name, registration_state, activated_at, id
-             from subscriptions where customer_ref = $1 and subscription_id = $2",
-        )
-        .bind(customer_ref)
-        .bind(key.subscription.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Lookup::SubscriptionNotFound);
-        };
-        let subscription = subscription_of(&row)?;
-        let id: i64 = row.try_get(6)?;
         let registrations = history(&mut conn, id).await?;
         Ok(Lookup::Found(SubscriptionDetail {
             subscription,

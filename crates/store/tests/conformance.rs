@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use partner_center_domain::{
-    ActivateOutcome, Lookup, Partner, RegisterOutcome, Settled, SubscriptionKey, Upserted,
+    ActivateOutcome, CustomerKey, Lookup, Partner, RegisterOutcome, Settled, SubscriptionKey,
+    Upserted,
 };
 use partner_center_model::fixture::{
     FixtureApplication, FixtureCustomer, FixturePartner, FixtureSubscription,
@@ -19,8 +20,7 @@ use partner_center_model::{
 };
 use partner_center_store::testing::{self, PostgresSchema};
 use partner_center_store::{
-    Customer, Idempotency, PostgresStore, Recorded, SigningKey, SqliteStore, Store, StoreOptions,
-    secret,
+    Idempotency, PostgresStore, Recorded, SigningKey, SqliteStore, Store, StoreOptions, secret,
 };
 
 const PARTNER: &str = "b1e5d2a0-0000-4000-8000-000000000001";
@@ -41,6 +41,9 @@ fn sub(id: &str, kind: SubscriptionKind, status: SubscriptionStatus) -> FixtureS
         kind,
         status,
         offer_name: format!("offer {kind}"),
+        offer_id: None,
+        friendly_name: None,
+        quantity: None,
     }
 }
 
@@ -61,6 +64,7 @@ fn fixture() -> Fixture {
                 customers: vec![FixtureCustomer {
                     id: CUSTOMER.parse().unwrap(),
                     company_name: "Fabrikam".into(),
+                    domain: None,
                     subscriptions: vec![
                         sub(AZURE_PLAN, AzurePlan, Active),
                         sub(SAAS, Saas, Pending),
@@ -176,6 +180,10 @@ on_every_backend!(operators_create_list_update_and_delete_partners_customers_and
 on_every_backend!(operators_complete_or_fail_registrations_in_progress);
 on_every_backend!(a_registration_accepted_to_fail_ends_in_failure);
 on_every_backend!(reset_removes_everything_but_the_signing_key);
+on_every_backend!(customers_are_paged_in_the_order_they_were_added_and_scoped_to_their_partner);
+on_every_backend!(subscriptions_are_read_with_their_fields_and_by_order);
+on_every_backend!(a_fixture_sets_domains_offers_names_and_quantities);
+on_every_backend!(the_first_service_key_stays);
 
 fn foreign_key(subscription: &str) -> SubscriptionKey {
     SubscriptionKey {
@@ -1073,32 +1081,44 @@ mod stories {
         assert_eq!(store.list_partners().await.unwrap(), vec![renamed.clone()]);
 
         let customer_id: CustomerId = CUSTOMER.parse().unwrap();
-        let customer = Customer {
-            id: customer_id,
-            company_name: "Fabrikam".into(),
+        let customer = CustomerKey {
+            partner: tenant,
+            customer: customer_id,
         };
         assert_eq!(
-            store.put_customer(tenant, &customer, now).await.unwrap(),
+            store
+                .put_customer(customer, "Fabrikam", None, now)
+                .await
+                .unwrap(),
             Some(Upserted::Created)
         );
         assert_eq!(
-            store.put_customer(tenant, &customer, now).await.unwrap(),
+            store
+                .put_customer(customer, "Fabrikam", Some("fabrikam.example.com"), now)
+                .await
+                .unwrap(),
             Some(Upserted::Updated)
         );
+        let elsewhere = CustomerKey {
+            partner: TenantId::new_random(),
+            ..customer
+        };
         assert_eq!(
             store
-                .put_customer(TenantId::new_random(), &customer, now)
+                .put_customer(elsewhere, "Fabrikam", None, now)
                 .await
                 .unwrap(),
             None
         );
+        let listed = store.customers(tenant, None, 10).await.unwrap();
+        assert_eq!(listed.len(), 1);
         assert_eq!(
-            store.list_customers(tenant).await.unwrap(),
-            Some(vec![customer.clone()])
-        );
-        assert_eq!(
-            store.list_customers(TenantId::new_random()).await.unwrap(),
-            None
+            (
+                listed[0].1.id,
+                listed[0].1.company_name.as_str(),
+                listed[0].1.domain.as_deref()
+            ),
+            (customer_id, "Fabrikam", Some("fabrikam.example.com"))
         );
 
         let saas = sub(SAAS, SubscriptionKind::Saas, SubscriptionStatus::Pending);
@@ -1128,8 +1148,7 @@ mod stories {
                 .unwrap(),
             Lookup::Found(Upserted::Updated)
         );
-        let Lookup::Found(listed) = store.list_subscriptions(tenant, customer_id).await.unwrap()
-        else {
+        let Some(listed) = store.subscriptions(customer, None).await.unwrap() else {
             panic!()
         };
         assert_eq!(listed.len(), 1);
@@ -1153,17 +1172,17 @@ mod stories {
         assert!(store.delete_subscription(&key(SAAS)).await.unwrap());
         assert!(!store.delete_subscription(&key(SAAS)).await.unwrap());
         assert_eq!(
-            store.list_subscriptions(tenant, customer_id).await.unwrap(),
-            Lookup::Found(vec![])
+            store.subscriptions(customer, None).await.unwrap(),
+            Some(vec![])
         );
         assert!(store.delete_customer(tenant, customer_id).await.unwrap());
         assert!(!store.delete_customer(tenant, customer_id).await.unwrap());
-        assert_eq!(
-            store.list_subscriptions(tenant, customer_id).await.unwrap(),
-            Lookup::CustomerNotFound
-        );
+        assert_eq!(store.subscriptions(customer, None).await.unwrap(), None);
         // Deleting a partner takes all that is its.
-        store.put_customer(tenant, &customer, now).await.unwrap();
+        store
+            .put_customer(customer, "Fabrikam", None, now)
+            .await
+            .unwrap();
         store
             .put_subscription(tenant, customer_id, &saas, now)
             .await
@@ -1354,6 +1373,184 @@ mod stories {
             ..key_before.clone()
         };
         assert_eq!(store.signing_key(other).await.unwrap().kid, "k");
+    }
+
+    pub(super) async fn customers_are_paged_in_the_order_they_were_added_and_scoped_to_their_partner(
+        store: Arc<dyn Store>,
+    ) {
+        seeded(&store).await;
+        let partner: TenantId = PARTNER.parse().unwrap();
+        let now = Timestamp::now();
+        let mut added = vec![CUSTOMER.parse::<CustomerId>().unwrap()];
+        for _ in 0..6 {
+            let id = CustomerId::new_random();
+            let key = CustomerKey {
+                partner,
+                customer: id,
+            };
+            store.put_customer(key, "More", None, now).await.unwrap();
+            added.push(id);
+        }
+        // Three pages of three, in the order the customers were added.
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.customers(partner, after, 3).await.unwrap();
+            assert!(page.len() <= 3);
+            if let Some((position, _)) = page.last() {
+                after = Some(*position);
+            }
+            let positions: Vec<i64> = page.iter().map(|(p, _)| *p).collect();
+            assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+            let done = page.len() < 3;
+            seen.extend(page.into_iter().map(|(_, c)| c.id));
+            if done {
+                break;
+            }
+        }
+        assert_eq!(seen, added);
+        // A customer added while paging comes after the others.
+        let late = CustomerId::new_random();
+        store
+            .put_customer(
+                CustomerKey {
+                    partner,
+                    customer: late,
+                },
+                "Late",
+                None,
+                now,
+            )
+            .await
+            .unwrap();
+        let rest = store.customers(partner, after, 3).await.unwrap();
+        assert_eq!(rest.iter().map(|(_, c)| c.id).collect::<Vec<_>>(), [late]);
+        // Another partner sees none of them, by list or by id.
+        let other: TenantId = OTHER_PARTNER.parse().unwrap();
+        assert!(store.customers(other, None, 100).await.unwrap().is_empty());
+        let theirs = CustomerKey {
+            partner: other,
+            customer: CUSTOMER.parse().unwrap(),
+        };
+        assert_eq!(store.customer(theirs).await.unwrap(), None);
+        let ours = CustomerKey { partner, ..theirs };
+        let found = store.customer(ours).await.unwrap().unwrap();
+        assert_eq!(
+            (found.company_name.as_str(), found.domain),
+            ("Fabrikam", None)
+        );
+    }
+
+    pub(super) async fn subscriptions_are_read_with_their_fields_and_by_order(
+        store: Arc<dyn Store>,
+    ) {
+        seeded(&store).await;
+        let customer = CustomerKey {
+            partner: PARTNER.parse().unwrap(),
+            customer: CUSTOMER.parse().unwrap(),
+        };
+        let all = store.subscriptions(customer, None).await.unwrap().unwrap();
+        assert_eq!(all.len(), 7);
+        let ids: Vec<String> = all.iter().map(|s| s.id.to_string()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "by id");
+        let plan = all.iter().find(|s| s.id.to_string() == AZURE_PLAN).unwrap();
+        assert_eq!(
+            (
+                plan.kind,
+                plan.status,
+                plan.quantity,
+                plan.offer_id.as_deref(),
+                plan.order_id.as_deref()
+            ),
+            (
+                SubscriptionKind::AzurePlan,
+                SubscriptionStatus::Active,
+                1,
+                None,
+                None
+            )
+        );
+        assert!(plan.created_at.as_millis() > 0);
+        // No subscription came from an order yet.
+        assert_eq!(
+            store
+                .subscriptions(customer, Some("an-order"))
+                .await
+                .unwrap(),
+            Some(vec![])
+        );
+        assert_eq!(
+            store.find_subscription(&key(AZURE_PLAN)).await.unwrap(),
+            Lookup::Found(plan.clone())
+        );
+        assert_eq!(
+            store
+                .find_subscription(&foreign_key(AZURE_PLAN))
+                .await
+                .unwrap(),
+            Lookup::CustomerNotFound
+        );
+        assert_eq!(
+            store
+                .find_subscription(&key("d3a7f4c2-0000-4000-8000-0000000000aa"))
+                .await
+                .unwrap(),
+            Lookup::SubscriptionNotFound
+        );
+        let unknown = CustomerKey {
+            customer: CustomerId::new_random(),
+            ..customer
+        };
+        assert_eq!(store.subscriptions(unknown, None).await.unwrap(), None);
+    }
+
+    pub(super) async fn a_fixture_sets_domains_offers_names_and_quantities(store: Arc<dyn Store>) {
+        let mut described = fixture();
+        let customer = &mut described.partners[0].customers[0];
+        customer.domain = Some("fabrikam.example.com".into());
+        customer.subscriptions[0].offer_id = Some("MS-AZR-0145P".into());
+        customer.subscriptions[0].friendly_name = Some("Dev plan".into());
+        customer.subscriptions[1].quantity = std::num::NonZeroU32::new(5);
+        store.apply_fixture(&described).await.unwrap();
+        let key_of = CustomerKey {
+            partner: PARTNER.parse().unwrap(),
+            customer: CUSTOMER.parse().unwrap(),
+        };
+        assert_eq!(
+            store
+                .customer(key_of)
+                .await
+                .unwrap()
+                .unwrap()
+                .domain
+                .as_deref(),
+            Some("fabrikam.example.com")
+        );
+        let Lookup::Found(plan) = store.find_subscription(&key(AZURE_PLAN)).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (plan.offer_id.as_deref(), plan.friendly_name.as_deref()),
+            (Some("MS-AZR-0145P"), Some("Dev plan"))
+        );
+        let Lookup::Found(saas) = store.find_subscription(&key(SAAS)).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(saas.quantity, 5);
+        assert_eq!(store.apply_fixture(&described).await.unwrap().changed, 0);
+        // Back to the plain fixture: the fields are cleared, one change per row.
+        assert_eq!(store.apply_fixture(&fixture()).await.unwrap().changed, 3);
+    }
+
+    pub(super) async fn the_first_service_key_stays(store: Arc<dyn Store>) {
+        let first = store.service_key("paging", vec![1; 32]).await.unwrap();
+        assert_eq!(first, vec![1; 32]);
+        let again = store.service_key("paging", vec![2; 32]).await.unwrap();
+        assert_eq!(again, first);
+        let other = store.service_key("other", vec![3; 32]).await.unwrap();
+        assert_eq!(other, vec![3; 32]);
     }
 }
 

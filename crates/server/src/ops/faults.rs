@@ -29,8 +29,9 @@ pub use partner_center_model::admin::{ActiveFaultRule, FaultRule};
 pub fn validate(rule: &FaultRule) -> Result<(), String> {
     if rule.route != "*" && Route::parse(&rule.route).is_none() {
         return Err(format!(
-            "unknown route `{}`: expected registrations, registrationstatus, activate or *",
-            rule.route
+            "unknown route `{}`: expected one of {} or *",
+            rule.route,
+            Route::names()
         ));
     }
     if let Some(p) = rule.probability
@@ -58,11 +59,11 @@ fn matches(
     rule: &FaultRule,
     route: Route,
     partner: TenantId,
-    subscription: SubscriptionId,
+    subscription: Option<SubscriptionId>,
 ) -> bool {
     (rule.route == "*" || Route::parse(&rule.route) == Some(route))
         && rule.partner.is_none_or(|p| p == partner)
-        && rule.subscription.is_none_or(|s| s == subscription)
+        && rule.subscription.is_none_or(|s| Some(s) == subscription)
         && (rule.effect != Effect::FailRegistration || route == Route::Registrations)
 }
 
@@ -135,7 +136,7 @@ impl Faults {
         &self,
         route: Route,
         partner: TenantId,
-        subscription: SubscriptionId,
+        subscription: Option<SubscriptionId>,
     ) -> Option<Effect> {
         let mut rules = self.lock();
         if rules.is_empty() {
@@ -203,12 +204,19 @@ mod tests {
                 r#"{{"route":"registrations","partner":"{partner}","count":2,"effect":{{"type":"status","status":500}}}}"#
             )))
             .unwrap();
-        assert_eq!(faults.pick(Route::Activate, partner, subscription), None);
         assert_eq!(
-            faults.pick(Route::Registrations, TenantId::new_random(), subscription),
+            faults.pick(Route::Activate, partner, Some(subscription)),
             None
         );
-        let first = faults.pick(Route::Registrations, partner, subscription);
+        assert_eq!(
+            faults.pick(
+                Route::Registrations,
+                TenantId::new_random(),
+                Some(subscription)
+            ),
+            None
+        );
+        let first = faults.pick(Route::Registrations, partner, Some(subscription));
         assert!(
             matches!(
                 first,
@@ -223,11 +231,11 @@ mod tests {
         assert_eq!(faults.list()[0].remaining, Some(1));
         assert!(
             faults
-                .pick(Route::Registrations, partner, subscription)
+                .pick(Route::Registrations, partner, Some(subscription))
                 .is_some()
         );
         assert_eq!(
-            faults.pick(Route::Registrations, partner, subscription),
+            faults.pick(Route::Registrations, partner, Some(subscription)),
             None,
             "used up"
         );
@@ -243,14 +251,16 @@ mod tests {
             ))
             .unwrap();
         let (p, s) = (TenantId::new_random(), SubscriptionId::new_random());
-        assert!((0..100).all(|_| faults.pick(Route::Activate, p, s).is_none()));
+        assert!((0..100).all(|_| faults.pick(Route::Activate, p, Some(s)).is_none()));
         faults
             .add(rule(
                 r#"{"route":"*","probability":1.0,"effect":{"type":"latency","ms":5}}"#,
             ))
             .unwrap();
         assert!(
-            (0..100).all(|_| faults.pick(Route::Activate, p, s) == Some(Effect::Latency { ms: 5 }))
+            (0..100).all(
+                |_| faults.pick(Route::Activate, p, Some(s)) == Some(Effect::Latency { ms: 5 })
+            )
         );
         assert!(faults.remove(never.id));
         assert!(!faults.remove(never.id));

@@ -1,5 +1,5 @@
 //! The operator and sandbox surface: fault injection, the request journal, throttling and metrics,
-//! and the gate that applies throttling and faults to the three routes.
+//! which the Partner Center routes' extractor applies.
 
 pub mod faults;
 pub mod journal;
@@ -8,49 +8,78 @@ pub mod throttle;
 
 use std::sync::OnceLock;
 
-use partner_center_model::{CustomerId, SubscriptionId, TenantId, paths};
+use partner_center_model::{SubscriptionId, TenantId, paths};
 
-/// One of the three Partner Center routes.
+/// A Partner Center route, as throttling rules, fault rules, metrics and the journal name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
-    /// `POST .../registrations`.
+    /// `POST .../subscriptions/{id}/registrations`.
     Registrations,
-    /// `GET .../registrationstatus`.
+    /// `GET .../subscriptions/{id}/registrationstatus`.
     RegistrationStatus,
-    /// `POST .../activate`.
+    /// `POST .../subscriptions/{id}/activate`.
     Activate,
+    /// `GET /v1/customers`.
+    Customers,
+    /// `GET /v1/customers/{id}`.
+    Customer,
+    /// `GET .../customers/{id}/subscriptions`.
+    Subscriptions,
+    /// `GET .../subscriptions/{id}`.
+    Subscription,
 }
 
 impl Route {
-    /// The route by its last path segment.
+    /// Every route: its name, and its template.
+    pub const ALL: &[(Self, &'static str, &'static str)] = &[
+        (Self::Registrations, "registrations", paths::REGISTRATIONS),
+        (
+            Self::RegistrationStatus,
+            "registrationstatus",
+            paths::REGISTRATION_STATUS,
+        ),
+        (Self::Activate, "activate", paths::ACTIVATE),
+        (Self::Customers, "customers", paths::CUSTOMERS),
+        (Self::Customer, "customer", paths::CUSTOMER),
+        (Self::Subscriptions, "subscriptions", paths::SUBSCRIPTIONS),
+        (Self::Subscription, "subscription", paths::SUBSCRIPTION),
+    ];
+
+    /// The route by its name (`registrations`, `customers`, ...).
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "registrations" => Some(Self::Registrations),
-            "registrationstatus" => Some(Self::RegistrationStatus),
-            "activate" => Some(Self::Activate),
-            _ => None,
-        }
+        Self::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(route, _, _)| *route)
     }
 
-    /// Its normalised path on a subscription (version `v1`, lower-case literals and ids).
+    /// The route a matched template (as axum names it) is.
     #[must_use]
-    pub fn path(self, customer: CustomerId, subscription: SubscriptionId) -> String {
-        match self {
-            Self::Registrations => paths::registrations(customer, subscription),
-            Self::RegistrationStatus => paths::registration_status(customer, subscription),
-            Self::Activate => paths::activate(customer, subscription),
-        }
+    pub fn of_template(template: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, _, t)| *t == template)
+            .map(|(route, _, _)| *route)
     }
 
-    /// Its last path segment.
+    /// Every route's name, for messages: `registrations, registrationstatus, ...`.
     #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Registrations => "registrations",
-            Self::RegistrationStatus => "registrationstatus",
-            Self::Activate => "activate",
-        }
+    pub fn names() -> String {
+        Self::ALL
+            .iter()
+            .map(|(_, name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Its name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(route, _, _)| *route == self)
+            .map_or("", |(_, name, _)| name)
     }
 }
 

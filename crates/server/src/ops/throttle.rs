@@ -125,14 +125,14 @@ impl Throttle {
         &self,
         route: Route,
         partner: TenantId,
-        customer: CustomerId,
+        customer: Option<CustomerId>,
         now: Instant,
     ) -> Result<(), u64> {
         for (index, rule) in self.rules.iter().enumerate() {
             if rule.route.is_some_and(|r| r != route) {
                 continue;
             }
-            let key = (index, partner, rule.per_customer.then_some(customer));
+            let key = (index, partner, customer.filter(|_| rule.per_customer));
             let bucket = self
                 .buckets
                 .get_or_insert_with(&key, || -> Result<_, ()> {
@@ -200,32 +200,32 @@ mod tests {
         let (partner, customer) = (TenantId::new_random(), CustomerId::new_random());
         let t0 = Instant::now();
         assert_eq!(
-            throttle.admit(Route::Activate, partner, customer, t0),
+            throttle.admit(Route::Activate, partner, Some(customer), t0),
             Ok(())
         );
         assert_eq!(
-            throttle.admit(Route::Activate, partner, customer, t0),
+            throttle.admit(Route::Activate, partner, Some(customer), t0),
             Ok(())
         );
         assert_eq!(
-            throttle.admit(Route::Activate, partner, customer, t0),
+            throttle.admit(Route::Activate, partner, Some(customer), t0),
             Err(5),
             "one token every 5 s"
         );
         // Other routes and other partners have their own buckets.
         assert_eq!(
-            throttle.admit(Route::RegistrationStatus, partner, customer, t0),
+            throttle.admit(Route::RegistrationStatus, partner, Some(customer), t0),
             Ok(())
         );
         assert_eq!(
-            throttle.admit(Route::Activate, TenantId::new_random(), customer, t0),
+            throttle.admit(Route::Activate, TenantId::new_random(), Some(customer), t0),
             Ok(())
         );
         assert_eq!(
             throttle.admit(
                 Route::Activate,
                 partner,
-                customer,
+                Some(customer),
                 t0 + Duration::from_secs(3)
             ),
             Err(2)
@@ -234,7 +234,7 @@ mod tests {
             throttle.admit(
                 Route::Activate,
                 partner,
-                customer,
+                Some(customer),
                 t0 + Duration::from_secs(5)
             ),
             Ok(())
@@ -247,14 +247,20 @@ mod tests {
         let partner = TenantId::new_random();
         let t0 = Instant::now();
         let (a, b) = (CustomerId::new_random(), CustomerId::new_random());
-        assert_eq!(throttle.admit(Route::Registrations, partner, a, t0), Ok(()));
         assert_eq!(
-            throttle.admit(Route::Registrations, partner, a, t0),
+            throttle.admit(Route::Registrations, partner, Some(a), t0),
+            Ok(())
+        );
+        assert_eq!(
+            throttle.admit(Route::Registrations, partner, Some(a), t0),
             Err(60)
         );
-        assert_eq!(throttle.admit(Route::Registrations, partner, b, t0), Ok(()));
         assert_eq!(
-            Throttle::new(Vec::new()).admit(Route::Activate, partner, a, t0),
+            throttle.admit(Route::Registrations, partner, Some(b), t0),
+            Ok(())
+        );
+        assert_eq!(
+            Throttle::new(Vec::new()).admit(Route::Activate, partner, Some(a), t0),
             Ok(())
         );
     }

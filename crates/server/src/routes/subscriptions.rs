@@ -1,230 +1,143 @@
-//! The three Partner Center routes on a customer's subscription, and [`SubscriptionRequest`], the
-//! one extractor that admits a request to them.
-
-use std::sync::Arc;
+//! A customer's subscriptions: the list and one subscription (`GET`), and the three routes of
+//! part one on a subscription (register, registration status, activate).
 
 use axum::Router;
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use partner_center_domain::subscription::{self, SubscriptionRecord};
 use partner_center_domain::{ActivateOutcome, Lookup, RegisterOutcome, SubscriptionKey};
+use partner_center_model::collection::Link;
 use partner_center_model::fault::codes;
+use partner_center_model::resources::ResourceAttributes;
+use partner_center_model::subscription::SubscriptionLinks;
 use partner_center_model::{
-    ActivationStatus, CustomerId, RegistrationEnding, RegistrationState,
-    SubscriptionActivationResult, SubscriptionId, SubscriptionRegistrationStatus, Timestamp, paths,
+    ActivationStatus, Collection, CustomerId, RegistrationState, Subscription,
+    SubscriptionActivationResult, SubscriptionRegistrationStatus, Timestamp, paths,
 };
-use partner_center_store::{Idempotency, Recorded};
+use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::openapi::SubscriptionPathParams;
-use crate::ops::faults::{Effect, Faults};
-use crate::ops::{RequestNotes, Route};
-use crate::render::{Payload, reply};
-use crate::wire::{IgnoredBody, Negotiated, RequestIds, dropped_connection};
+use crate::openapi::{CustomerPathParams, SubscriptionPathParams, SubscriptionsQueryParams};
+use crate::render::reply;
+use crate::routes::request::{CustomerScope, PartnerRequest, SubscriptionScope};
+use crate::wire::IgnoredBody;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route(paths::SUBSCRIPTIONS, get(list_subscriptions))
+        .route(paths::SUBSCRIPTION, get(get_subscription))
         .route(paths::REGISTRATIONS, post(register))
         .route(paths::REGISTRATION_STATUS, get(registration_status))
         .route(paths::ACTIVATE, post(activate))
 }
 
-/// A request on one of the three routes, admitted. Extracting it refuses, in this order, a request
-/// that accepts nothing the service writes (406), an unauthenticated or unknown caller (401, 403),
-/// a path whose ids are not GUIDs (400), a throttled one (429, as Partner Center's gateway), and
-/// applies the fault rule that matches it, if any; so a refused request has no effect.
-#[derive(Debug)]
-pub(crate) struct SubscriptionRequest {
-    /// The subscription, as the calling partner addresses it.
-    key: SubscriptionKey,
-    /// The route.
-    route: Route,
-    /// The request's ids.
-    ids: RequestIds,
-    /// What the journal and metrics learn of it.
-    notes: Option<Arc<RequestNotes>>,
-    /// How a registration this request starts is to end (a fault rule may make it fail).
-    ending: RegistrationEnding,
-}
-
-impl FromRequestParts<AppState> for SubscriptionRequest {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        if parts
-            .extensions
-            .get::<Negotiated>()
-            .is_some_and(Negotiated::accepts_nothing)
-        {
-            return Err(ApiError::not_acceptable().into_response());
-        }
-        let route = parts
-            .extensions
-            .get::<MatchedPath>()
-            .and_then(|m| m.as_str().rsplit('/').next())
-            .and_then(Route::parse)
-            .ok_or_else(|| {
-                ApiError::internal("a subscription route without its name").into_response()
-            })?;
-        let caller = Caller::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let (customer, subscription) = subscription_path(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let notes = parts.extensions.get::<Arc<RequestNotes>>().cloned();
-        if let Some(notes) = &notes {
-            let _ = notes.subscription.set(subscription);
-        }
-        let ids = parts
-            .extensions
-            .get::<RequestIds>()
-            .cloned()
-            .ok_or_else(|| ApiError::internal("a request without its ids").into_response())?;
-        let key = caller.key(customer, subscription);
-        if let Err(retry_after) =
-            state
-                .throttle()
-                .admit(route, key.partner, customer, std::time::Instant::now())
-        {
-            state.metrics().throttled(route.name());
-            tracing::info!(route = route.name(), retry_after, "throttled");
-            return Err(throttled(retry_after));
-        }
-        let mut ending = RegistrationEnding::Registered;
-        if let Some(effect) = state.faults().pick(route, key.partner, subscription) {
-            if let Some(notes) = &notes {
-                let _ = notes.fault.set(effect.label());
-            }
-            state.metrics().fault(route.name(), effect.label());
-            tracing::warn!(
-                route = route.name(),
-                effect = effect.label(),
-                "injected fault"
-            );
-            match effect {
-                Effect::Status {
-                    status,
-                    code,
-                    description,
-                } => {
-                    let status =
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    return Err(ApiError::new(status, code, description).into_response());
-                }
-                Effect::Latency { ms } => Faults::delay(ms).await,
-                Effect::Drop => return Err(dropped_connection(StatusCode::OK)),
-                // Handled as usual; the correlation layer then drops the answer (the journal and
-                // the logs keep the status the client never saw).
-                Effect::DropResponse => {
-                    if let Some(notes) = &notes {
-                        let _ = notes.drop_response.set(());
-                    }
-                }
-                Effect::FailRegistration => ending = RegistrationEnding::Failed,
-            }
-        }
-        Ok(Self {
-            key,
-            route,
-            ids,
-            notes,
-            ending,
-        })
+/// A subscription as the partner sees it: its own values, with its kind's defaults where it has
+/// none (see `partner_center_domain::subscription`).
+pub(crate) fn resource(customer: CustomerId, record: &SubscriptionRecord) -> Subscription {
+    let terms = subscription::terms(record);
+    let path = paths::subscription(customer, record.id);
+    let own = paths::unversioned(&path);
+    Subscription {
+        id: record.id,
+        offer_id: terms.offer_id,
+        offer_name: terms.offer_name,
+        friendly_name: terms.friendly_name,
+        quantity: record.quantity,
+        unit_type: terms.unit_type.to_owned(),
+        creation_date: record.created_at.to_rfc3339(),
+        effective_start_date: terms.effective_start.to_rfc3339(),
+        commitment_end_date: terms.commitment_end.map_or_else(
+            || "9999-12-31T00:00:00.000Z".to_owned(),
+            Timestamp::to_rfc3339,
+        ),
+        status: record.status,
+        auto_renew_enabled: terms.auto_renew,
+        billing_type: terms.billing_type.to_owned(),
+        billing_cycle: terms.billing_cycle.to_owned(),
+        term_duration: terms.term_duration,
+        is_trial: false,
+        contract_type: "subscription".to_owned(),
+        order_id: record.order_id.clone(),
+        links: SubscriptionLinks {
+            activation_links: terms
+                .awaits_activation
+                .then(|| Link::get(format!("{own}/activationlinks"))),
+            self_link: Link::get(own),
+        },
+        attributes: ResourceAttributes::of(Subscription::OBJECT_TYPE),
     }
 }
 
-/// 429 as Partner Center's API gateway answers it: `Retry-After` and its own body, not a ServiceFault.
-fn throttled(retry_after: u64) -> Response {
-    let body = format!(
-        r#"{{"statusCode":429,"message":"Rate limit is exceeded. Try again in {retry_after} seconds."}}"#
-    );
-    (
-        StatusCode::TOO_MANY_REQUESTS,
-        [
-            (header::RETRY_AFTER, retry_after.to_string()),
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-        ],
-        body,
-    )
-        .into_response()
+/// The query of the subscriptions list.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SubscriptionsQuery {
+    order_id: Option<String>,
 }
 
-/// The `{customer_id}` and `{subscription_id}` of a route, parsed into GUIDs: 400 (code 2000)
-/// naming the parameter that is not one.
-async fn subscription_path(
-    parts: &mut Parts,
-    state: &AppState,
-) -> Result<(CustomerId, SubscriptionId), ApiError> {
-    let Ok(params) = RawPathParams::from_request_parts(parts, state).await else {
-        // A parameter is not UTF-8 once percent-decoded: it cannot be a GUID. Name the right one.
-        let customer = parts.uri.path().split('/').nth(3).unwrap_or_default();
-        let customer = customer
-            .replace("%7B", "{")
-            .replace("%7b", "{")
-            .replace("%7D", "}")
-            .replace("%7d", "}");
-        return Err(match customer.parse::<CustomerId>() {
-            Ok(_) => ApiError::not_a_guid("subscription_id"),
-            Err(_) => ApiError::not_a_guid("customer_id"),
-        });
-    };
-    let (mut customer, mut subscription) = (None, None);
-    for (name, value) in &params {
-        match name {
-            "customer_id" => {
-                customer = Some(
-                    value
-                        .parse()
-                        .map_err(|_| ApiError::not_a_guid("customer_id"))?,
-                );
-            }
-            "subscription_id" => {
-                subscription = Some(
-                    value
-                        .parse()
-                        .map_err(|_| ApiError::not_a_guid("subscription_id"))?,
-                );
-            }
-            _ => {}
-        }
-    }
-    match (customer, subscription) {
-        (Some(customer), Some(subscription)) => Ok((customer, subscription)),
-        _ => Err(ApiError::internal(
-            "a subscription route lacks its path parameters",
-        )),
-    }
+/// Get a customer's subscriptions.
+///
+/// Every subscription of the customer, by id (not paged); with `order_id`, only those the order
+/// created.
+#[utoipa::path(
+    get,
+    path = paths::templates::SUBSCRIPTIONS,
+    operation_id = "GetSubscriptions",
+    tag = "Subscriptions",
+    params(CustomerPathParams, SubscriptionsQueryParams),
+    responses((status = 200, description = "The customer's subscriptions.", body = Collection<Subscription>)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_subscriptions(
+    State(state): State<AppState>,
+    request: PartnerRequest<CustomerScope>,
+    query: Result<Query<SubscriptionsQuery>, axum::extract::rejection::QueryRejection>,
+    _body: IgnoredBody,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_INPUT,
+            format!("The query is not valid: {}.", e.body_text()),
+        )
+    })?;
+    let key = request.customer_key();
+    let records = state
+        .requests()
+        .subscriptions(key, query.order_id.as_deref())
+        .await?
+        .ok_or_else(|| ApiError::customer_not_found(key.customer))?;
+    let items = records
+        .iter()
+        .map(|record| resource(key.customer, record))
+        .collect();
+    let own = paths::subscriptions(key.customer);
+    Ok(reply(
+        StatusCode::OK,
+        Collection::new(items, Some(Link::get(paths::unversioned(&own)))),
+    ))
 }
 
-impl SubscriptionRequest {
-    /// The idempotency key of this POST, when the client sent an `MS-RequestId`: the key is
-    /// (partner, request id, method, normalised path), kept for the configured retention.
-    fn idempotency(&self, state: &AppState, now: Timestamp) -> Option<Idempotency> {
-        self.ids.client_request_id.then(|| Idempotency {
-            request_id: String::from_utf8_lossy(self.ids.request_id.as_bytes()).into_owned(),
-            method: "POST".to_owned(),
-            path: self.route.path(self.key.customer, self.key.subscription),
-            expires_at: now.saturating_add(state.idempotency_retention()),
-        })
-    }
-
-    /// The outcome of this recorded POST, noting in the log, the journal and the metrics when it
-    /// is a repeat's stored outcome.
-    fn replayed<T>(&self, state: &AppState, recorded: Recorded<T>) -> T {
-        if recorded.replayed {
-            tracing::info!("repeated MS-RequestId: answering with the first request's outcome");
-            state.metrics().replay(self.route.name());
-            if let Some(notes) = &self.notes {
-                let _ = notes.replayed.set(());
-            }
-        }
-        recorded.outcome
-    }
+/// Get a subscription of a customer.
+#[utoipa::path(
+    get,
+    path = paths::templates::SUBSCRIPTION,
+    operation_id = "GetSubscription",
+    tag = "Subscriptions",
+    params(SubscriptionPathParams),
+    responses((status = 200, description = "The subscription.", body = Subscription)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn get_subscription(
+    State(state): State<AppState>,
+    request: PartnerRequest<SubscriptionScope>,
+    _body: IgnoredBody,
+) -> Result<Response, ApiError> {
+    let key = request.key();
+    let record = found(state.requests().find_subscription(&key).await?, &key)?;
+    Ok(reply(StatusCode::OK, resource(key.customer, &record)))
 }
 
 /// The found value, or the 404 a missing customer or subscription gets. A customer of another
@@ -258,12 +171,17 @@ fn found<T>(lookup: Lookup<T>, key: &SubscriptionKey) -> Result<T, ApiError> {
 )]
 pub(crate) async fn register(
     State(state): State<AppState>,
-    request: SubscriptionRequest,
+    request: PartnerRequest<SubscriptionScope>,
     _body: IgnoredBody,
 ) -> Result<Response, ApiError> {
-    let key = request.key;
+    let key = request.key();
     let now = Timestamp::now();
-    let idempotency = request.idempotency(&state, now);
+    let idempotency = request.idempotency(
+        &state,
+        "POST",
+        paths::registrations(key.customer, key.subscription),
+        now,
+    );
     let recorded = state
         .requests()
         .register(&key, now, idempotency.as_ref(), request.ending)
@@ -281,10 +199,10 @@ pub(crate) async fn register(
         }
         RegisterOutcome::AlreadyRegistered => reply(
             StatusCode::OK,
-            Payload::RegistrationStatus(SubscriptionRegistrationStatus::new(
+            SubscriptionRegistrationStatus::new(
                 key.subscription,
                 RegistrationState::Registered.into(),
-            )),
+            ),
         ),
         RegisterOutcome::IneligibleKind(_) => {
             return Err(ApiError::new(
@@ -322,17 +240,14 @@ pub(crate) async fn register(
 )]
 pub(crate) async fn registration_status(
     State(state): State<AppState>,
-    request: SubscriptionRequest,
+    request: PartnerRequest<SubscriptionScope>,
     _body: IgnoredBody,
 ) -> Result<Response, ApiError> {
-    let key = request.key;
+    let key = request.key();
     let state = found(state.requests().registration_status(&key).await?, &key)?;
     Ok(reply(
         StatusCode::OK,
-        Payload::RegistrationStatus(SubscriptionRegistrationStatus::new(
-            key.subscription,
-            state.into(),
-        )),
+        SubscriptionRegistrationStatus::new(key.subscription, state.into()),
     ))
 }
 
@@ -353,12 +268,17 @@ pub(crate) async fn registration_status(
 )]
 pub(crate) async fn activate(
     State(state): State<AppState>,
-    request: SubscriptionRequest,
+    request: PartnerRequest<SubscriptionScope>,
     _body: IgnoredBody,
 ) -> Result<Response, ApiError> {
-    let key = request.key;
+    let key = request.key();
     let now = Timestamp::now();
-    let idempotency = request.idempotency(&state, now);
+    let idempotency = request.idempotency(
+        &state,
+        "POST",
+        paths::activate(key.customer, key.subscription),
+        now,
+    );
     let recorded = state
         .requests()
         .activate(&key, now, idempotency.as_ref())
@@ -375,10 +295,10 @@ pub(crate) async fn activate(
             }
             Ok(reply(
                 StatusCode::OK,
-                Payload::Activation(SubscriptionActivationResult {
+                SubscriptionActivationResult {
                     subscription_id: key.subscription,
                     status: ActivationStatus::Success,
-                }),
+                },
             ))
         }
         ActivateOutcome::AlreadyActive => Err(ApiError::new(

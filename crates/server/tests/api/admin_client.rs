@@ -54,11 +54,11 @@ e2e! {
         assert!(partners.contains(&updated.value));
 
         // Customers.
-        let put = PutCustomer { company_name: "Co".into() };
+        let put = PutCustomer { company_name: "Co".into(), domain: Some("co.example.com".into()) };
         assert!(admin.put_customer(tenant, customer, &put).await.unwrap().created);
         assert_eq!(
             admin.customers(tenant).await.unwrap(),
-            [Customer { id: customer, company_name: "Co".into() }]
+            [Customer { id: customer, company_name: "Co".into(), domain: Some("co.example.com".into()) }]
         );
         let unknown: TenantId = "a9a9a9a9-0000-4000-8000-0000000000a9".parse().unwrap();
         assert_eq!(refused(admin.customers(unknown).await), (404, Some(codes::NOT_FOUND)));
@@ -68,16 +68,23 @@ e2e! {
             kind: SubscriptionKind::AzurePlan,
             status: SubscriptionStatus::Active,
             offer_name: "Azure plan".into(),
+            offer_id: None,
+            friendly_name: Some("Production".into()),
+            quantity: None,
         };
         let put = admin.put_subscription(tenant, customer, plan, &azure_plan).await.unwrap();
         assert!(put.created);
         assert_eq!(put.value.registration_status, RegistrationState::NotRegistered);
         assert_eq!(put.value.activated_at, None);
+        assert_eq!(put.value.friendly_name.as_deref(), Some("Production"));
         admin.put_subscription(tenant, customer, other_plan, &azure_plan).await.unwrap();
         let pending_saas = PutSubscription {
             kind: SubscriptionKind::Saas,
             status: SubscriptionStatus::Pending,
             offer_name: String::new(),
+            offer_id: None,
+            friendly_name: None,
+            quantity: std::num::NonZeroU32::new(3),
         };
         admin.put_subscription(tenant, customer, saas, &pending_saas).await.unwrap();
         assert_eq!(admin.subscriptions(tenant, customer).await.unwrap().len(), 3);

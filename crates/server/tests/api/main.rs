@@ -49,6 +49,7 @@ macro_rules! e2e {
 mod activation;
 mod admin_client;
 mod auth;
+mod customers;
 mod helpers;
 mod hostile;
 mod idempotency;

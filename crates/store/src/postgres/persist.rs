@@ -47,17 +47,20 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
         Change::CustomerPut {
             key,
             company_name,
+            domain,
             at,
         } => {
             sqlx::query(
-                "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
-                 values ($1, $2, $3, $4, $4)
+                "insert into customers (partner_tenant_id, customer_id, company_name, domain, created_at, updated_at)
+                 values ($1, $2, $3, $4, $5, $5)
                  on conflict (partner_tenant_id, customer_id) do update
-                 set company_name = excluded.company_name, updated_at = excluded.updated_at",
+                 set company_name = excluded.company_name, domain = excluded.domain,
+                     updated_at = excluded.updated_at",
             )
             .bind(key.partner.to_string())
             .bind(key.customer.to_string())
             .bind(company_name)
+            .bind(domain)
             .bind(at.as_millis())
             .execute(&mut *tx)
             .await?;
@@ -72,12 +75,14 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
         Change::SubscriptionPut(values) => {
             sqlx::query(
                 "insert into subscriptions
-                   (customer_ref, subscription_id, kind, status, offer_name, registration_state, created_at, updated_at)
-                 select c.id, $3, $4, $5, $6, $7, $8, $8
+                   (customer_ref, subscription_id, kind, status, offer_name, offer_id, friendly_name,
+                    quantity, registration_state, created_at, updated_at)
+                 select c.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11
                  from customers c where c.partner_tenant_id = $1 and c.customer_id = $2
                  on conflict (customer_ref, subscription_id) do update
                  set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
-                     updated_at = excluded.updated_at",
+                     offer_id = excluded.offer_id, friendly_name = excluded.friendly_name,
+                     quantity = excluded.quantity, updated_at = excluded.updated_at",
             )
             .bind(values.key.partner.to_string())
             .bind(values.key.customer.to_string())
@@ -85,6 +90,9 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
             .bind(values.kind.as_str())
             .bind(values.status.as_str())
             .bind(&values.offer_name)
+            .bind(&values.offer_id)
+            .bind(&values.friendly_name)
+            .bind(i64::from(values.quantity))
             .bind(RegistrationState::NotRegistered.as_str())
             .bind(values.at.as_millis())
             .execute(&mut *tx)

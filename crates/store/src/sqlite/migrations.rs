@@ -45,6 +45,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "registration failures",
         "20261121000004_registration_failures.sql"
     ),
+    migration!(
+        20_261_126_000_005,
+        "customers and subscriptions",
+        "20261126000005_customers_and_subscriptions.sql"
+    ),
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

@@ -33,7 +33,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use partner_center_domain::seed::{self, Existing, StoredApplication, SubscriptionRecord};
+use partner_center_domain::customer::CustomerRecord;
+use partner_center_domain::seed::{
+    self, Existing, ExistingCustomer, ExistingSubscription, StoredApplication,
+};
+use partner_center_domain::subscription::SubscriptionRecord;
 use partner_center_domain::{
     ActivateOutcome, ClaimedRegistration, CompletedRegistration, CustomerKey, Lookup,
     OpenRegistration, Partner, RegisterOutcome, RegistrationId, SeedReport, Settled,
@@ -50,9 +54,9 @@ use self::engine::{Engine, Location, Tx};
 use self::state::{Caches, Miss};
 use crate::outcome::StoredOutcome;
 use crate::{
-    AdminStore, Application, Customer, FixtureStore, Idempotency, IdentityStore, JobQueue,
-    Recorded, RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, Subscription,
-    SubscriptionDetail, record_ending, record_state, secret,
+    AdminStore, Application, FixtureStore, Idempotency, IdentityStore, JobQueue, Recorded,
+    RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, SubscriptionDetail,
+    record_ending, record_state, secret,
 };
 
 /// The SQLite store.
@@ -256,16 +260,60 @@ fn partner_row(conn: &Connection, tenant: TenantId) -> Result<Option<Partner>, S
         .optional()?)
 }
 
-/// A subscription from `subscription_id, kind, status, offer_name, registration_state, activated_at`.
-fn subscription_of(row: &Row<'_>) -> Result<Subscription, StoreError> {
-    Ok(Subscription {
+/// The columns [`subscription_of`] reads, in its order.
+macro_rules! subscription_columns {
+    () => {
+        "subscription_id, kind, status, offer_name, offer_id, friendly_name, quantity, order_id,
+         term_duration, registration_state, created_at, activated_at"
+    };
+}
+
+/// A subscription from the columns of `subscription_columns!`.
+fn subscription_of(row: &Row<'_>) -> Result<SubscriptionRecord, StoreError> {
+    Ok(SubscriptionRecord {
         id: parse(row, 0)?,
         kind: parse(row, 1)?,
         status: parse(row, 2)?,
         offer_name: row.get(3)?,
-        registration: parse(row, 4)?,
-        activated_at: timestamp(row, 5)?,
+        offer_id: row.get(4)?,
+        friendly_name: row.get(5)?,
+        quantity: row.get(6)?,
+        order_id: row.get(7)?,
+        term_duration: row.get(8)?,
+        registration: parse(row, 9)?,
+        created_at: Timestamp::from_millis(row.get(10)?),
+        activated_at: timestamp(row, 11)?,
     })
+}
+
+/// A customer from `customer_id, company_name, domain, created_at`.
+fn customer_of(row: &Row<'_>) -> Result<CustomerRecord, StoreError> {
+    Ok(CustomerRecord {
+        id: parse(row, 0)?,
+        company_name: row.get(1)?,
+        domain: row.get(2)?,
+        created_at: Timestamp::from_millis(row.get(3)?),
+    })
+}
+
+/// A subscription of a partner's customer, with its row id.
+fn load_subscription(
+    conn: &Connection,
+    key: &SubscriptionKey,
+) -> Result<Lookup<(SubscriptionRecord, i64)>, StoreError> {
+    let Some(customer_ref) = customer_ref(conn, key.partner, key.customer)? else {
+        return Ok(Lookup::CustomerNotFound);
+    };
+    let mut statement = conn.prepare_cached(concat!(
+        "select ",
+        subscription_columns!(),
+        ", id from subscriptions where customer_ref = ?1 and subscription_id = ?2"
+    ))?;
+    let mut rows = statement.query(params![customer_ref, Guid::of(key.subscription.encode())])?;
+    let Some(row) = rows.next()? else {
+        return Ok(Lookup::SubscriptionNotFound);
+    };
+    Ok(Lookup::Found((subscription_of(row)?, row.get(12)?)))
 }
 
 /// The registrations of subscription row `id`, oldest first.
@@ -361,25 +409,34 @@ fn existing(conn: &Connection, fixture: &Fixture) -> Result<Existing, StoreError
         }
     }
     let mut customers = conn.prepare_cached(
-        "select id, company_name from customers where partner_tenant_id = ?1 and customer_id = ?2",
+        "select id, company_name, domain from customers where partner_tenant_id = ?1 and customer_id = ?2",
     )?;
     let mut subscriptions = conn.prepare_cached(
-        "select subscription_id, kind, status, offer_name from subscriptions where customer_ref = ?1",
+        "select subscription_id, kind, status, offer_name, offer_id, friendly_name, quantity
+         from subscriptions where customer_ref = ?1",
     )?;
     for key in seed::customers(fixture) {
-        let found: Option<(i64, String)> = customers
+        let found: Option<(i64, ExistingCustomer)> = customers
             .query_row(
                 params![
                     Guid::of(key.partner.encode()),
                     Guid::of(key.customer.encode())
                 ],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        ExistingCustomer {
+                            company_name: row.get(1)?,
+                            domain: row.get(2)?,
+                        },
+                    ))
+                },
             )
             .optional()?;
-        let Some((customer_ref, company_name)) = found else {
+        let Some((customer_ref, customer)) = found else {
             continue;
         };
-        existing.customers.insert(key, company_name);
+        existing.customers.insert(key, customer);
         let mut rows = subscriptions.query([customer_ref])?;
         while let Some(row) = rows.next()? {
             let id: SubscriptionId = parse(row, 0)?;
@@ -389,10 +446,13 @@ fn existing(conn: &Connection, fixture: &Fixture) -> Result<Existing, StoreError
                     customer: key.customer,
                     subscription: id,
                 },
-                SubscriptionRecord {
+                ExistingSubscription {
                     kind: parse(row, 1)?,
                     status: parse(row, 2)?,
                     offer_name: row.get(3)?,
+                    offer_id: row.get(4)?,
+                    friendly_name: row.get(5)?,
+                    quantity: row.get(6)?,
                 },
             );
         }
@@ -531,6 +591,107 @@ impl RequestStore for SqliteStore {
         Ok(partner)
     }
 
+    async fn service_key(&self, name: &str, candidate: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let name = name.to_owned();
+        self.engine
+            .write(move |tx| {
+                let conn = tx.conn();
+                conn.prepare_cached(
+                    "insert into service_keys (name, key, created_at) values (?1, ?2, ?3)
+                     on conflict (name) do nothing",
+                )?
+                .execute(params![
+                    name,
+                    candidate,
+                    Timestamp::now().as_millis()
+                ])?;
+                Ok(conn
+                    .prepare_cached("select key from service_keys where name = ?1")?
+                    .query_row([&name], |row| row.get(0))?)
+            })
+            .await
+    }
+
+    async fn customer(&self, key: CustomerKey) -> Result<Option<CustomerRecord>, StoreError> {
+        self.engine
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "select customer_id, company_name, domain, created_at from customers
+                     where partner_tenant_id = ?1 and customer_id = ?2",
+                )?;
+                let mut rows = statement.query(params![
+                    Guid::of(key.partner.encode()),
+                    Guid::of(key.customer.encode())
+                ])?;
+                rows.next()?.map(customer_of).transpose()
+            })
+            .await
+    }
+
+    async fn customers(
+        &self,
+        partner: TenantId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, CustomerRecord)>, StoreError> {
+        self.engine
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "select customer_id, company_name, domain, created_at, id from customers
+                     where partner_tenant_id = ?1 and id > ?2 order by id limit ?3",
+                )?;
+                let mut rows = statement.query(params![
+                    Guid::of(partner.encode()),
+                    after.unwrap_or(i64::MIN),
+                    limit
+                ])?;
+                let mut page = Vec::new();
+                while let Some(row) = rows.next()? {
+                    page.push((row.get(4)?, customer_of(row)?));
+                }
+                Ok(page)
+            })
+            .await
+    }
+
+    async fn subscriptions(
+        &self,
+        customer: CustomerKey,
+        order_id: Option<&str>,
+    ) -> Result<Option<Vec<SubscriptionRecord>>, StoreError> {
+        let order_id = order_id.map(str::to_owned);
+        self.engine
+            .read(move |conn| {
+                let Some(customer_ref) = customer_ref(conn, customer.partner, customer.customer)?
+                else {
+                    return Ok(None);
+                };
+                let mut statement = conn.prepare_cached(concat!(
+                    "select ",
+                    subscription_columns!(),
+                    " from subscriptions where customer_ref = ?1 and (?2 is null or order_id = ?2)
+                     order by subscription_id"
+                ))?;
+                let mut rows = statement.query(params![customer_ref, order_id])?;
+                let mut subscriptions = Vec::new();
+                while let Some(row) = rows.next()? {
+                    subscriptions.push(subscription_of(row)?);
+                }
+                Ok(Some(subscriptions))
+            })
+            .await
+    }
+
+    async fn find_subscription(
+        &self,
+        key: &SubscriptionKey,
+    ) -> Result<Lookup<SubscriptionRecord>, StoreError> {
+        let key = *key;
+        self.engine
+            .read(move |conn| Ok(load_subscription(conn, &key)?.map(|(record, _)| record)))
+            .await
+    }
+
     async fn registration_status(
         &self,
         key: &SubscriptionKey,
@@ -547,12 +708,14 @@ impl RequestStore for SqliteStore {
             }
             Err(Miss::Load(ticket)) => ticket,
         };
-        // The customer's first read: loaded whole, on the blocking pool (a large customer takes
-        // a while), then held.
+        // The customer's first read: loaded whole, in place (a few milliseconds for 10,000
+        // subscriptions; once per customer), then held. Not on the blocking pool: a burst of
+        // first reads there spreads over many threads, and each thread keeps its allocator's
+        // memory.
         let customer = ticket.customer();
         let loaded = self
             .engine
-            .read_long(move |conn| load_customer(conn, customer))
+            .read(move |conn| load_customer(conn, customer))
             .await?;
         Ok(ticket.finish(loaded, &key))
     }
@@ -811,48 +974,24 @@ impl AdminStore for SqliteStore {
             .await
     }
 
-    async fn list_customers(&self, tenant: TenantId) -> Result<Option<Vec<Customer>>, StoreError> {
-        self.engine
-            .read_long(move |conn| {
-                if partner_row(conn, tenant)?.is_none() {
-                    return Ok(None);
-                }
-                let mut statement = conn.prepare_cached(
-                    "select customer_id, company_name from customers where partner_tenant_id = ?1 order by customer_id",
-                )?;
-                let mut rows = statement.query([Guid::of(tenant.encode())])?;
-                let mut customers = Vec::new();
-                while let Some(row) = rows.next()? {
-                    customers.push(Customer {
-                        id: parse(row, 0)?,
-                        company_name: row.get(1)?,
-                    });
-                }
-                Ok(Some(customers))
-            })
-            .await
-    }
-
     async fn put_customer(
         &self,
-        tenant: TenantId,
-        customer: &Customer,
+        key: CustomerKey,
+        company_name: &str,
+        domain: Option<&str>,
         now: Timestamp,
     ) -> Result<Option<Upserted>, StoreError> {
-        let customer = customer.clone();
+        let (company_name, domain) = (company_name.to_owned(), domain.map(str::to_owned));
         self.engine
             .write(move |tx| {
-                let partner_exists = partner_row(tx.conn(), tenant)?.is_some();
-                let existed = customer_ref(tx.conn(), tenant, customer.id)?.is_some();
-                let key = CustomerKey {
-                    partner: tenant,
-                    customer: customer.id,
-                };
+                let partner_exists = partner_row(tx.conn(), key.partner)?.is_some();
+                let existed = customer_ref(tx.conn(), key.partner, key.customer)?.is_some();
                 tx.decided(operator::put_customer(
                     partner_exists,
                     existed,
                     key,
-                    customer.company_name,
+                    company_name,
+                    domain,
                     now,
                 ))
             })
@@ -872,30 +1011,6 @@ impl AdminStore for SqliteStore {
                     customer,
                 };
                 tx.decided(operator::delete_customer(key, existed))
-            })
-            .await
-    }
-
-    async fn list_subscriptions(
-        &self,
-        tenant: TenantId,
-        customer: CustomerId,
-    ) -> Result<Lookup<Vec<Subscription>>, StoreError> {
-        self.engine
-            .read_long(move |conn| {
-                let Some(customer_ref) = customer_ref(conn, tenant, customer)? else {
-                    return Ok(Lookup::CustomerNotFound);
-                };
-                let mut statement = conn.prepare_cached(
-                    "select subscription_id, kind, status, offer_name, registration_state, activated_at
-                     from subscriptions where customer_ref = ?1 order by subscription_id",
-                )?;
-                let mut rows = statement.query([customer_ref])?;
-                let mut subscriptions = Vec::new();
-                while let Some(row) = rows.next()? {
-                    subscriptions.push(subscription_of(row)?);
-                }
-                Ok(Lookup::Found(subscriptions))
             })
             .await
     }
@@ -920,14 +1035,7 @@ impl AdminStore for SqliteStore {
                     Lookup::SubscriptionNotFound => Lookup::Found(false),
                     Lookup::CustomerNotFound => Lookup::CustomerNotFound,
                 };
-                tx.decided(operator::put_subscription(
-                    key,
-                    found,
-                    spec.kind,
-                    spec.status,
-                    spec.offer_name,
-                    now,
-                ))
+                tx.decided(operator::put_subscription(key, found, &spec, now))
             })
             .await
     }
@@ -948,27 +1056,12 @@ impl AdminStore for SqliteStore {
     ) -> Result<Lookup<SubscriptionDetail>, StoreError> {
         let key = *key;
         self.engine
-            .read_long(move |conn| {
-                let Some(customer_ref) = customer_ref(conn, key.partner, key.customer)? else {
-                    return Ok(Lookup::CustomerNotFound);
-                };
-                let found = conn
-                    .prepare_cached(
-                        "select subscription_id, kind, status, offer_name, registration_state, activated_at, id
-                         from subscriptions where customer_ref = ?1 and subscription_id = ?2",
-                    )?
-                    .query_row(
-                        params![customer_ref, Guid::of(key.subscription.encode())],
-                        |row| Ok((subscription_of(row), row.get::<_, i64>(6)?)),
-                    )
-                    .optional()?;
-                let Some((subscription, id)) = found else {
-                    return Ok(Lookup::SubscriptionNotFound);
-                };
-                Ok(Lookup::Found(SubscriptionDetail {
-                    subscription: subscription?,
+            .read_long(move |conn| match load_subscription(conn, &key)?.found() {
+                Ok((subscription, id)) => Ok(Lookup::Found(SubscriptionDetail {
+                    subscription,
                     registrations: history(conn, id)?,
-                }))
+                })),
+                Err(missing) => Ok(missing),
             })
             .await
     }
@@ -1051,8 +1144,9 @@ mod tests {
 
     use super::*;
 
-    /// The registration-failures migration rebuilds `registrations`: rows, their ids (referenced by
-    /// queued jobs) and the foreign keys must survive it.
+    /// The registration-failures migration rebuilds `registrations`, and the customers-and-
+    /// subscriptions one rebuilds `subscriptions`: rows, their ids (referenced by registrations and
+    /// queued jobs) and the foreign keys must survive both.
     #[test]
     fn rebuilding_registrations_keeps_every_row_and_the_queue() {
         let dir = tempfile::tempdir().unwrap();
@@ -1077,8 +1171,17 @@ mod tests {
                 .iter()
                 .map(|(_, _, before)| *before)
                 .collect::<Vec<_>>(),
-            [true, true, true, false]
+            [true, true, true, false, false]
         );
+        // The rebuilt subscriptions keep their rows and ids, with the new columns' defaults.
+        let subscription: (i64, String, i64, Option<String>) = conn
+            .query_row(
+                "select id, registration_state, quantity, order_id from subscriptions",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(subscription, (7, "Registering".to_owned(), 1, None));
         let job: (i64, i64) = conn
             .query_row(
                 "select registration_ref, fails from registration_jobs",
@@ -1125,6 +1228,9 @@ mod tests {
                 kind: SubscriptionKind::AzurePlan,
                 status: SubscriptionStatus::Active,
                 offer_name: "Azure plan".into(),
+                offer_id: None,
+                friendly_name: None,
+                quantity: None,
             })
             .collect()
     }
@@ -1145,6 +1251,7 @@ mod tests {
                 customers: vec![FixtureCustomer {
                     id: customer,
                     company_name: "C".into(),
+                    domain: None,
                     subscriptions: subscriptions.to_vec(),
                 }],
             }],

@@ -66,16 +66,18 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
         Change::CustomerPut {
             key,
             company_name,
+            domain,
             at,
         } => {
             let (partner, customer) = customer(key);
             conn.prepare_cached(
-                "insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
-                 values (?1, ?2, ?3, ?4, ?4)
+                "insert into customers (partner_tenant_id, customer_id, company_name, domain, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?5)
                  on conflict (partner_tenant_id, customer_id) do update
-                 set company_name = excluded.company_name, updated_at = excluded.updated_at",
+                 set company_name = excluded.company_name, domain = excluded.domain,
+                     updated_at = excluded.updated_at",
             )?
-            .execute(params![partner, customer, company_name, at.as_millis()])?;
+            .execute(params![partner, customer, company_name, domain, at.as_millis()])?;
         }
         Change::CustomerDeleted(key) => {
             let (partner, customer) = customer(key);
@@ -88,13 +90,15 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
             let (partner, customer, subscription) = subscription(&values.key);
             conn.prepare_cached(concat!(
                 "insert into subscriptions
-                   (customer_ref, subscription_id, kind, status, offer_name, registration_state, created_at, updated_at)
+                   (customer_ref, subscription_id, kind, status, offer_name, offer_id, friendly_name,
+                    quantity, registration_state, created_at, updated_at)
                  values (",
                 customer_ref!(),
-                ", ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+                ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
                  on conflict (customer_ref, subscription_id) do update
                  set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
-                     updated_at = excluded.updated_at"
+                     offer_id = excluded.offer_id, friendly_name = excluded.friendly_name,
+                     quantity = excluded.quantity, updated_at = excluded.updated_at"
             ))?
             .execute(params![
                 partner,
@@ -103,6 +107,9 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
                 values.kind.as_str(),
                 values.status.as_str(),
                 values.offer_name,
+                values.offer_id,
+                values.friendly_name,
+                values.quantity,
                 RegistrationState::NotRegistered.as_str(),
                 values.at.as_millis()
             ])?;

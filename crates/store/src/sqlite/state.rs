@@ -565,6 +565,9 @@ mod tests {
             kind: partner_center_model::SubscriptionKind::AzurePlan,
             status: partner_center_model::SubscriptionStatus::Active,
             offer_name: String::new(),
+            offer_id: None,
+            friendly_name: None,
+            quantity: 1,
             at: partner_center_model::Timestamp::from_millis(0),
         })
     }
