@@ -94,6 +94,20 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PC_REGISTRATION_PROCESSING", default_value = "0s", value_parser = humantime::parse_duration)]
     pub(crate) registration_processing: Duration,
 
+    /// When placed reservation orders are provisioned: a duration (0s, 2s, 500ms, ...) or `manual`
+    /// (then only the admin API advances them).
+    #[arg(
+        long,
+        env = "PC_ORDER_PROVISIONING_DELAY",
+        default_value = "2s",
+        value_name = "DURATION|manual"
+    )]
+    pub(crate) order_provisioning_delay: RegistrationDelay,
+
+    /// How long a cart stays `Active` after it was created or last updated.
+    #[arg(long, env = "PC_CART_LIFETIME", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub(crate) cart_lifetime: Duration,
+
     /// Seed a demo sandbox partner and print a development token with ready-to-paste curl commands.
     #[arg(long, env = "PC_DEMO")]
     pub(crate) demo: bool,

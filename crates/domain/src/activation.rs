@@ -5,6 +5,7 @@
 
 use partner_center_model::{SubscriptionKind, SubscriptionStatus, Timestamp};
 
+use crate::purchase::{self, Order};
 use crate::{Change, Decision, Lookup, SubscriptionFacts, SubscriptionKey};
 
 /// What an activation request did.
@@ -23,11 +24,14 @@ pub enum ActivateOutcome {
     NotActivatable(SubscriptionStatus),
 }
 
-/// Activates the subscription `found` (under `key`) of a partner whose account is a sandbox or not.
+/// Activates the subscription `found` (under `key`) of a partner whose account is a sandbox or
+/// not; `order` is the order that made it, if one did (its line is then fulfilled, and the order
+/// completes once every line is).
 pub fn activate(
     key: &SubscriptionKey,
     sandbox: bool,
     found: Lookup<SubscriptionFacts>,
+    order: Option<Order>,
     now: Timestamp,
 ) -> Decision<Lookup<ActivateOutcome>> {
     if !sandbox {
@@ -39,10 +43,12 @@ pub fn activate(
     };
     let outcome = match (sub.kind, sub.status) {
         (SubscriptionKind::Saas, SubscriptionStatus::Pending) => {
-            return Decision::with(
-                Lookup::Found(ActivateOutcome::Activated),
-                Change::SubscriptionActivated { key: *key, at: now },
-            );
+            let mut changes = vec![Change::SubscriptionActivated { key: *key, at: now }];
+            changes.extend(purchase::activated(order, key.subscription, now));
+            return Decision {
+                outcome: Lookup::Found(ActivateOutcome::Activated),
+                changes,
+            };
         }
         (SubscriptionKind::Saas, SubscriptionStatus::Active) => ActivateOutcome::AlreadyActive,
         (SubscriptionKind::Saas, status) => ActivateOutcome::NotActivatable(status),
@@ -80,7 +86,7 @@ mod tests {
                             status: *status,
                             registration: *registration,
                         };
-                        let decision = activate(&key(), sandbox, Lookup::Found(sub), NOW);
+                        let decision = activate(&key(), sandbox, Lookup::Found(sub), None, NOW);
                         let expected = match (sandbox, kind, status) {
                             (false, _, _) => ActivateOutcome::NotSandbox,
                             (true, SubscriptionKind::Saas, SubscriptionStatus::Pending) => {
@@ -122,9 +128,9 @@ mod tests {
     #[test]
     fn a_partner_that_is_no_sandbox_is_refused_before_the_customer_is_looked_at() {
         for missing in [Lookup::CustomerNotFound, Lookup::SubscriptionNotFound] {
-            let refused = activate(&key(), false, missing, NOW);
+            let refused = activate(&key(), false, missing, None, NOW);
             assert_eq!(refused.outcome, Lookup::Found(ActivateOutcome::NotSandbox));
-            let sandbox = activate(&key(), true, missing, NOW);
+            let sandbox = activate(&key(), true, missing, None, NOW);
             assert_eq!(
                 sandbox.outcome,
                 missing.map(|_: SubscriptionFacts| ActivateOutcome::Activated)

@@ -7,11 +7,14 @@ use partner_center_model::{
     ClientId, RegistrationEnding, SubscriptionKind, SubscriptionStatus, TenantId, Timestamp,
 };
 
+use partner_center_model::catalog::CatalogItem;
+
+use crate::purchase::{Cart, Order};
 use crate::registration::RegistrationId;
 use crate::{CustomerKey, Partner, SubscriptionKey};
 
 /// One write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Create the partner, or set its name and sandbox flag.
     PartnerPut {
@@ -64,6 +67,30 @@ pub enum Change {
         /// When.
         at: Timestamp,
     },
+    /// The subscription takes this status (a cancelled order's become `deleted`).
+    SubscriptionStatusSet {
+        /// Which.
+        key: SubscriptionKey,
+        /// Its new status.
+        status: SubscriptionStatus,
+        /// When.
+        at: Timestamp,
+    },
+    /// Create or replace the cart, lines and all.
+    CartPut(Cart),
+    /// Create or replace the order, lines and all.
+    OrderPut(Order),
+    /// Queue the order's provisioning.
+    OrderQueued {
+        /// The order.
+        order_id: String,
+        /// When it was placed.
+        at: Timestamp,
+    },
+    /// Drop the order's provisioning job (done, cancelled, or run twice).
+    OrderJobDropped(String),
+    /// Replace the catalog with these items, in this order.
+    CatalogReplaced(Vec<CatalogItem>),
     /// Delete every partner (and so everything) and every idempotency record.
     Reset,
 }
@@ -100,6 +127,10 @@ pub struct SubscriptionValues {
     pub friendly_name: Option<String>,
     /// How many.
     pub quantity: u32,
+    /// The order that made it, when it was bought (kept when `None`).
+    pub order_id: Option<String>,
+    /// Its term, when it has its own (kept when `None`).
+    pub term_duration: Option<String>,
     /// When.
     pub at: Timestamp,
 }

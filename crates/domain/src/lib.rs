@@ -18,12 +18,16 @@
 //! - [`operator`]: what operators create, update and delete through the admin API;
 //! - [`seed`]: what applying a fixture changes;
 //! - [`customer`]: customers as a partner reads them (domain, commerce id, paging, filter);
+//! - [`catalog`]: what can be bought (the fixture's catalog, or the built-in sandbox one);
+//! - [`purchase`]: carts, checkout, orders, provisioning, cancellation and the sandbox limits;
 //! - [`subscription`]: what a subscription shows, and each kind's defaults.
 
 pub mod activation;
+pub mod catalog;
 pub mod change;
 pub mod customer;
 pub mod operator;
+pub mod purchase;
 pub mod registration;
 pub mod seed;
 pub mod subscription;
@@ -132,7 +136,7 @@ pub struct SubscriptionFacts {
 
 /// A decision: what to answer, and what to change for it. The store persists `changes`, in order
 /// and in the same transaction, and then answers `outcome`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub struct Decision<T> {
     /// What the request gets.

@@ -75,6 +75,8 @@ pub fn put_subscription(
             offer_id: spec.offer_id.clone(),
             friendly_name: spec.friendly_name.clone(),
             quantity: spec.quantity(),
+            order_id: None,
+            term_duration: None,
             at: now,
         }),
     )
@@ -158,6 +160,8 @@ mod tests {
                     offer_id: None,
                     friendly_name: None,
                     quantity: 1,
+                    order_id: None,
+                    term_duration: None,
                     at: NOW
                 })]
             );

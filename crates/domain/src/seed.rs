@@ -6,11 +6,13 @@
 //! and quantity. A subscription's status is set
 //! only when the fixture creates it, and its registration is never touched, so that re-applying a
 //! fixture at every start keeps what clients did (activations, registrations). What already
-//! matches is left alone: applying the same fixture twice changes nothing.
+//! matches is left alone: applying the same fixture twice changes nothing. A fixture that declares
+//! a catalog replaces the catalog (one change); one that declares none leaves it as it is.
 
 use crate::change::{ApplicationValues, SubscriptionValues};
 use std::collections::HashMap;
 
+use partner_center_model::catalog::CatalogItem;
 use partner_center_model::fixture::FixtureSubscription;
 use partner_center_model::{
     ClientId, Fixture, SubscriptionKind, SubscriptionStatus, TenantId, Timestamp,
@@ -78,6 +80,8 @@ pub struct Existing {
     pub customers: HashMap<CustomerKey, ExistingCustomer>,
     /// Every subscription of the fixture's customers.
     pub subscriptions: HashMap<SubscriptionKey, ExistingSubscription>,
+    /// The catalog the store holds (empty: the built-in one is offered).
+    pub catalog: Vec<CatalogItem>,
 }
 
 /// A fixture application's secret, checked and hashed before the write (PBKDF2 is slow by design,
@@ -125,6 +129,12 @@ pub fn apply(
 ) -> Decision<SeedReport> {
     let mut report = SeedReport::default();
     let mut changes = Vec::new();
+    if let Some(catalog) = &fixture.catalog
+        && *catalog != existing.catalog
+    {
+        existing.catalog.clone_from(catalog);
+        changes.push(Change::CatalogReplaced(catalog.clone()));
+    }
     for partner in &fixture.partners {
         report.partners += 1;
         let tenant = partner.tenant_id;
@@ -235,6 +245,8 @@ fn subscription_change(
         offer_id: spec.offer_id.clone(),
         friendly_name: spec.friendly_name.clone(),
         quantity: spec.quantity(),
+        order_id: None,
+        term_duration: None,
         at: now,
     }))
 }
@@ -284,6 +296,7 @@ mod tests {
                     ],
                 }],
             }],
+            catalog: None,
         }
     }
 
@@ -330,6 +343,7 @@ mod tests {
                         },
                     );
                 }
+                Change::CatalogReplaced(items) => existing.catalog.clone_from(items),
                 other => panic!("a fixture does not {other:?}"),
             }
         }
@@ -489,6 +503,27 @@ mod tests {
             store.subscriptions.values().next().unwrap().offer_name,
             "Renamed"
         );
+    }
+
+    #[test]
+    fn a_declared_catalog_replaces_the_stored_one_once_and_an_absent_one_keeps_it() {
+        let mut store = Existing::default();
+        let items = crate::catalog::Catalog::builtin().items()[..2].to_vec();
+        let mut with_catalog = fixture();
+        with_catalog.catalog = Some(items.clone());
+        assert_eq!(
+            apply_to(&mut store, &with_catalog).changed,
+            1 + 1 + 1 + 2 + 1
+        );
+        assert_eq!(store.catalog, items);
+        assert_eq!(apply_to(&mut store, &with_catalog).changed, 0);
+        // A fixture without a catalog leaves it as it is.
+        assert_eq!(apply_to(&mut store, &fixture()).changed, 0);
+        assert_eq!(store.catalog, items);
+        // An empty one empties it: the built-in catalog is offered again.
+        with_catalog.catalog = Some(Vec::new());
+        assert_eq!(apply_to(&mut store, &with_catalog).changed, 1);
+        assert!(store.catalog.is_empty());
     }
 
     #[test]

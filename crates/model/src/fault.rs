@@ -92,19 +92,40 @@ pub mod codes {
     pub const INVALID_INPUT: i64 = 2000;
     /// 403: the token's tenant is not a partner of this service.
     pub const FORBIDDEN: i64 = 2032;
+    /// 404: the customer has no such order.
+    pub const ORDER_NOT_FOUND: i64 = 20000;
     /// 404: the subscription does not exist under this customer.
     pub const SUBSCRIPTION_NOT_FOUND: i64 = 20003;
     /// 404: the customer does not exist for this partner.
     pub const CUSTOMER_NOT_FOUND: i64 = 60003;
     /// 401: no bearer token was sent.
     pub const TOKEN_MISSING: i64 = 800_001;
+    /// 400: a direct order's line is not valid (no such catalog item, a bad quantity or context).
+    pub const INVALID_REQUEST: i64 = 800_002;
     /// 500: an unexpected failure; details are logged, never sent.
     pub const UNEXPECTED: i64 = 800_003;
+    /// 404: the customer has no such cart, or it expired.
+    pub const CART_NOT_FOUND: i64 = 800_008;
+    /// 400: checkout of a cart with a line that fails its checks; nothing was bought.
+    pub const CART_ITEM_ERRORS: i64 = 800_009;
+    /// 400: a direct order of an item the subscription's region cannot have.
+    pub const INVENTORY_NOT_AVAILABLE: i64 = 800_010;
+    /// 400: a direct reservation order on a subscription whose registration is in progress.
+    pub const NOT_ENABLED_FOR_RI: i64 = 800_013;
+    /// 400: a direct order that would pass a sandbox limit.
+    pub const SANDBOX_LIMIT: i64 = 800_018;
+    /// 403: cancellation of an order by a partner that is not an integration sandbox.
+    pub const CANCEL_NOT_ALLOWED: i64 = 800_019;
+    /// 400: a direct reservation order on a subscription that is not registered.
+    pub const NOT_REGISTERED: i64 = 800_030;
+    /// 400: checkout of a cart that was checked out already.
+    pub const CART_ALREADY_SUBMITTED: i64 = 800_065;
     /// 400: registration of a subscription that is not an Azure subscription.
     pub const NOT_AZURE_SUBSCRIPTION: i64 = 800_011;
     /// 400: registration of a subscription that is not active.
     pub const SUBSCRIPTION_NOT_ACTIVE: i64 = 800_012;
-    /// 400: activation of a subscription that is not a third-party SaaS subscription.
+    /// 400: activation of a subscription that is not a third-party SaaS subscription; a direct
+    /// reservation order on one that is not an active Azure subscription of the customer.
     pub const NOT_VALID_SUBSCRIPTION: i64 = 800_021;
     /// 400: activation of a subscription that is already active.
     pub const ALREADY_ACTIVATED: i64 = 800_041;

@@ -10,16 +10,25 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::CatalogItem;
 use crate::ids::{ClientId, CustomerId, SubscriptionId, TenantId};
 use crate::subscription::{SubscriptionKind, SubscriptionStatus};
 
 /// A whole fixture.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {
     /// The partners to create or update.
     #[serde(default)]
     pub partners: Vec<FixturePartner>,
+    /// The catalog, when the fixture declares one: it replaces the catalog the service offers
+    /// (without one, the service keeps what it has, or its built-in sandbox catalog).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::catalog::deserialize_checked"
+    )]
+    pub catalog: Option<Vec<CatalogItem>>,
 }
 
 /// A partner: the tenant whose tokens (`tid`) the service accepts.

@@ -11,6 +11,9 @@
 //! - [`resources`]: the response bodies, [`SubscriptionRegistrationStatus`] and [`SubscriptionActivationResult`].
 //! - [`collection`]: links and [`Collection`]s, as every part-two resource uses them.
 //! - [`customer`]: the [`Customer`] resource and the customers list's [`CustomerFilter`].
+//! - [`catalog`]: the catalog items a fixture declares.
+//! - [`purchase`]: carts, orders, their provisioning and activation links, and the bodies that
+//!   create them.
 //! - [`fault`]: the [`ServiceFault`] error body and the catalogue of error [`codes`](fault::codes).
 //! - [`headers`]: the request and response header names Partner Center uses.
 //! - [`paths`]: the route templates, the paths built from them (the admin API's too), and the
@@ -23,6 +26,7 @@
 //! - [`xml`]: the XML forms of the bodies ([`XmlForm`]), in the DataContractSerializer style.
 
 pub mod admin;
+pub mod catalog;
 pub mod collection;
 pub mod customer;
 pub mod fault;
@@ -33,6 +37,7 @@ pub mod media;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod paths;
+pub mod purchase;
 pub mod resources;
 pub mod subscription;
 pub mod time;

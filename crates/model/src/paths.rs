@@ -23,6 +23,26 @@ pub const SUBSCRIPTIONS: &str = "/v1/customers/{customer_id}/subscriptions";
 /// `GET`: a subscription.
 pub const SUBSCRIPTION: &str = "/v1/customers/{customer_id}/subscriptions/{subscription_id}";
 
+/// `POST`: create a cart.
+pub const CARTS: &str = "/v1/customers/{customer_id}/carts";
+/// `GET`: a cart; `PUT`: replace its lines.
+pub const CART: &str = "/v1/customers/{customer_id}/carts/{cart_id}";
+/// `POST`: check a cart out.
+pub const CHECKOUT: &str = "/v1/customers/{customer_id}/carts/{cart_id}/checkout";
+/// `GET`: a customer's orders; `POST`: place an order.
+pub const ORDERS: &str = "/v1/customers/{customer_id}/orders";
+/// `GET`: an order; `PATCH`: cancel it (sandbox).
+pub const ORDER: &str = "/v1/customers/{customer_id}/orders/{order_id}";
+/// `GET`: an order's provisioning status, line by line.
+pub const PROVISIONING_STATUS: &str =
+    "/v1/customers/{customer_id}/orders/{order_id}/provisioningstatus";
+/// `GET`: the activation links of an order's line.
+pub const ORDER_ACTIVATION_LINKS: &str =
+    "/v1/customers/{customer_id}/orders/{order_id}/lineitems/{line_item_number}/activationlinks";
+/// `GET`: the activation links of a subscription an order made.
+pub const SUBSCRIPTION_ACTIVATION_LINKS: &str =
+    "/v1/customers/{customer_id}/subscriptions/{subscription_id}/activationlinks";
+
 /// The version prefix of every Partner Center path.
 pub const VERSION_PREFIX: &str = "/v1";
 
@@ -48,6 +68,54 @@ pub fn subscriptions(customer: CustomerId) -> String {
 #[must_use]
 pub fn subscription(customer: CustomerId, subscription: SubscriptionId) -> String {
     format!("{CUSTOMERS}/{customer}/subscriptions/{subscription}")
+}
+
+/// The path of a customer's [`CARTS`].
+#[must_use]
+pub fn carts(customer: CustomerId) -> String {
+    format!("{CUSTOMERS}/{customer}/carts")
+}
+
+/// The path of a [`CART`].
+#[must_use]
+pub fn cart(customer: CustomerId, cart: &str) -> String {
+    format!("{CUSTOMERS}/{customer}/carts/{cart}")
+}
+
+/// The path of a cart's [`CHECKOUT`].
+#[must_use]
+pub fn checkout(customer: CustomerId, cart: &str) -> String {
+    format!("{CUSTOMERS}/{customer}/carts/{cart}/checkout")
+}
+
+/// The path of a customer's [`ORDERS`].
+#[must_use]
+pub fn orders(customer: CustomerId) -> String {
+    format!("{CUSTOMERS}/{customer}/orders")
+}
+
+/// The path of an [`ORDER`].
+#[must_use]
+pub fn order(customer: CustomerId, order: &str) -> String {
+    format!("{CUSTOMERS}/{customer}/orders/{order}")
+}
+
+/// The path of an order's [`PROVISIONING_STATUS`].
+#[must_use]
+pub fn provisioning_status(customer: CustomerId, order: &str) -> String {
+    format!("{CUSTOMERS}/{customer}/orders/{order}/provisioningstatus")
+}
+
+/// The path of an order line's [`ORDER_ACTIVATION_LINKS`].
+#[must_use]
+pub fn order_activation_links(customer: CustomerId, order: &str, line: u32) -> String {
+    format!("{CUSTOMERS}/{customer}/orders/{order}/lineitems/{line}/activationlinks")
+}
+
+/// The path of a subscription's [`SUBSCRIPTION_ACTIVATION_LINKS`].
+#[must_use]
+pub fn subscription_activation_links(customer: CustomerId, subscription: SubscriptionId) -> String {
+    format!("{CUSTOMERS}/{customer}/subscriptions/{subscription}/activationlinks")
 }
 
 /// A path as a resource's links write it: relative, without the version prefix
@@ -111,6 +179,17 @@ pub mod admin {
     pub const FAULT: &str = "/admin/v1/faults/{id}";
     /// `GET`: search the request journal.
     pub const REQUESTS: &str = "/admin/v1/requests";
+    /// `GET`: the catalog the service offers.
+    pub const CATALOG: &str = "/admin/v1/catalog";
+    /// `GET`: a customer's carts.
+    pub const CARTS: &str = "/admin/v1/partners/{tenant}/customers/{customer}/carts";
+    /// `GET`: a customer's orders.
+    pub const ORDERS: &str = "/admin/v1/partners/{tenant}/customers/{customer}/orders";
+    /// `GET`: an order, with the subscriptions it made.
+    pub const ORDER: &str = "/admin/v1/partners/{tenant}/customers/{customer}/orders/{order}";
+    /// `POST`: provision a pending order now (a `manual` order).
+    pub const ADVANCE_ORDER: &str =
+        "/admin/v1/partners/{tenant}/customers/{customer}/orders/{order}/advance";
 
     /// The path of a partner ([`PARTNER`]).
     #[must_use]
@@ -172,6 +251,30 @@ pub mod admin {
         )
     }
 
+    /// The path of a customer's carts ([`CARTS`]).
+    #[must_use]
+    pub fn carts(tenant: TenantId, customer: CustomerId) -> String {
+        format!("{}/carts", self::customer(tenant, customer))
+    }
+
+    /// The path of a customer's orders ([`ORDERS`]).
+    #[must_use]
+    pub fn orders(tenant: TenantId, customer: CustomerId) -> String {
+        format!("{}/orders", self::customer(tenant, customer))
+    }
+
+    /// The path of an order ([`ORDER`]).
+    #[must_use]
+    pub fn order(tenant: TenantId, customer: CustomerId, order: &str) -> String {
+        format!("{}/orders/{order}", self::customer(tenant, customer))
+    }
+
+    /// The path that provisions an order now ([`ADVANCE_ORDER`]).
+    #[must_use]
+    pub fn advance_order(tenant: TenantId, customer: CustomerId, order: &str) -> String {
+        format!("{}/advance", self::order(tenant, customer, order))
+    }
+
     /// The path of a fault rule ([`FAULT`]).
     #[must_use]
     pub fn fault(id: u64) -> String {
@@ -200,6 +303,24 @@ pub mod templates {
     /// `GET`: a subscription.
     pub const SUBSCRIPTION: &str =
         "/v{version}/customers/{customer_id}/subscriptions/{subscription_id}";
+    /// `POST`: create a cart.
+    pub const CARTS: &str = "/v{version}/customers/{customer_id}/carts";
+    /// `GET`, `PUT`: a cart.
+    pub const CART: &str = "/v{version}/customers/{customer_id}/carts/{cart_id}";
+    /// `POST`: check a cart out.
+    pub const CHECKOUT: &str = "/v{version}/customers/{customer_id}/carts/{cart_id}/checkout";
+    /// `GET`, `POST`: a customer's orders.
+    pub const ORDERS: &str = "/v{version}/customers/{customer_id}/orders";
+    /// `GET`, `PATCH`: an order.
+    pub const ORDER: &str = "/v{version}/customers/{customer_id}/orders/{order_id}";
+    /// `GET`: an order's provisioning status.
+    pub const PROVISIONING_STATUS: &str =
+        "/v{version}/customers/{customer_id}/orders/{order_id}/provisioningstatus";
+    /// `GET`: an order line's activation links.
+    pub const ORDER_ACTIVATION_LINKS: &str = "/v{version}/customers/{customer_id}/orders/{order_id}/lineitems/{line_item_number}/activationlinks";
+    /// `GET`: a subscription's activation links.
+    pub const SUBSCRIPTION_ACTIVATION_LINKS: &str =
+        "/v{version}/customers/{customer_id}/subscriptions/{subscription_id}/activationlinks";
 }
 
 /// The `Location` a registration answers with: relative, without the version segment, as Partner
@@ -232,6 +353,28 @@ mod tests {
         assert_eq!(registrations(c, s), fill(REGISTRATIONS, cs));
         assert_eq!(registration_status(c, s), fill(REGISTRATION_STATUS, cs));
         assert_eq!(activate(c, s), fill(ACTIVATE, cs));
+        let purchase: &[(&str, &dyn std::fmt::Display)] = &[
+            ("customer_id", &c),
+            ("subscription_id", &s),
+            ("cart_id", &"k-1"),
+            ("order_id", &"o-1"),
+            ("line_item_number", &3),
+        ];
+        for (path, template) in [
+            (carts(c), CARTS),
+            (cart(c, "k-1"), CART),
+            (checkout(c, "k-1"), CHECKOUT),
+            (orders(c), ORDERS),
+            (order(c, "o-1"), ORDER),
+            (provisioning_status(c, "o-1"), PROVISIONING_STATUS),
+            (order_activation_links(c, "o-1", 3), ORDER_ACTIVATION_LINKS),
+            (
+                subscription_activation_links(c, s),
+                SUBSCRIPTION_ACTIVATION_LINKS,
+            ),
+        ] {
+            assert_eq!(path, fill(template, purchase));
+        }
         assert_eq!(
             format!("/v1{}", registration_status_location(c, s)),
             registration_status(c, s)
@@ -251,8 +394,12 @@ mod tests {
             ),
             (admin::fail_registration(t, c, s), admin::FAIL_REGISTRATION),
             (admin::fault(7), admin::FAULT),
+            (admin::carts(t, c), admin::CARTS),
+            (admin::orders(t, c), admin::ORDERS),
+            (admin::order(t, c, "o-1"), admin::ORDER),
+            (admin::advance_order(t, c, "o-1"), admin::ADVANCE_ORDER),
         ] {
-            let expected = fill(template, &[tcs, &[("id", &7)]].concat());
+            let expected = fill(template, &[tcs, &[("id", &7), ("order", &"o-1")]].concat());
             assert_eq!(path, expected);
             assert!(
                 !expected.contains('{'),
@@ -273,6 +420,11 @@ mod tests {
             admin::FAULTS,
             admin::FAULT,
             admin::REQUESTS,
+            admin::CATALOG,
+            admin::CARTS,
+            admin::ORDERS,
+            admin::ORDER,
+            admin::ADVANCE_ORDER,
         ] {
             assert!(route.starts_with(&format!("{}/", admin::PREFIX)), "{route}");
         }

@@ -309,7 +309,13 @@ macro_rules! xml_form_of_json {
     };
 }
 
-xml_form_of_json!(Customer, Subscription);
+xml_form_of_json!(
+    Customer,
+    Subscription,
+    crate::purchase::Cart,
+    crate::purchase::Order,
+    crate::purchase::CartCheckoutResult
+);
 
 impl<T: serde::Serialize + serde::de::DeserializeOwned> XmlForm for Collection<T> {
     fn to_xml(&self) -> String {

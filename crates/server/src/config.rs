@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::ops::faults::FaultRule;
 use crate::ops::throttle::ThrottleRule;
 
-/// When the worker completes an accepted registration.
+/// When the worker completes an accepted registration (or provisions a placed order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegistrationDelay {
     /// This long after the registration was accepted (`0s` completes it at once, still asynchronously).
@@ -36,10 +36,12 @@ impl FromStr for RegistrationDelay {
             return Ok(Self::Manual);
         }
         let delay = humantime::parse_duration(s).map_err(|e| {
-            format!("invalid registration delay `{s}`: {e}; expected a duration such as 0s, 2s, 500ms, or `manual`")
+            format!(
+                "invalid delay `{s}`: {e}; expected a duration such as 0s, 2s, 500ms, or `manual`"
+            )
         })?;
         if delay > Self::MAX {
-            return Err(format!("registration delay `{s}` is longer than ten years"));
+            return Err(format!("delay `{s}` is longer than ten years"));
         }
         Ok(Self::After(delay))
     }
@@ -64,6 +66,8 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// How long completing a claimed registration takes, as Partner Center's own work would.
     pub processing: Duration,
+    /// When placed reservation orders are provisioned.
+    pub order_delay: RegistrationDelay,
 }
 
 impl Default for WorkerSettings {
@@ -72,6 +76,7 @@ impl Default for WorkerSettings {
             delay: RegistrationDelay::default(),
             lease: Duration::from_secs(30),
             processing: Duration::ZERO,
+            order_delay: RegistrationDelay::default(),
         }
     }
 }
@@ -174,6 +179,8 @@ pub struct Config {
     pub throttle: Vec<ThrottleRule>,
     /// Bounds on connections and on how slowly and how much clients may send.
     pub limits: Limits,
+    /// How long a cart stays `Active` after it was created or last updated.
+    pub cart_lifetime: Duration,
 }
 
 /// Bounds on connections and on how slowly and how much clients may send; see
@@ -205,6 +212,8 @@ impl Default for Limits {
 impl Config {
     /// Default retention of idempotency records: a day, as Partner Center's retry guidance implies.
     pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
+    /// Default lifetime of a cart: a day.
+    pub const CART_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 }
 
 impl Default for Config {
@@ -221,6 +230,7 @@ impl Default for Config {
             journal_size: 1000,
             throttle: Vec::new(),
             limits: Limits::default(),
+            cart_lifetime: Self::CART_LIFETIME,
         }
     }
 }

@@ -26,7 +26,8 @@ pub const DEMO_AZURE_PLAN: SubscriptionId =
 pub const DEMO_SAAS: SubscriptionId =
     SubscriptionId::from_uuid(uuid!("e4b8a5d3-0000-4000-8000-000000000004"));
 
-/// The demo fixture: one sandbox partner, one customer, an `azurePlan` and a `saas` subscription.
+/// The demo fixture: one sandbox partner, one customer, an `azurePlan` and a `saas` subscription,
+/// and the built-in sandbox catalog.
 #[must_use]
 pub fn demo_fixture() -> Fixture {
     Fixture {
@@ -61,6 +62,11 @@ pub fn demo_fixture() -> Fixture {
                 ],
             }],
         }],
+        catalog: Some(
+            partner_center_domain::catalog::Catalog::builtin()
+                .items()
+                .to_vec(),
+        ),
     }
 }
 

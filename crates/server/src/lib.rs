@@ -31,7 +31,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use partner_center_store::{
-    AdminStore, FixtureStore, IdentityStore, JobQueue, RequestStore, Store,
+    AdminStore, FixtureStore, IdentityStore, JobQueue, PurchaseStore, RequestStore, Store,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -86,6 +86,7 @@ struct StateInner {
     metrics: Metrics,
     limits: config::Limits,
     paging: paging::Paging,
+    cart_lifetime: std::time::Duration,
 }
 
 impl AppState {
@@ -161,6 +162,15 @@ impl AppState {
     pub(crate) fn paging(&self) -> &paging::Paging {
         &self.inner.paging
     }
+
+    /// The store, as buying sees it.
+    pub(crate) fn purchases(&self) -> &dyn PurchaseStore {
+        self.inner.store.as_ref()
+    }
+
+    pub(crate) fn cart_lifetime(&self) -> std::time::Duration {
+        self.inner.cart_lifetime
+    }
 }
 
 /// Why the service could not start.
@@ -235,6 +245,7 @@ impl App {
                     metrics,
                     limits: config.limits,
                     paging,
+                    cart_lifetime: config.cart_lifetime,
                 }),
             },
         })
@@ -257,6 +268,8 @@ impl App {
         let mut routes = Router::new()
             .merge(routes::customers::router())
             .merge(routes::subscriptions::router())
+            .merge(routes::carts::router())
+            .merge(routes::orders::router())
             .merge(routes::health::router())
             .route("/openapi.json", axum::routing::get(openapi::serve))
             .route("/metrics", axum::routing::get(serve_metrics));

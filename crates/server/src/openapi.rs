@@ -19,7 +19,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::routes::{customers, subscriptions};
+use crate::routes::{carts, customers, orders, subscriptions};
 
 /// A GUID as the routes accept it: 8-4-4-4-12 hexadecimal digits in any case, optionally in braces.
 pub(crate) const GUID_PATTERN: &str = r"^(\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$";
@@ -131,6 +131,80 @@ impl IntoParams for SubscriptionPathParams {
     }
 }
 
+fn id_parameter(name: &str, description: &str, example: &str) -> utoipa::openapi::path::Parameter {
+    path_parameter(
+        name,
+        description,
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(128))
+            .examples([example])
+            .into(),
+    )
+}
+
+/// The path parameters of the routes on a cart.
+pub(crate) struct CartPathParams;
+
+impl IntoParams for CartPathParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            version_parameter(),
+            customer_parameter(),
+            id_parameter(
+                "cart_id",
+                "The cart's id (a GUID, in any case).",
+                "0a1b2c3d-0000-4000-8000-000000000001",
+            ),
+        ]
+    }
+}
+
+fn order_parameter() -> utoipa::openapi::path::Parameter {
+    id_parameter(
+        "order_id",
+        "The order's id.",
+        "Cs_jyTxubLpvdJXdo8xcQZN6I2RsLrgZ",
+    )
+}
+
+/// The path parameters of the routes on an order.
+pub(crate) struct OrderPathParams;
+
+impl IntoParams for OrderPathParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![version_parameter(), customer_parameter(), order_parameter()]
+    }
+}
+
+/// The path parameters of the routes on an order's line.
+pub(crate) struct OrderLinePathParams;
+
+impl IntoParams for OrderLinePathParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            version_parameter(),
+            customer_parameter(),
+            order_parameter(),
+            path_parameter(
+                "line_item_number",
+                "The line's number in the order, from 0.",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .into(),
+            ),
+        ]
+    }
+}
+
 /// The query of the customers list.
 pub(crate) struct CustomersQueryParams;
 
@@ -208,13 +282,26 @@ impl IntoParams for SubscriptionsQueryParams {
         subscriptions::get_subscription,
         subscriptions::register,
         subscriptions::registration_status,
-        subscriptions::activate
+        subscriptions::activate,
+        carts::create_cart,
+        carts::get_cart,
+        carts::update_cart,
+        carts::checkout,
+        orders::create_order,
+        orders::list_orders,
+        orders::get_order,
+        orders::cancel_order,
+        orders::provisioning_status,
+        orders::order_activation_links,
+        orders::subscription_activation_links
     ),
     components(schemas(ServiceFault)),
     modifiers(&Shared),
     tags(
         (name = "Customers", description = "The partner's customers"),
-        (name = "Subscriptions", description = "A customer's subscriptions")
+        (name = "Subscriptions", description = "A customer's subscriptions"),
+        (name = "Carts", description = "Carts and their checkout"),
+        (name = "Orders", description = "Orders, their provisioning and their cancellation")
     )
 )]
 struct ApiDoc;
@@ -308,7 +395,15 @@ impl Modify for Shared {
             ),
         );
         for item in openapi.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 add_shared(operation);
             }
         }

@@ -102,6 +102,12 @@ const LITERALS: &[&str] = &[
     "registrations",
     "registrationstatus",
     "activate",
+    "carts",
+    "checkout",
+    "orders",
+    "provisioningstatus",
+    "lineitems",
+    "activationlinks",
 ];
 
 /// The canonical form of segment `index` of a path, when it is one of the literals matched in any

@@ -1,9 +1,11 @@
-//! The registration worker: completes accepted registrations once their delay has passed.
+//! The background worker: completes accepted registrations, and provisions reservation orders,
+//! once their delay has passed.
 //!
-//! The queue is durable (it lives in the store), so a registration accepted before a crash or a
-//! restart completes after it. The worker sleeps until the earliest queued registration is due, and
-//! is woken early when a new one is accepted. Claims carry a lease: if the worker dies between claim
-//! and completion, the registration is claimed again after the lease; completion is idempotent.
+//! The queues are durable (they live in the store), so a registration accepted or an order placed
+//! before a crash or a restart completes after it. The worker sleeps until the earliest queued job
+//! is due, and is woken early when a new one is queued. Claims carry a lease: if the worker dies
+//! between claim and completion, the job is claimed again after the lease; completion is
+//! idempotent.
 //!
 //! Tests and operators drive it deterministically with [`Worker::run_due`] instead of waiting.
 
@@ -34,6 +36,7 @@ pub struct Worker {
 struct Inner {
     store: Arc<dyn JobQueue>,
     delay: RegistrationDelay,
+    order_delay: RegistrationDelay,
     lease: Duration,
     processing: Duration,
     metrics: Metrics,
@@ -59,6 +62,7 @@ impl Worker {
             inner: Arc::new(Inner {
                 store,
                 delay: settings.delay,
+                order_delay: settings.order_delay,
                 lease: settings.lease,
                 processing: settings.processing,
                 metrics,
@@ -68,7 +72,8 @@ impl Worker {
         }
     }
 
-    /// Tells the worker a registration was accepted, so that it recomputes when to wake.
+    /// Tells the worker a registration was accepted or an order placed, so that it recomputes when
+    /// to wake.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
     }
@@ -134,6 +139,49 @@ impl Worker {
         }
     }
 
+    /// Provisions every reservation order due at `now` (placed at least the order provisioning
+    /// delay before it), and returns how many it provisioned. With a `manual` delay, nothing is
+    /// ever due.
+    ///
+    /// # Errors
+    ///
+    /// A store failure; orders provisioned before it stay provisioned.
+    pub async fn run_due_orders(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let RegistrationDelay::After(delay) = self.inner.order_delay else {
+            return Ok(0);
+        };
+        let placed_by = now.saturating_sub(delay);
+        let mut total = 0;
+        loop {
+            let claimed = self
+                .inner
+                .store
+                .claim_orders(placed_by, now, self.inner.lease, BATCH)
+                .await?;
+            if claimed.is_empty() {
+                return Ok(total);
+            }
+            let provisioned = self
+                .inner
+                .store
+                .provision_orders(&claimed, Timestamp::now())
+                .await?;
+            for order in &provisioned {
+                tracing::info!(
+                    partner = %order.customer.partner,
+                    customer = %order.customer.customer,
+                    order = %order.id,
+                    status = order.status.as_str(),
+                    "order provisioned"
+                );
+            }
+            total += provisioned.len();
+            if claimed.len() < BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Runs until `shutdown` is cancelled.
     pub(crate) async fn run(self, shutdown: CancellationToken) {
         loop {
@@ -158,14 +206,22 @@ impl Worker {
         }
     }
 
-    /// Completes what is due and says how long to sleep before the next registration is due
-    /// (`None`: until woken).
+    /// Completes what is due and says how long to sleep before the next job is due (`None`:
+    /// until woken).
     async fn step(&self) -> Result<Option<Duration>, StoreError> {
-        let RegistrationDelay::After(delay) = self.inner.delay else {
-            return Ok(None);
-        };
-        self.run_due(Timestamp::now()).await?;
-        let next = self.inner.store.next_registration_due(delay).await?;
+        let mut next: Option<Timestamp> = None;
+        if let RegistrationDelay::After(delay) = self.inner.delay {
+            self.run_due(Timestamp::now()).await?;
+            next = self.inner.store.next_registration_due(delay).await?;
+        }
+        if let RegistrationDelay::After(delay) = self.inner.order_delay {
+            self.run_due_orders(Timestamp::now()).await?;
+            let due = self.inner.store.next_order_due(delay).await?;
+            next = match (next, due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         Ok(next.map(|due| due.duration_since(Timestamp::now())))
     }
 }

@@ -30,7 +30,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use partner_center_domain::catalog::Catalog;
 use partner_center_domain::customer::CustomerRecord;
+use partner_center_domain::purchase::{
+    CancelOutcome, Cart, CartOutcome, CheckoutOutcome, LineRequest, Order, OrderOutcome,
+    OrderStatus,
+};
 use partner_center_domain::subscription::SubscriptionRecord;
 use partner_center_domain::{
     ActivateOutcome, ClaimedRegistration, CompletedRegistration, CustomerKey, Lookup, Partner,
@@ -41,6 +46,7 @@ use partner_center_model::{
     ClientId, CustomerId, Fixture, RegistrationEnding, RegistrationState, TenantId, Timestamp,
 };
 
+mod codec;
 mod outcome;
 pub mod postgres;
 pub mod secret;
@@ -358,8 +364,86 @@ pub trait RequestStore: Debug + Send + Sync {
     ) -> Result<Recorded<Lookup<ActivateOutcome>>, StoreError>;
 }
 
-/// What the background work may touch: the durable queue of registrations to settle, and the
-/// purge of expired idempotency records.
+/// What buying may touch: the catalog, carts, their checkout, orders and their cancellation. Every
+/// write runs a decision of the domain core (`purchase`) against the customer's facts (its
+/// subscriptions, its pending orders, whether its partner is a sandbox), loaded and locked in the
+/// same transaction; and is idempotent as [`RequestStore::register`].
+#[async_trait]
+pub trait PurchaseStore: Debug + Send + Sync {
+    /// The catalog: the one a fixture declared, else the built-in sandbox catalog.
+    async fn catalog(&self) -> Result<Catalog, StoreError>;
+
+    /// Creates cart `cart_id` for `customer` with `lines`, each line checked.
+    async fn create_cart(
+        &self,
+        customer: CustomerKey,
+        cart_id: &str,
+        lines: &[LineRequest],
+        now: Timestamp,
+        lifetime: Duration,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Recorded<CartOutcome>, StoreError>;
+
+    /// Replaces the lines of an active cart, each line checked.
+    async fn update_cart(
+        &self,
+        customer: CustomerKey,
+        cart_id: &str,
+        lines: &[LineRequest],
+        now: Timestamp,
+        lifetime: Duration,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Recorded<CartOutcome>, StoreError>;
+
+    /// A cart of a customer of the partner, as it is stored (expired or not).
+    async fn cart(&self, customer: CustomerKey, cart_id: &str) -> Result<Option<Cart>, StoreError>;
+
+    /// Checks a cart out: one order per order group, with ids from `order_ids` (one per line
+    /// suffices), or nothing at all when a line fails its checks.
+    async fn checkout(
+        &self,
+        customer: CustomerKey,
+        cart_id: &str,
+        order_ids: &[String],
+        now: Timestamp,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Recorded<CheckoutOutcome>, StoreError>;
+
+    /// Places order `order_id` directly, with `lines` checked as a cart's.
+    async fn place_order(
+        &self,
+        customer: CustomerKey,
+        order_id: &str,
+        lines: &[LineRequest],
+        now: Timestamp,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Recorded<OrderOutcome>, StoreError>;
+
+    /// Cancels an order (sandbox partners only).
+    async fn cancel_order(
+        &self,
+        customer: CustomerKey,
+        order_id: &str,
+        now: Timestamp,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Recorded<CancelOutcome>, StoreError>;
+
+    /// An order of a customer of the partner.
+    async fn order(
+        &self,
+        customer: CustomerKey,
+        order_id: &str,
+    ) -> Result<Option<Order>, StoreError>;
+
+    /// A customer's orders, newest first; `None` when the partner has no such customer.
+    async fn orders(&self, customer: CustomerKey) -> Result<Option<Vec<Order>>, StoreError>;
+
+    /// A customer's carts, newest first; `None` when the partner has no such customer.
+    async fn carts(&self, customer: CustomerKey) -> Result<Option<Vec<Cart>>, StoreError>;
+}
+
+/// What the background work may touch: the durable queues of registrations to settle and of
+/// orders to provision, and the purge of expired idempotency records.
 #[async_trait]
 pub trait JobQueue: Debug + Send + Sync {
     /// Called once when the service starts: makes claims on queued work that a previous process
@@ -393,6 +477,31 @@ pub trait JobQueue: Debug + Send + Sync {
 
     /// How many registrations are queued.
     async fn queue_depth(&self) -> Result<u64, StoreError>;
+
+    /// Claims up to `limit` queued orders placed at or before `placed_by` and not under an
+    /// unexpired lease, leasing them until `now + lease`.
+    async fn claim_orders(
+        &self,
+        placed_by: Timestamp,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Provisions claimed orders ([`purchase::provision`](partner_center_domain::purchase::provision))
+    /// and removes their jobs, in one transaction; returns those this call provisioned.
+    async fn provision_orders(
+        &self,
+        claimed: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<Order>, StoreError>;
+
+    /// The earliest time at which a queued order becomes claimable, given that an order is due
+    /// `delay` after it was placed; `None` when the queue is empty.
+    async fn next_order_due(&self, delay: Duration) -> Result<Option<Timestamp>, StoreError>;
+
+    /// How many orders there are in each status.
+    async fn order_counts(&self) -> Result<Vec<(OrderStatus, u64)>, StoreError>;
 
     /// Deletes up to `limit` idempotency records that expired at or before `now`, and says how many
     /// it deleted. Short, so that it never holds up requests for long.
@@ -481,6 +590,15 @@ pub trait AdminStore: Debug + Send + Sync {
     /// Deletes every partner (and so everything) and every idempotency record. The identity
     /// provider's signing key stays.
     async fn reset(&self) -> Result<(), StoreError>;
+
+    /// Provisions a customer's pending order now, whatever the delay (a `manual` order); `None`
+    /// when the customer has no such order, the order as it then is otherwise.
+    async fn advance_order(
+        &self,
+        customer: CustomerKey,
+        order_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Order>, StoreError>;
 }
 
 /// What loading a fixture may touch.
@@ -493,14 +611,18 @@ pub trait FixtureStore: Debug + Send + Sync {
 }
 
 /// The service's durable state, every capability: each method is atomic. The parts of the server
-/// take the capability they need ([`RequestStore`], [`JobQueue`], [`IdentityStore`],
-/// [`AdminStore`], [`FixtureStore`]).
+/// take the capability they need ([`RequestStore`], [`PurchaseStore`], [`JobQueue`],
+/// [`IdentityStore`], [`AdminStore`], [`FixtureStore`]).
 pub trait Store:
-    RequestStore + JobQueue + IdentityStore + AdminStore + FixtureStore + 'static
+    RequestStore + PurchaseStore + JobQueue + IdentityStore + AdminStore + FixtureStore + 'static
 {
 }
 
-impl<T: RequestStore + JobQueue + IdentityStore + AdminStore + FixtureStore + 'static> Store for T {}
+impl<
+    T: RequestStore + PurchaseStore + JobQueue + IdentityStore + AdminStore + FixtureStore + 'static,
+> Store for T
+{
+}
 
 /// Opens the store a database URL names (`sqlite://FILE`, `sqlite:FILE`, `sqlite::memory:`,
 /// `postgres://...`) and brings its schema up to date.

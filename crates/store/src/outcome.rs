@@ -3,6 +3,7 @@
 
 use partner_center_model::{SubscriptionKind, SubscriptionStatus};
 
+use partner_center_domain::purchase::{CancelOutcome, CartOutcome, CheckoutOutcome, OrderOutcome};
 use partner_center_domain::{ActivateOutcome, Lookup, RegisterOutcome};
 
 /// An outcome that can be stored in an idempotency record.
@@ -87,6 +88,110 @@ impl StoredOutcome for ActivateOutcome {
     }
 }
 
+impl StoredOutcome for CartOutcome {
+    fn encode(&self) -> String {
+        match self {
+            Self::CustomerNotFound => "customer-not-found".to_owned(),
+            Self::CartNotFound => "cart-not-found".to_owned(),
+            Self::AlreadyOrdered => "already-ordered".to_owned(),
+            Self::Saved(id) => format!("saved:{id}"),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        Some(match text.split_once(':') {
+            None => match text {
+                "customer-not-found" => Self::CustomerNotFound,
+                "cart-not-found" => Self::CartNotFound,
+                "already-ordered" => Self::AlreadyOrdered,
+                _ => return None,
+            },
+            Some(("saved", id)) => Self::Saved(id.to_owned()),
+            Some(_) => return None,
+        })
+    }
+}
+
+impl StoredOutcome for CheckoutOutcome {
+    fn encode(&self) -> String {
+        match self {
+            Self::CustomerNotFound => "customer-not-found".to_owned(),
+            Self::CartNotFound => "cart-not-found".to_owned(),
+            Self::AlreadyOrdered => "already-ordered".to_owned(),
+            Self::LineErrors => "line-errors".to_owned(),
+            Self::Ordered(ids) => format!("ordered:{}", ids.join(",")),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        Some(match text.split_once(':') {
+            None => match text {
+                "customer-not-found" => Self::CustomerNotFound,
+                "cart-not-found" => Self::CartNotFound,
+                "already-ordered" => Self::AlreadyOrdered,
+                "line-errors" => Self::LineErrors,
+                _ => return None,
+            },
+            Some(("ordered", ids)) => Self::Ordered(
+                ids.split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            Some(_) => return None,
+        })
+    }
+}
+
+impl StoredOutcome for OrderOutcome {
+    fn encode(&self) -> String {
+        match self {
+            Self::CustomerNotFound => "customer-not-found".to_owned(),
+            Self::Placed(id) => format!("placed:{id}"),
+            Self::Refused(line, error) => format!(
+                "refused:{line}:{}",
+                serde_json::to_string(error).unwrap_or_default()
+            ),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        Some(match text.split_once(':') {
+            None if text == "customer-not-found" => Self::CustomerNotFound,
+            Some(("placed", id)) => Self::Placed(id.to_owned()),
+            Some(("refused", rest)) => {
+                let (line, error) = rest.split_once(':')?;
+                Self::Refused(line.parse().ok()?, serde_json::from_str(error).ok()?)
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl StoredOutcome for CancelOutcome {
+    fn encode(&self) -> String {
+        match self {
+            Self::CustomerNotFound => "customer-not-found".to_owned(),
+            Self::OrderNotFound => "order-not-found".to_owned(),
+            Self::NotSandbox => "not-sandbox".to_owned(),
+            Self::Cancelled(id) => format!("cancelled:{id}"),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        Some(match text.split_once(':') {
+            None => match text {
+                "customer-not-found" => Self::CustomerNotFound,
+                "order-not-found" => Self::OrderNotFound,
+                "not-sandbox" => Self::NotSandbox,
+                _ => return None,
+            },
+            Some(("cancelled", id)) => Self::Cancelled(id.to_owned()),
+            Some(_) => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +252,51 @@ mod tests {
             <Lookup<RegisterOutcome>>::decode("ineligible-kind:vm"),
             None
         );
+    }
+
+    #[test]
+    fn every_purchase_outcome_round_trips() {
+        use partner_center_domain::purchase::LineError;
+        let carts = [
+            CartOutcome::CustomerNotFound,
+            CartOutcome::CartNotFound,
+            CartOutcome::AlreadyOrdered,
+            CartOutcome::Saved("0a1b2c3d-0000-4000-8000-000000000001".into()),
+        ];
+        for outcome in carts {
+            assert_eq!(CartOutcome::decode(&outcome.encode()), Some(outcome));
+        }
+        let checkouts = [
+            CheckoutOutcome::CustomerNotFound,
+            CheckoutOutcome::CartNotFound,
+            CheckoutOutcome::AlreadyOrdered,
+            CheckoutOutcome::LineErrors,
+            CheckoutOutcome::Ordered(vec!["abc".into()]),
+            CheckoutOutcome::Ordered(vec!["abc".into(), "Def_0".into()]),
+        ];
+        for outcome in checkouts {
+            assert_eq!(CheckoutOutcome::decode(&outcome.encode()), Some(outcome));
+        }
+        let orders = [
+            OrderOutcome::CustomerNotFound,
+            OrderOutcome::Placed("Cs_jyTxubLpvdJXdo8xcQZN6I2RsLrgZ1".into()),
+            OrderOutcome::Refused(3, LineError::SubscriptionNotRegistered),
+            OrderOutcome::Refused(0, LineError::InvalidInput("quantity 0: is below 1".into())),
+            OrderOutcome::Refused(1, LineError::SandboxLimitExceeded("at most 2".into())),
+        ];
+        for outcome in orders {
+            assert_eq!(OrderOutcome::decode(&outcome.encode()), Some(outcome));
+        }
+        let cancels = [
+            CancelOutcome::OrderNotFound,
+            CancelOutcome::NotSandbox,
+            CancelOutcome::Cancelled("o1".into()),
+            CancelOutcome::CustomerNotFound,
+        ];
+        for outcome in cancels {
+            assert_eq!(CancelOutcome::decode(&outcome.encode()), Some(outcome));
+        }
+        assert_eq!(OrderOutcome::decode("refused:x:{}"), None);
+        assert_eq!(CartOutcome::decode("created:1"), None);
     }
 }

@@ -25,12 +25,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod persist;
+mod purchase;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use partner_center_domain::customer::CustomerRecord;
+use partner_center_domain::purchase::{Order, OrderStatus};
 use partner_center_domain::seed::{
     self, Existing, ExistingCustomer, ExistingSubscription, StoredApplication,
 };
@@ -389,7 +391,10 @@ async fn lock_open_registration(
 /// customers' subscriptions against change (a fixture must not write back a status a client
 /// changed meanwhile).
 async fn lock_existing(tx: &mut PgConnection, fixture: &Fixture) -> Result<Existing, StoreError> {
-    let mut existing = Existing::default();
+    let mut existing = Existing {
+        catalog: purchase::stored_catalog(tx).await?,
+        ..Existing::default()
+    };
     for tenant in seed::partners(fixture) {
         if let Some(partner) = partner_row(tx, tenant, true).await? {
             existing.partners.insert(tenant, partner);
@@ -674,8 +679,9 @@ impl RequestStore for PostgresStore {
             let sandbox = partner_row(tx, key.partner, false)
                 .await?
                 .is_some_and(|p| p.sandbox);
+            let order = purchase::lock_order_of_subscription(tx, key).await?;
             let found = locked_facts(tx, key).await?;
-            decided(tx, activation::activate(key, sandbox, found, now)).await
+            decided(tx, activation::activate(key, sandbox, found, order, now)).await
         })
         .await
     }
@@ -758,6 +764,64 @@ impl JobQueue for PostgresStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(depth).unwrap_or_default())
+    }
+
+    async fn claim_orders(
+        &self,
+        placed_by: Timestamp,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "update order_jobs set lease_until = $3, attempts = attempts + 1
+             where order_ref in (
+                 select order_ref from order_jobs
+                 where enqueued_at <= $1 and (lease_until is null or lease_until <= $2)
+                 order by enqueued_at, order_ref
+                 limit $4
+                 for update skip locked)
+             returning order_ref",
+        )
+        .bind(placed_by.as_millis())
+        .bind(now.as_millis())
+        .bind(now.saturating_add(lease).as_millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn provision_orders(
+        &self,
+        claimed: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<Order>, StoreError> {
+        let mut provisioned = Vec::with_capacity(claimed.len());
+        // One transaction per order: each locks its customer, and holding several customers at
+        // once could wait in a cycle with another instance's.
+        for order_id in claimed {
+            let (done, _) = self
+                .transaction(async |tx| purchase::provision_in(tx, order_id, None, now).await)
+                .await?;
+            provisioned.extend(done);
+        }
+        Ok(provisioned)
+    }
+
+    async fn next_order_due(&self, delay: Duration) -> Result<Option<Timestamp>, StoreError> {
+        let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        let due: Option<i64> = sqlx::query_scalar(
+            "select min(greatest(enqueued_at + $1, coalesce(lease_until, 0))) from order_jobs",
+        )
+        .bind(delay)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(due.map(Timestamp::from_millis))
+    }
+
+    async fn order_counts(&self) -> Result<Vec<(OrderStatus, u64)>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        purchase::order_counts(&mut conn).await
     }
 
     async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
@@ -972,6 +1036,18 @@ impl AdminStore for PostgresStore {
     async fn reset(&self) -> Result<(), StoreError> {
         self.transaction(async |tx| decided(tx, operator::reset()).await)
             .await
+    }
+
+    async fn advance_order(
+        &self,
+        customer: CustomerKey,
+        order_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Order>, StoreError> {
+        let (_, order) = self
+            .transaction(async |tx| purchase::provision_in(tx, order_id, Some(customer), now).await)
+            .await?;
+        Ok(order)
     }
 }
 

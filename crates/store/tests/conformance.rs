@@ -85,6 +85,7 @@ fn fixture() -> Fixture {
                 customers: vec![],
             },
         ],
+        catalog: None,
     }
 }
 

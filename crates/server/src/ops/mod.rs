@@ -27,6 +27,22 @@ pub enum Route {
     Subscriptions,
     /// `GET .../subscriptions/{id}`.
     Subscription,
+    /// `POST .../customers/{id}/carts`.
+    Carts,
+    /// `GET`, `PUT .../carts/{id}`.
+    Cart,
+    /// `POST .../carts/{id}/checkout`.
+    Checkout,
+    /// `GET`, `POST .../customers/{id}/orders`.
+    Orders,
+    /// `GET`, `PATCH .../orders/{id}`.
+    Order,
+    /// `GET .../orders/{id}/provisioningstatus`.
+    ProvisioningStatus,
+    /// `GET .../orders/{id}/lineitems/{n}/activationlinks`.
+    OrderActivationLinks,
+    /// `GET .../subscriptions/{id}/activationlinks`.
+    ActivationLinks,
 }
 
 impl Route {
@@ -43,6 +59,26 @@ impl Route {
         (Self::Customer, "customer", paths::CUSTOMER),
         (Self::Subscriptions, "subscriptions", paths::SUBSCRIPTIONS),
         (Self::Subscription, "subscription", paths::SUBSCRIPTION),
+        (Self::Carts, "carts", paths::CARTS),
+        (Self::Cart, "cart", paths::CART),
+        (Self::Checkout, "checkout", paths::CHECKOUT),
+        (Self::Orders, "orders", paths::ORDERS),
+        (Self::Order, "order", paths::ORDER),
+        (
+            Self::ProvisioningStatus,
+            "provisioningstatus",
+            paths::PROVISIONING_STATUS,
+        ),
+        (
+            Self::OrderActivationLinks,
+            "orderactivationlinks",
+            paths::ORDER_ACTIVATION_LINKS,
+        ),
+        (
+            Self::ActivationLinks,
+            "activationlinks",
+            paths::SUBSCRIPTION_ACTIVATION_LINKS,
+        ),
     ];
 
     /// The route by its name (`registrations`, `customers`, ...).

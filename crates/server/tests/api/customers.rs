@@ -29,6 +29,7 @@ async fn add_customers(app: &TestApp, prefix: &str, count: usize) -> Vec<String>
             applications: vec![],
             customers,
         }],
+        catalog: None,
     };
     app.app.store().apply_fixture(&fixture).await.unwrap();
     ids

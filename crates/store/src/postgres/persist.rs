@@ -5,7 +5,7 @@ use partner_center_domain::{Change, SubscriptionKey};
 use partner_center_model::{RegistrationEnding, RegistrationState, SubscriptionStatus, Timestamp};
 use sqlx::postgres::PgConnection;
 
-use crate::{StoreError, record_state};
+use crate::{StoreError, codec, record_state};
 
 /// Writes one change, within the caller's transaction.
 pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), StoreError> {
@@ -76,13 +76,16 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
             sqlx::query(
                 "insert into subscriptions
                    (customer_ref, subscription_id, kind, status, offer_name, offer_id, friendly_name,
-                    quantity, registration_state, created_at, updated_at)
-                 select c.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11
+                    quantity, registration_state, order_id, term_duration, created_at, updated_at)
+                 select c.id, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $11, $11
                  from customers c where c.partner_tenant_id = $1 and c.customer_id = $2
                  on conflict (customer_ref, subscription_id) do update
                  set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
                      offer_id = excluded.offer_id, friendly_name = excluded.friendly_name,
-                     quantity = excluded.quantity, updated_at = excluded.updated_at",
+                     quantity = excluded.quantity,
+                     order_id = coalesce(excluded.order_id, subscriptions.order_id),
+                     term_duration = coalesce(excluded.term_duration, subscriptions.term_duration),
+                     updated_at = excluded.updated_at",
             )
             .bind(values.key.partner.to_string())
             .bind(values.key.customer.to_string())
@@ -95,6 +98,8 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
             .bind(i64::from(values.quantity))
             .bind(RegistrationState::NotRegistered.as_str())
             .bind(values.at.as_millis())
+            .bind(&values.order_id)
+            .bind(&values.term_duration)
             .execute(&mut *tx)
             .await?;
         }
@@ -159,8 +164,99 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
             .execute(&mut *tx)
             .await?;
         }
+        Change::SubscriptionStatusSet { key, status, at } => {
+            sqlx::query(
+                "update subscriptions s set status = $4, updated_at = $5
+                 from customers c
+                 where s.customer_ref = c.id and c.partner_tenant_id = $1 and c.customer_id = $2
+                   and s.subscription_id = $3",
+            )
+            .bind(key.partner.to_string())
+            .bind(key.customer.to_string())
+            .bind(key.subscription.to_string())
+            .bind(status.as_str())
+            .bind(at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::CartPut(cart) => {
+            sqlx::query(
+                "insert into carts (id, customer_ref, status, lines, order_ids, created_at, updated_at, expires_at)
+                 select $3, c.id, $4, $5, $6, $7, $8, $9
+                 from customers c where c.partner_tenant_id = $1 and c.customer_id = $2
+                 on conflict (id) do update
+                 set status = excluded.status, lines = excluded.lines, order_ids = excluded.order_ids,
+                     updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+            )
+            .bind(cart.customer.partner.to_string())
+            .bind(cart.customer.customer.to_string())
+            .bind(&cart.id)
+            .bind(cart.status.as_str())
+            .bind(codec::to_text(&cart.lines))
+            .bind(codec::to_text(&cart.order_ids))
+            .bind(cart.created_at.as_millis())
+            .bind(cart.updated_at.as_millis())
+            .bind(cart.expires_at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::OrderPut(order) => {
+            sqlx::query(
+                "insert into orders (id, customer_ref, billing_cycle, status, lines, created_at, updated_at)
+                 select $3, c.id, $4, $5, $6, $7, $8
+                 from customers c where c.partner_tenant_id = $1 and c.customer_id = $2
+                 on conflict (id) do update
+                 set status = excluded.status, lines = excluded.lines, updated_at = excluded.updated_at",
+            )
+            .bind(order.customer.partner.to_string())
+            .bind(order.customer.customer.to_string())
+            .bind(&order.id)
+            .bind(&order.billing_cycle)
+            .bind(order.status.as_str())
+            .bind(codec::to_text(&order.lines))
+            .bind(order.created_at.as_millis())
+            .bind(order.updated_at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::OrderQueued { order_id, at } => {
+            sqlx::query(
+                "insert into order_jobs (order_ref, enqueued_at) values ($1, $2)
+                 on conflict (order_ref) do nothing",
+            )
+            .bind(order_id)
+            .bind(at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Change::OrderJobDropped(order_id) => {
+            sqlx::query("delete from order_jobs where order_ref = $1")
+                .bind(order_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Change::CatalogReplaced(items) => {
+            // Instances starting with one fixture replace it one after the other.
+            sqlx::query("lock table catalog_items in exclusive mode")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("delete from catalog_items")
+                .execute(&mut *tx)
+                .await?;
+            for (position, item) in (0i64..).zip(items) {
+                sqlx::query("insert into catalog_items (position, id, item) values ($1, $2, $3)")
+                    .bind(position)
+                    .bind(&item.id)
+                    .bind(codec::to_text(item))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         Change::Reset => {
             sqlx::query("delete from partners")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("delete from catalog_items")
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("delete from idempotency_records")

@@ -50,6 +50,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "customers and subscriptions",
         "20261126000005_customers_and_subscriptions.sql"
     ),
+    migration!(
+        20_261_126_000_006,
+        "purchases",
+        "20261126000006_purchases.sql"
+    ),
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

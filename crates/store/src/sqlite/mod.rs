@@ -25,6 +25,7 @@
 mod engine;
 mod migrations;
 mod persist;
+mod purchase;
 mod state;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use partner_center_domain::customer::CustomerRecord;
+use partner_center_domain::purchase::{Order, OrderStatus};
 use partner_center_domain::seed::{
     self, Existing, ExistingCustomer, ExistingSubscription, StoredApplication,
 };
@@ -383,7 +385,10 @@ fn claimed_registration(
 
 /// What exists of what a fixture names.
 fn existing(conn: &Connection, fixture: &Fixture) -> Result<Existing, StoreError> {
-    let mut existing = Existing::default();
+    let mut existing = Existing {
+        catalog: purchase::stored_catalog(conn)?,
+        ..Existing::default()
+    };
     for tenant in seed::partners(fixture) {
         if let Some(partner) = partner_row(conn, tenant)? {
             existing.partners.insert(tenant, partner);
@@ -745,7 +750,8 @@ impl RequestStore for SqliteStore {
         self.idempotent(key.partner, now, idempotency, move |tx| {
             let sandbox = partner_row(tx.conn(), key.partner)?.is_some_and(|p| p.sandbox);
             let found = facts(tx.conn(), &key)?;
-            tx.decided(activation::activate(&key, sandbox, found, now))
+            let order = purchase::order_of_subscription(tx.conn(), &key)?;
+            tx.decided(activation::activate(&key, sandbox, found, order, now))
         })
         .await
     }
@@ -761,6 +767,11 @@ impl JobQueue for SqliteStore {
                 tx.conn()
                     .prepare_cached(
                         "update registration_jobs set lease_until = null where lease_until is not null",
+                    )?
+                    .execute([])?;
+                tx.conn()
+                    .prepare_cached(
+                        "update order_jobs set lease_until = null where lease_until is not null",
                     )?
                     .execute([])?;
                 Ok(())
@@ -852,6 +863,47 @@ impl JobQueue for SqliteStore {
                 Ok(u64::try_from(depth).unwrap_or_default())
             })
             .await
+    }
+
+    async fn claim_orders(
+        &self,
+        placed_by: Timestamp,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let until = now.saturating_add(lease);
+        self.engine
+            .write(move |tx| purchase::claim_orders(tx, placed_by, now, until, limit))
+            .await
+    }
+
+    async fn provision_orders(
+        &self,
+        claimed: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<Order>, StoreError> {
+        let claimed = claimed.to_vec();
+        self.engine
+            .write(move |tx| {
+                let mut provisioned = Vec::with_capacity(claimed.len());
+                for order_id in &claimed {
+                    provisioned.extend(purchase::provision_in(tx, order_id, now)?);
+                }
+                Ok(provisioned)
+            })
+            .await
+    }
+
+    async fn next_order_due(&self, delay: Duration) -> Result<Option<Timestamp>, StoreError> {
+        let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.engine
+            .read(move |conn| purchase::next_order_due(conn, delay))
+            .await
+    }
+
+    async fn order_counts(&self) -> Result<Vec<(OrderStatus, u64)>, StoreError> {
+        self.engine.read(purchase::order_counts).await
     }
 
     async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
@@ -1102,6 +1154,18 @@ impl AdminStore for SqliteStore {
     async fn reset(&self) -> Result<(), StoreError> {
         self.engine.write(|tx| tx.decided(operator::reset())).await
     }
+
+    async fn advance_order(
+        &self,
+        customer: CustomerKey,
+        order_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Order>, StoreError> {
+        let order_id = order_id.to_owned();
+        self.engine
+            .write(move |tx| purchase::advance_order(tx, customer, &order_id, now))
+            .await
+    }
 }
 
 #[async_trait]
@@ -1255,6 +1319,7 @@ mod tests {
                     subscriptions: subscriptions.to_vec(),
                 }],
             }],
+            catalog: None,
         }
     }
 

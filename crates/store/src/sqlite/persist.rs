@@ -6,7 +6,7 @@ use partner_center_model::{RegistrationEnding, RegistrationState, SubscriptionSt
 use rusqlite::{Connection, params};
 
 use super::Guid;
-use crate::{StoreError, record_state};
+use crate::{StoreError, codec, record_state};
 
 /// The row id of a partner's customer, as a subquery on `?1` (partner) and `?2` (customer).
 macro_rules! customer_ref {
@@ -91,14 +91,17 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
             conn.prepare_cached(concat!(
                 "insert into subscriptions
                    (customer_ref, subscription_id, kind, status, offer_name, offer_id, friendly_name,
-                    quantity, registration_state, created_at, updated_at)
+                    quantity, registration_state, order_id, term_duration, created_at, updated_at)
                  values (",
                 customer_ref!(),
-                ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+                ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?11, ?11)
                  on conflict (customer_ref, subscription_id) do update
                  set kind = excluded.kind, status = excluded.status, offer_name = excluded.offer_name,
                      offer_id = excluded.offer_id, friendly_name = excluded.friendly_name,
-                     quantity = excluded.quantity, updated_at = excluded.updated_at"
+                     quantity = excluded.quantity,
+                     order_id = coalesce(excluded.order_id, subscriptions.order_id),
+                     term_duration = coalesce(excluded.term_duration, subscriptions.term_duration),
+                     updated_at = excluded.updated_at"
             ))?
             .execute(params![
                 partner,
@@ -111,7 +114,9 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
                 values.friendly_name,
                 values.quantity,
                 RegistrationState::NotRegistered.as_str(),
-                values.at.as_millis()
+                values.at.as_millis(),
+                values.order_id,
+                values.term_duration
             ])?;
         }
         Change::SubscriptionDeleted(key) => {
@@ -203,8 +208,90 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
                 at.as_millis()
             ])?;
         }
+        Change::SubscriptionStatusSet { key, status, at } => {
+            let (partner, customer, subscription) = subscription(key);
+            conn.prepare_cached(concat!(
+                "update subscriptions set status = ?4, updated_at = ?5 where customer_ref = ",
+                customer_ref!(),
+                " and subscription_id = ?3"
+            ))?
+            .execute(params![
+                partner,
+                customer,
+                subscription,
+                status.as_str(),
+                at.as_millis()
+            ])?;
+        }
+        Change::CartPut(cart) => {
+            let (partner, customer) = customer(&cart.customer);
+            conn.prepare_cached(concat!(
+                "insert into carts (id, customer_ref, status, lines, order_ids, created_at, updated_at, expires_at)
+                 values (?3, ",
+                customer_ref!(),
+                ", ?4, ?5, ?6, ?7, ?8, ?9)
+                 on conflict (id) do update
+                 set status = excluded.status, lines = excluded.lines, order_ids = excluded.order_ids,
+                     updated_at = excluded.updated_at, expires_at = excluded.expires_at"
+            ))?
+            .execute(params![
+                partner,
+                customer,
+                cart.id,
+                cart.status.as_str(),
+                codec::to_text(&cart.lines),
+                codec::to_text(&cart.order_ids),
+                cart.created_at.as_millis(),
+                cart.updated_at.as_millis(),
+                cart.expires_at.as_millis()
+            ])?;
+        }
+        Change::OrderPut(order) => {
+            let (partner, customer) = customer(&order.customer);
+            conn.prepare_cached(concat!(
+                "insert into orders (id, customer_ref, billing_cycle, status, lines, created_at, updated_at)
+                 values (?3, ",
+                customer_ref!(),
+                ", ?4, ?5, ?6, ?7, ?8)
+                 on conflict (id) do update
+                 set status = excluded.status, lines = excluded.lines, updated_at = excluded.updated_at"
+            ))?
+            .execute(params![
+                partner,
+                customer,
+                order.id,
+                order.billing_cycle,
+                order.status.as_str(),
+                codec::to_text(&order.lines),
+                order.created_at.as_millis(),
+                order.updated_at.as_millis()
+            ])?;
+        }
+        Change::OrderQueued { order_id, at } => {
+            conn.prepare_cached(
+                "insert into order_jobs (order_ref, enqueued_at) values (?1, ?2)
+                 on conflict (order_ref) do nothing",
+            )?
+            .execute(params![order_id, at.as_millis()])?;
+        }
+        Change::OrderJobDropped(order_id) => {
+            conn.prepare_cached("delete from order_jobs where order_ref = ?1")?
+                .execute([order_id])?;
+        }
+        Change::CatalogReplaced(items) => {
+            conn.prepare_cached("delete from catalog_items")?
+                .execute([])?;
+            let mut insert = conn.prepare_cached(
+                "insert into catalog_items (position, id, item) values (?1, ?2, ?3)",
+            )?;
+            for (position, item) in (0i64..).zip(items) {
+                insert.execute(params![position, item.id, codec::to_text(item)])?;
+            }
+        }
         Change::Reset => {
             conn.prepare_cached("delete from partners")?.execute([])?;
+            conn.prepare_cached("delete from catalog_items")?
+                .execute([])?;
             conn.prepare_cached("delete from idempotency_records")?
                 .execute([])?;
         }

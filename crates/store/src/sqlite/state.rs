@@ -272,7 +272,13 @@ fn effect(change: &Change) -> Option<Effect> {
         | Change::ApplicationPut(ApplicationValues { .. })
         | Change::CustomerPut { .. }
         | Change::RegistrationJobDropped(_)
-        | Change::SubscriptionActivated { .. } => None,
+        | Change::SubscriptionActivated { .. }
+        | Change::SubscriptionStatusSet { .. }
+        | Change::CartPut(_)
+        | Change::OrderPut(_)
+        | Change::OrderQueued { .. }
+        | Change::OrderJobDropped(_)
+        | Change::CatalogReplaced(_) => None,
     }
 }
 
@@ -568,6 +574,8 @@ mod tests {
             offer_id: None,
             friendly_name: None,
             quantity: 1,
+            order_id: None,
+            term_duration: None,
             at: partner_center_model::Timestamp::from_millis(0),
         })
     }

@@ -1,0 +1,997 @@
+//! Buying: carts and their checkout, orders, their provisioning and their cancellation.
+//!
+//! Every line a partner asks for is checked the same way, whether it is a cart's line (a failing
+//! line keeps its place and carries a [`LineError`]) or a direct order's (the whole order is
+//! refused with the error's ServiceFault code):
+//!
+//! - the catalog has the item (10001);
+//! - the line is valid: a quantity of at least 1, a billing cycle and term that are the item's,
+//!   and for a reservation a `subscriptionId` and a scope of `shared` or `single` (10010);
+//! - a reservation's `subscriptionId` is an `azure` or `azurePlan` subscription of the customer
+//!   that is `active` (10007), registered (10011 when `NotRegistered`, 10008 while `Registering`);
+//! - a sandbox partner's customer stays within the sandbox limits: at most 5 subscriptions that
+//!   are not `deleted`, at most 2 reservation instances (10009). Lines are counted in order, so a
+//!   line over a limit fails while the lines before it pass.
+//!
+//! A checkout makes one order per order group. A reservation order is `pending` until the worker
+//! provisions it (each line then makes a `reservation` subscription); a SaaS line makes its
+//! subscription at once, `pending` until it is activated, and its order completes once every line
+//! is. A sandbox partner may cancel an order: it becomes `cancelled`, its lines `unfulfilled`,
+//! its subscriptions `deleted`.
+
+use std::collections::BTreeMap;
+
+use partner_center_model::catalog::{CatalogItem, PurchaseKind};
+use partner_center_model::fault::codes;
+use partner_center_model::{
+    RegistrationState, SubscriptionId, SubscriptionKind, SubscriptionStatus, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{self, Catalog};
+use crate::change::SubscriptionValues;
+use crate::{Change, CustomerKey, Decision, SubscriptionKey};
+
+/// The most lines a cart or an order may hold.
+pub const MAX_LINES: usize = 50;
+/// The most subscriptions (not `deleted`) a sandbox customer may have.
+pub const MAX_SANDBOX_SUBSCRIPTIONS: usize = 5;
+/// The most reservation instances (quantities of reservations not cancelled) a sandbox customer
+/// may have.
+pub const MAX_SANDBOX_RESERVATIONS: u64 = 2;
+
+/// Whether a cart or an order may have `count` lines: at most [`MAX_LINES`].
+///
+/// # Errors
+///
+/// What is wrong, when it has more.
+pub fn check_line_count(count: usize) -> Result<(), String> {
+    if count > MAX_LINES {
+        Err(format!(
+            "at most {MAX_LINES} line items are allowed, {count} were sent"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A line as a client asks for it: a cart's line, or a direct order's.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LineRequest {
+    /// The cart line's id, or the order line's number.
+    pub id: i64,
+    /// The catalog item (`catalogItemId` of a cart line, `offerId` of an order line).
+    pub catalog_item_id: String,
+    /// How many.
+    pub quantity: i64,
+    /// The billing cycle asked for, if any.
+    pub billing_cycle: Option<String>,
+    /// The term asked for, if any.
+    pub term_duration: Option<String>,
+    /// A name for what it makes, if any.
+    pub friendly_name: Option<String>,
+    /// The provisioning context, as sent (keys in any case).
+    pub provisioning_context: BTreeMap<String, String>,
+}
+
+/// Why a line cannot be bought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LineError {
+    /// The catalog has no such item.
+    CatalogItemNotFound,
+    /// The line is not valid (why).
+    InvalidInput(String),
+    /// The subscription it names is not an active Azure subscription of the customer.
+    SubscriptionNotValid,
+    /// The subscription it names is not registered for reservation purchase.
+    SubscriptionNotRegistered,
+    /// The subscription it names is still registering.
+    SubscriptionRegistering,
+    /// A sandbox limit would be passed (which).
+    SandboxLimitExceeded(String),
+    /// The item is not available for the subscription (its region is restricted).
+    InventoryNotAvailable,
+}
+
+impl LineError {
+    /// Its `CartErrorCode`, as a cart line carries it.
+    #[must_use]
+    pub const fn cart_code(&self) -> i64 {
+        match self {
+            Self::CatalogItemNotFound => 10_001,
+            Self::InventoryNotAvailable => 10_003,
+            Self::SubscriptionNotValid => 10_007,
+            Self::SubscriptionRegistering => 10_008,
+            Self::SandboxLimitExceeded(_) => 10_009,
+            Self::InvalidInput(_) => 10_010,
+            Self::SubscriptionNotRegistered => 10_011,
+        }
+    }
+
+    /// The ServiceFault code a direct order is refused with.
+    #[must_use]
+    pub const fn order_code(&self) -> i64 {
+        match self {
+            Self::CatalogItemNotFound | Self::InvalidInput(_) => codes::INVALID_REQUEST,
+            Self::InventoryNotAvailable => codes::INVENTORY_NOT_AVAILABLE,
+            Self::SubscriptionRegistering => codes::NOT_ENABLED_FOR_RI,
+            Self::SandboxLimitExceeded(_) => codes::SANDBOX_LIMIT,
+            Self::SubscriptionNotValid => codes::NOT_VALID_SUBSCRIPTION,
+            Self::SubscriptionNotRegistered => codes::NOT_REGISTERED,
+        }
+    }
+
+    /// What it says.
+    #[must_use]
+    pub fn description(&self) -> String {
+        match self {
+            Self::CatalogItemNotFound => "The catalog item is not valid: the catalog has no such item.".into(),
+            Self::InvalidInput(why) => format!("The line item is not valid: {why}."),
+            Self::SubscriptionNotValid => {
+                "This subscription is not a valid subscription: it must be an active Azure subscription of the customer.".into()
+            }
+            Self::SubscriptionNotRegistered => "This subscription is not registered.".into(),
+            Self::SubscriptionRegistering => {
+                "This subscription is not enabled for RI purchase: its registration is still in progress.".into()
+            }
+            Self::SandboxLimitExceeded(which) => format!("The sandbox limit has been met: {which}."),
+            Self::InventoryNotAvailable => {
+                "Inventory is not available for this catalog item in the subscription's region.".into()
+            }
+        }
+    }
+}
+
+/// A subscription of the customer, as the limits and the checks see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionSummary {
+    /// Its id.
+    pub id: SubscriptionId,
+    /// What it is.
+    pub kind: SubscriptionKind,
+    /// Its status.
+    pub status: SubscriptionStatus,
+    /// Where its registration stands.
+    pub registration: RegistrationState,
+    /// How many.
+    pub quantity: u32,
+}
+
+/// What a purchase for a customer is checked against, loaded (and, on PostgreSQL, locked) by the
+/// store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CustomerFacts {
+    /// Whether the partner is an integration sandbox (then the sandbox limits apply).
+    pub sandbox: bool,
+    /// Every subscription of the customer.
+    pub subscriptions: Vec<SubscriptionSummary>,
+    /// The customer's orders that are `pending`.
+    pub pending_orders: Vec<Order>,
+}
+
+impl CustomerFacts {
+    fn subscription(&self, id: SubscriptionId) -> Option<&SubscriptionSummary> {
+        self.subscriptions.iter().find(|s| s.id == id)
+    }
+
+    /// Subscriptions that count toward the sandbox limit: not `deleted`, and those pending
+    /// orders will make.
+    fn live_subscriptions(&self) -> usize {
+        let made = self
+            .subscriptions
+            .iter()
+            .filter(|s| s.status != SubscriptionStatus::Deleted)
+            .count();
+        let coming = self
+            .pending_orders
+            .iter()
+            .flat_map(|o| &o.lines)
+            .filter(|l| l.subscription_id.is_none())
+            .count();
+        made + coming
+    }
+
+    /// Reservation instances: quantities of reservations not deleted, and of those pending
+    /// orders will make.
+    fn reservation_instances(&self) -> u64 {
+        let made: u64 = self
+            .subscriptions
+            .iter()
+            .filter(|s| {
+                s.kind == SubscriptionKind::Reservation && s.status != SubscriptionStatus::Deleted
+            })
+            .map(|s| u64::from(s.quantity))
+            .sum();
+        let coming: u64 = self
+            .pending_orders
+            .iter()
+            .flat_map(|o| &o.lines)
+            .filter(|l| l.kind == PurchaseKind::Reservation && l.subscription_id.is_none())
+            .map(|l| u64::from(l.quantity))
+            .sum();
+        made + coming
+    }
+}
+
+/// A line that passed its checks, normalised: the item's billing cycle and term, the context's
+/// keys in their canonical case (`subscriptionId`, `scope`, `duration`) and the scope in lower
+/// case.
+#[derive(Debug, Clone, PartialEq)]
+struct Checked {
+    item: CatalogItem,
+    quantity: u32,
+    context: BTreeMap<String, String>,
+}
+
+fn context_value<'a>(context: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
+    context
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.trim())
+}
+
+/// The context with its known keys in their canonical case.
+fn canonical_context(context: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    context
+        .iter()
+        .map(|(key, value)| {
+            let canonical = ["subscriptionId", "scope", "duration"]
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(key))
+                .map_or_else(|| key.clone(), str::to_owned);
+            let value = if canonical == "scope" {
+                value.trim().to_lowercase()
+            } else {
+                value.trim().to_owned()
+            };
+            (canonical, value)
+        })
+        .collect()
+}
+
+/// Checks one line, the lines before it having taken `taken` of the limits.
+fn check_line(
+    line: &LineRequest,
+    catalog: &Catalog,
+    facts: &CustomerFacts,
+    taken: &mut Taken,
+) -> Result<Checked, LineError> {
+    let item = catalog
+        .find(&line.catalog_item_id)
+        .ok_or(LineError::CatalogItemNotFound)?;
+    let quantity = u32::try_from(line.quantity)
+        .ok()
+        .filter(|q| *q >= 1)
+        .ok_or_else(|| LineError::InvalidInput(format!("quantity {} is below 1", line.quantity)))?;
+    if let Some(cycle) = &line.billing_cycle
+        && !cycle.trim().eq_ignore_ascii_case(&item.billing_cycle)
+    {
+        return Err(LineError::InvalidInput(format!(
+            "billingCycle `{cycle}` is not the item's ({})",
+            item.billing_cycle
+        )));
+    }
+    if let Some(term) = &line.term_duration
+        && !term.trim().eq_ignore_ascii_case(&item.term_duration)
+    {
+        return Err(LineError::InvalidInput(format!(
+            "termDuration `{term}` is not the item's ({})",
+            item.term_duration
+        )));
+    }
+    let context = canonical_context(&line.provisioning_context);
+    if item.kind == PurchaseKind::Reservation {
+        let Some(subscription) = context_value(&context, "subscriptionId") else {
+            return Err(LineError::InvalidInput(
+                "a reservation needs provisioningContext.subscriptionId".into(),
+            ));
+        };
+        if let Some(scope) = context_value(&context, "scope")
+            && !["shared", "single"].contains(&scope)
+        {
+            return Err(LineError::InvalidInput(format!(
+                "provisioningContext.scope `{scope}` is neither shared nor single"
+            )));
+        }
+        let azure = subscription
+            .parse::<SubscriptionId>()
+            .ok()
+            .and_then(|id| facts.subscription(id))
+            .filter(|s| {
+                matches!(
+                    s.kind,
+                    SubscriptionKind::Azure | SubscriptionKind::AzurePlan
+                ) && s.status == SubscriptionStatus::Active
+            })
+            .ok_or(LineError::SubscriptionNotValid)?;
+        match azure.registration {
+            RegistrationState::NotRegistered => return Err(LineError::SubscriptionNotRegistered),
+            RegistrationState::Registering => return Err(LineError::SubscriptionRegistering),
+            RegistrationState::Registered => {}
+        }
+        if item.restricted {
+            return Err(LineError::InventoryNotAvailable);
+        }
+    }
+    if facts.sandbox {
+        if taken.subscriptions + 1 > MAX_SANDBOX_SUBSCRIPTIONS {
+            return Err(LineError::SandboxLimitExceeded(format!(
+                "a sandbox customer may have at most {MAX_SANDBOX_SUBSCRIPTIONS} subscriptions"
+            )));
+        }
+        if item.kind == PurchaseKind::Reservation
+            && taken.reservations + u64::from(quantity) > MAX_SANDBOX_RESERVATIONS
+        {
+            return Err(LineError::SandboxLimitExceeded(format!(
+                "a sandbox customer may have at most {MAX_SANDBOX_RESERVATIONS} reservation instances"
+            )));
+        }
+    }
+    taken.subscriptions += 1;
+    if item.kind == PurchaseKind::Reservation {
+        taken.reservations += u64::from(quantity);
+    }
+    Ok(Checked {
+        item: item.clone(),
+        quantity,
+        context,
+    })
+}
+
+/// What the lines checked so far take of the limits.
+struct Taken {
+    subscriptions: usize,
+    reservations: u64,
+}
+
+/// Checks every line, in order.
+fn check_lines(
+    lines: &[LineRequest],
+    catalog: &Catalog,
+    facts: &CustomerFacts,
+) -> Vec<Result<Checked, LineError>> {
+    let mut taken = Taken {
+        subscriptions: facts.live_subscriptions(),
+        reservations: facts.reservation_instances(),
+    };
+    lines
+        .iter()
+        .map(|line| check_line(line, catalog, facts, &mut taken))
+        .collect()
+}
+
+/// A cart's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CartStatus {
+    /// It can be updated or checked out.
+    Active,
+    /// It was checked out.
+    Ordered,
+}
+
+impl CartStatus {
+    /// The wire name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Ordered => "Ordered",
+        }
+    }
+}
+
+/// A cart's line, as it was sent (normalised when it passed its checks), with its error if it
+/// failed them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    /// Its id, as sent.
+    pub id: i64,
+    /// The catalog item.
+    pub catalog_item_id: String,
+    /// How many.
+    pub quantity: i64,
+    /// The billing cycle.
+    pub billing_cycle: Option<String>,
+    /// The term.
+    pub term_duration: Option<String>,
+    /// A name for what it makes, if any.
+    pub friendly_name: Option<String>,
+    /// The provisioning context.
+    pub provisioning_context: BTreeMap<String, String>,
+    /// The order group it goes into, when the catalog has the item.
+    pub order_group: Option<String>,
+    /// Why it cannot be bought, if it cannot.
+    pub error: Option<LineError>,
+}
+
+/// A cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cart {
+    /// Its id (a GUID).
+    pub id: String,
+    /// Whose.
+    pub customer: CustomerKey,
+    /// Its status.
+    pub status: CartStatus,
+    /// Its lines.
+    pub lines: Vec<CartLine>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// When it expires (while `Active`).
+    pub expires_at: Timestamp,
+    /// The orders its checkout made.
+    pub order_ids: Vec<String>,
+}
+
+impl Cart {
+    /// Whether it is past its expiry at `now` (an expired cart is as if it did not exist).
+    #[must_use]
+    pub fn expired(&self, now: Timestamp) -> bool {
+        self.status == CartStatus::Active && self.expires_at <= now
+    }
+}
+
+/// The lines of a cart, checked: each as sent, normalised when it passed, with its error when it
+/// failed.
+fn cart_lines(lines: &[LineRequest], catalog: &Catalog, facts: &CustomerFacts) -> Vec<CartLine> {
+    lines
+        .iter()
+        .zip(check_lines(lines, catalog, facts))
+        .map(|(line, checked)| match checked {
+            Ok(checked) => CartLine {
+                id: line.id,
+                catalog_item_id: checked.item.id.clone(),
+                quantity: i64::from(checked.quantity),
+                billing_cycle: Some(checked.item.billing_cycle.clone()),
+                term_duration: Some(checked.item.term_duration.clone()),
+                friendly_name: line.friendly_name.clone(),
+                provisioning_context: checked.context,
+                order_group: Some(catalog::order_group(&checked.item)),
+                error: None,
+            },
+            Err(error) => CartLine {
+                id: line.id,
+                catalog_item_id: line.catalog_item_id.trim().to_owned(),
+                quantity: line.quantity,
+                billing_cycle: line.billing_cycle.clone(),
+                term_duration: line.term_duration.clone(),
+                friendly_name: line.friendly_name.clone(),
+                provisioning_context: canonical_context(&line.provisioning_context),
+                order_group: catalog
+                    .find(&line.catalog_item_id)
+                    .map(catalog::order_group),
+                error: Some(error),
+            },
+        })
+        .collect()
+}
+
+/// What a cart request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CartOutcome {
+    /// The partner has no such customer.
+    CustomerNotFound,
+    /// The customer has no such cart, or it expired.
+    CartNotFound,
+    /// The cart was checked out already.
+    AlreadyOrdered,
+    /// The cart (its id) was created or updated.
+    Saved(String),
+}
+
+/// Creates cart `id` for `customer` (`None`: the partner has no such customer) with `lines`.
+pub fn create_cart(
+    customer: Option<CustomerKey>,
+    id: String,
+    lines: &[LineRequest],
+    catalog: &Catalog,
+    facts: &CustomerFacts,
+    now: Timestamp,
+    lifetime: std::time::Duration,
+) -> Decision<CartOutcome> {
+    let Some(customer) = customer else {
+        return Decision::answer(CartOutcome::CustomerNotFound);
+    };
+    let cart = Cart {
+        id: id.clone(),
+        customer,
+        status: CartStatus::Active,
+        lines: cart_lines(lines, catalog, facts),
+        created_at: now,
+        updated_at: now,
+        expires_at: now.saturating_add(lifetime),
+        order_ids: Vec::new(),
+    };
+    Decision::with(CartOutcome::Saved(id), Change::CartPut(cart))
+}
+
+/// Replaces the lines of `found` (`None`: no such cart), which must be active; its expiry moves
+/// to `lifetime` after now.
+pub fn update_cart(
+    found: Option<Cart>,
+    lines: &[LineRequest],
+    catalog: &Catalog,
+    facts: &CustomerFacts,
+    now: Timestamp,
+    lifetime: std::time::Duration,
+) -> Decision<CartOutcome> {
+    let Some(mut cart) = found.filter(|cart| !cart.expired(now)) else {
+        return Decision::answer(CartOutcome::CartNotFound);
+    };
+    if cart.status == CartStatus::Ordered {
+        return Decision::answer(CartOutcome::AlreadyOrdered);
+    }
+    cart.lines = cart_lines(lines, catalog, facts);
+    cart.updated_at = now;
+    cart.expires_at = now.saturating_add(lifetime);
+    Decision::with(CartOutcome::Saved(cart.id.clone()), Change::CartPut(cart))
+}
+
+/// What a checkout did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckoutOutcome {
+    /// The partner has no such customer.
+    CustomerNotFound,
+    /// The customer has no such cart, or it expired.
+    CartNotFound,
+    /// The cart was checked out already.
+    AlreadyOrdered,
+    /// A line fails its checks now; nothing was bought (the cart shows the errors).
+    LineErrors,
+    /// The orders it made, one per order group.
+    Ordered(Vec<String>),
+}
+
+/// Checks out `found` (`None`: no such cart): the lines are checked again, and if every one
+/// passes, one order per order group is placed, with the ids `order_ids` gives (enough for one
+/// per line), and the cart becomes `Ordered`.
+pub fn checkout(
+    found: Option<Cart>,
+    catalog: &Catalog,
+    facts: &CustomerFacts,
+    order_ids: &[String],
+    now: Timestamp,
+) -> Decision<CheckoutOutcome> {
+    let Some(mut cart) = found.filter(|cart| !cart.expired(now)) else {
+        return Decision::answer(CheckoutOutcome::CartNotFound);
+    };
+    if cart.status == CartStatus::Ordered {
+        return Decision::answer(CheckoutOutcome::AlreadyOrdered);
+    }
+    let requests: Vec<LineRequest> = cart.lines.iter().map(request_of).collect();
+    let checked = check_lines(&requests, catalog, facts);
+    if checked.iter().any(Result::is_err) || checked.is_empty() {
+        cart.lines = cart_lines(&requests, catalog, facts);
+        if cart.lines.is_empty() {
+            // An empty cart has nothing to buy: its checkout is refused like an erroneous one.
+            return Decision::answer(CheckoutOutcome::LineErrors);
+        }
+        cart.updated_at = now;
+        return Decision::with(CheckoutOutcome::LineErrors, Change::CartPut(cart));
+    }
+    // One order per order group, in the order the groups first appear.
+    let mut groups: Vec<(String, Vec<(&LineRequest, Checked)>)> = Vec::new();
+    for (request, checked) in requests.iter().zip(checked.into_iter().flatten()) {
+        let group = catalog::order_group(&checked.item);
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, lines)) => lines.push((request, checked)),
+            None => groups.push((group, vec![(request, checked)])),
+        }
+    }
+    let mut changes = Vec::new();
+    let mut placed = Vec::new();
+    for ((_, lines), order_id) in groups.into_iter().zip(order_ids) {
+        let order = new_order(cart.customer, order_id.clone(), &lines, now);
+        changes.extend(order_changes(order, now));
+        placed.push(order_id.clone());
+    }
+    cart.status = CartStatus::Ordered;
+    cart.updated_at = now;
+    cart.order_ids.clone_from(&placed);
+    changes.push(Change::CartPut(cart));
+    Decision {
+        outcome: CheckoutOutcome::Ordered(placed),
+        changes,
+    }
+}
+
+fn request_of(line: &CartLine) -> LineRequest {
+    LineRequest {
+        id: line.id,
+        catalog_item_id: line.catalog_item_id.clone(),
+        quantity: line.quantity,
+        billing_cycle: line.billing_cycle.clone(),
+        term_duration: line.term_duration.clone(),
+        friendly_name: line.friendly_name.clone(),
+        provisioning_context: line.provisioning_context.clone(),
+    }
+}
+
+/// An order's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderStatus {
+    /// Some line is not fulfilled yet.
+    Pending,
+    /// Every line is fulfilled.
+    Completed,
+    /// Cancelled (sandbox only).
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The wire (and storage) name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Every status.
+    pub const ALL: [Self; 3] = [Self::Pending, Self::Completed, Self::Cancelled];
+}
+
+/// An order line's provisioning status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LineStatus {
+    /// Not provisioned yet.
+    PrefulfillmentPending,
+    /// Provisioned.
+    Fulfilled,
+    /// Cancelled.
+    Unfulfilled,
+}
+
+impl LineStatus {
+    /// The wire name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PrefulfillmentPending => "prefulfillmentPending",
+            Self::Fulfilled => "fulfilled",
+            Self::Unfulfilled => "unfulfilled",
+        }
+    }
+}
+
+/// An order's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// Its number in the order, from 0.
+    pub number: u32,
+    /// The catalog item bought.
+    pub offer_id: String,
+    /// What it makes.
+    pub kind: PurchaseKind,
+    /// The name of what it makes.
+    pub friendly_name: String,
+    /// How many.
+    pub quantity: u32,
+    /// Its term.
+    pub term_duration: String,
+    /// Its billing cycle.
+    pub billing_cycle: String,
+    /// The provisioning context.
+    pub provisioning_context: BTreeMap<String, String>,
+    /// The subscription it made, once it made it.
+    pub subscription_id: Option<SubscriptionId>,
+    /// How its provisioning stands.
+    pub status: LineStatus,
+}
+
+/// An order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// Its id.
+    pub id: String,
+    /// Whose.
+    pub customer: CustomerKey,
+    /// `one_time` or `monthly`.
+    pub billing_cycle: String,
+    /// Its status.
+    pub status: OrderStatus,
+    /// Its lines.
+    pub lines: Vec<OrderLine>,
+    /// When it was placed.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// The id of the subscription line `number` of order `order_id` makes: a GUID derived from both
+/// (a 128-bit FNV-1a hash, as a version-4 GUID), so that provisioning an order again makes the
+/// same subscriptions.
+#[must_use]
+pub fn subscription_id(order_id: &str, number: u32) -> SubscriptionId {
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for byte in order_id.bytes().chain(number.to_be_bytes()) {
+        hash ^= u128::from(byte);
+        hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    SubscriptionId::from_uuid(uuid::Builder::from_random_bytes(hash.to_be_bytes()).into_uuid())
+}
+
+fn new_order(
+    customer: CustomerKey,
+    id: String,
+    lines: &[(&LineRequest, Checked)],
+    now: Timestamp,
+) -> Order {
+    let lines: Vec<OrderLine> = lines
+        .iter()
+        .zip(0u32..)
+        .map(|((request, checked), number)| {
+            let kind = checked.item.kind;
+            OrderLine {
+                number,
+                offer_id: checked.item.id.clone(),
+                kind,
+                friendly_name: request
+                    .friendly_name
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| checked.item.name.clone()),
+                quantity: checked.quantity,
+                term_duration: checked.item.term_duration.clone(),
+                billing_cycle: checked.item.billing_cycle.clone(),
+                provisioning_context: checked.context.clone(),
+                // A SaaS line makes its subscription at once; a reservation when provisioned.
+                subscription_id: (kind == PurchaseKind::Saas).then(|| subscription_id(&id, number)),
+                status: LineStatus::PrefulfillmentPending,
+            }
+        })
+        .collect();
+    Order {
+        billing_cycle: lines
+            .first()
+            .map_or_else(|| "one_time".to_owned(), |l| l.billing_cycle.clone()),
+        id,
+        customer,
+        status: OrderStatus::Pending,
+        lines,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The changes that place a new order: the order, the SaaS subscriptions it makes at once
+/// (`pending`), and the job that provisions its reservations.
+fn order_changes(order: Order, now: Timestamp) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for line in &order.lines {
+        if let (PurchaseKind::Saas, Some(id)) = (line.kind, line.subscription_id) {
+            changes.push(Change::SubscriptionPut(bought(
+                &order,
+                line,
+                id,
+                SubscriptionStatus::Pending,
+                now,
+            )));
+        }
+    }
+    let needs_provisioning = order
+        .lines
+        .iter()
+        .any(|l| l.kind == PurchaseKind::Reservation);
+    let id = order.id.clone();
+    changes.push(Change::OrderPut(order));
+    if needs_provisioning {
+        changes.push(Change::OrderQueued {
+            order_id: id,
+            at: now,
+        });
+    }
+    changes
+}
+
+/// The subscription `line` of `order` makes.
+fn bought(
+    order: &Order,
+    line: &OrderLine,
+    id: SubscriptionId,
+    status: SubscriptionStatus,
+    now: Timestamp,
+) -> SubscriptionValues {
+    SubscriptionValues {
+        key: SubscriptionKey {
+            partner: order.customer.partner,
+            customer: order.customer.customer,
+            subscription: id,
+        },
+        kind: match line.kind {
+            PurchaseKind::Reservation => SubscriptionKind::Reservation,
+            PurchaseKind::Saas => SubscriptionKind::Saas,
+        },
+        status,
+        offer_name: line.friendly_name.clone(),
+        offer_id: Some(line.offer_id.clone()),
+        friendly_name: Some(line.friendly_name.clone()),
+        quantity: line.quantity,
+        order_id: Some(order.id.clone()),
+        term_duration: Some(line.term_duration.clone()),
+        at: now,
+    }
+}
+
+/// What a direct order request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderOutcome {
+    /// The partner has no such customer.
+    CustomerNotFound,
+    /// A line cannot be bought: the order is refused with its error (and the line's number).
+    Refused(i64, LineError),
+    /// The order (its id) was placed.
+    Placed(String),
+}
+
+/// Places order `id` for `customer` (`None`: no such customer) with `lines`, checked as a cart's
+/// would be; any failing line refuses the whole order.
+pub fn place_order(
+    customer: Option<CustomerKey>,
+    id: String,
+    lines: &[LineRequest],
+    catalog: &Catalog,
+    facts: &CustomerFacts,
+    now: Timestamp,
+) -> Decision<OrderOutcome> {
+    let Some(customer) = customer else {
+        return Decision::answer(OrderOutcome::CustomerNotFound);
+    };
+    let mut checked = Vec::with_capacity(lines.len());
+    for (line, result) in lines.iter().zip(check_lines(lines, catalog, facts)) {
+        match result {
+            Ok(ok) => checked.push((line, ok)),
+            Err(error) => return Decision::answer(OrderOutcome::Refused(line.id, error)),
+        }
+    }
+    if checked.is_empty() {
+        return Decision::answer(OrderOutcome::Refused(
+            0,
+            LineError::InvalidInput("an order needs at least one line item".into()),
+        ));
+    }
+    let order = new_order(customer, id.clone(), &checked, now);
+    Decision {
+        outcome: OrderOutcome::Placed(id),
+        changes: order_changes(order, now),
+    }
+}
+
+/// The worker provisions a claimed order (`None`: it no longer exists): each reservation line
+/// makes its `reservation` subscription and is fulfilled; the order completes once every line is.
+/// A cancelled or completed order (its job ran twice) only loses its job.
+pub fn provision(found: Option<Order>, order_id: &str, now: Timestamp) -> Decision<Option<Order>> {
+    let dropped = Change::OrderJobDropped(order_id.to_owned());
+    let Some(mut order) = found.filter(|o| o.status == OrderStatus::Pending) else {
+        return Decision::with(None, dropped);
+    };
+    let mut changes = Vec::new();
+    for line in &mut order.lines {
+        if line.kind == PurchaseKind::Reservation
+            && line.status == LineStatus::PrefulfillmentPending
+        {
+            let id = subscription_id(&order.id, line.number);
+            line.subscription_id = Some(id);
+            line.status = LineStatus::Fulfilled;
+        }
+    }
+    for line in order
+        .lines
+        .iter()
+        .filter(|l| l.kind == PurchaseKind::Reservation)
+    {
+        if let Some(id) = line.subscription_id {
+            changes.push(Change::SubscriptionPut(bought(
+                &order,
+                line,
+                id,
+                SubscriptionStatus::Active,
+                now,
+            )));
+        }
+    }
+    if order
+        .lines
+        .iter()
+        .all(|l| l.status == LineStatus::Fulfilled)
+    {
+        order.status = OrderStatus::Completed;
+    }
+    order.updated_at = now;
+    changes.push(Change::OrderPut(order.clone()));
+    changes.push(dropped);
+    Decision {
+        outcome: Some(order),
+        changes,
+    }
+}
+
+/// When a SaaS subscription an order made is activated: its line is fulfilled, and the order
+/// completes once every line is. The changes to add to the activation's.
+#[must_use]
+pub fn activated(
+    order: Option<Order>,
+    subscription: SubscriptionId,
+    now: Timestamp,
+) -> Vec<Change> {
+    let Some(mut order) = order.filter(|o| o.status == OrderStatus::Pending) else {
+        return Vec::new();
+    };
+    let mut touched = false;
+    for line in &mut order.lines {
+        if line.subscription_id == Some(subscription)
+            && line.status == LineStatus::PrefulfillmentPending
+        {
+            line.status = LineStatus::Fulfilled;
+            touched = true;
+        }
+    }
+    if !touched {
+        return Vec::new();
+    }
+    if order
+        .lines
+        .iter()
+        .all(|l| l.status == LineStatus::Fulfilled)
+    {
+        order.status = OrderStatus::Completed;
+    }
+    order.updated_at = now;
+    vec![Change::OrderPut(order)]
+}
+
+/// What a cancellation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The partner has no such customer.
+    CustomerNotFound,
+    /// The customer has no such order.
+    OrderNotFound,
+    /// The partner is not an integration sandbox: only sandboxes may cancel (800019).
+    NotSandbox,
+    /// The order (its id) is cancelled (now, or it was already).
+    Cancelled(String),
+}
+
+/// A sandbox partner cancels `found` (`None`: no such order): it becomes `cancelled`, its lines
+/// `unfulfilled`, the subscriptions it made `deleted`, and a pending provisioning is dropped.
+/// Cancelling a cancelled order changes nothing.
+pub fn cancel(sandbox: bool, found: Option<Order>, now: Timestamp) -> Decision<CancelOutcome> {
+    let Some(mut order) = found else {
+        return Decision::answer(CancelOutcome::OrderNotFound);
+    };
+    if !sandbox {
+        return Decision::answer(CancelOutcome::NotSandbox);
+    }
+    let id = order.id.clone();
+    if order.status == OrderStatus::Cancelled {
+        return Decision::answer(CancelOutcome::Cancelled(id));
+    }
+    let mut changes = Vec::new();
+    for line in &mut order.lines {
+        if let Some(subscription) = line.subscription_id {
+            changes.push(Change::SubscriptionStatusSet {
+                key: SubscriptionKey {
+                    partner: order.customer.partner,
+                    customer: order.customer.customer,
+                    subscription,
+                },
+                status: SubscriptionStatus::Deleted,
+                at: now,
+            });
+        }
+        line.status = LineStatus::Unfulfilled;
+    }
+    order.status = OrderStatus::Cancelled;
+    order.updated_at = now;
+    changes.push(Change::OrderPut(order));
+    changes.push(Change::OrderJobDropped(id.clone()));
+    Decision {
+        outcome: CancelOutcome::Cancelled(id),
+        changes,
+    }
+}
