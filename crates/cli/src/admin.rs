@@ -58,6 +58,13 @@ enum AdminCommand {
     /// List, add and delete fault rules.
     #[command(subcommand)]
     Faults(Faults),
+    /// The catalog the service offers.
+    Catalog,
+    /// List a customer's carts (expired ones too).
+    Carts(CustomerOf),
+    /// List, show and advance a customer's orders.
+    #[command(subcommand)]
+    Orders(Orders),
     /// Search the request journal, newest first.
     Requests {
         /// Requests with this MS-CorrelationId.
@@ -184,6 +191,25 @@ enum Subscriptions {
 }
 
 #[derive(Debug, Subcommand)]
+enum Orders {
+    /// List a customer's orders, newest first.
+    List(CustomerOf),
+    /// Show an order with the subscriptions it made.
+    Show {
+        #[command(flatten)]
+        of: CustomerOf,
+        id: String,
+    },
+    /// Provision a pending reservation order now (one `--order-provisioning-delay manual` leaves
+    /// pending).
+    Advance {
+        #[command(flatten)]
+        of: CustomerOf,
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Faults {
     /// List the fault rules in force.
     List,
@@ -259,6 +285,17 @@ async fn command(admin: &AdminClient, command: AdminCommand) -> Result<Option<Va
             let fixture = Fixture::from_json(&text)
                 .map_err(|e| format!("{} is not a valid fixture: {e}", file.display()))?;
             json(admin.load_fixture(&fixture).await?)
+        }
+        AdminCommand::Catalog => json(admin.catalog().await?),
+        AdminCommand::Carts(of) => json(admin.carts(of.partner, of.customer).await?),
+        AdminCommand::Orders(Orders::List(of)) => {
+            json(admin.orders(of.partner, of.customer).await?)
+        }
+        AdminCommand::Orders(Orders::Show { of, id }) => {
+            json(admin.order(of.partner, of.customer, &id).await?)
+        }
+        AdminCommand::Orders(Orders::Advance { of, id }) => {
+            json(admin.advance_order(of.partner, of.customer, &id).await?)
         }
         AdminCommand::Faults(Faults::List) => json(admin.faults().await?),
         AdminCommand::Faults(Faults::Add { rule }) => {

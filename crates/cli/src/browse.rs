@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use partner_center_client::CustomerQuery;
 use partner_center_client::model::{Customer, CustomerId, Subscription, SubscriptionId};
 
-use crate::client::{ClientArgs, Failure, Output, finish, rows};
+use crate::client::{ClientArgs, Failure, Output, finish, ids, rows};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CustomersCommand {
@@ -121,7 +121,7 @@ pub(crate) async fn subscriptions(command: SubscriptionsCommand) -> ExitCode {
                     .await?;
                 Ok(match output {
                     Output::Json => serde_json::to_string(&subscription).unwrap_or_default(),
-                    Output::Table => subscriptions_output(&[subscription], output),
+                    Output::Table | Output::Id => subscriptions_output(&[subscription], output),
                 })
             };
             finish(outcome.await.map_err(Failure::Sdk), output)
@@ -132,6 +132,7 @@ pub(crate) async fn subscriptions(command: SubscriptionsCommand) -> ExitCode {
 fn customers_output(customers: &[Customer], output: Output) -> String {
     match output {
         Output::Json => serde_json::to_string(customers).unwrap_or_default(),
+        Output::Id => ids(customers.iter().map(|c| c.id.to_string())),
         Output::Table => rows(
             &["CUSTOMER", "COMPANY", "DOMAIN"],
             &customers
@@ -151,6 +152,7 @@ fn customers_output(customers: &[Customer], output: Output) -> String {
 fn subscriptions_output(subscriptions: &[Subscription], output: Output) -> String {
     match output {
         Output::Json => serde_json::to_string(subscriptions).unwrap_or_default(),
+        Output::Id => ids(subscriptions.iter().map(|s| s.id.to_string())),
         Output::Table => rows(
             &[
                 "SUBSCRIPTION",

@@ -41,6 +41,18 @@ pub(crate) enum Command {
     /// A customer's subscriptions.
     #[command(subcommand)]
     Subscriptions(crate::browse::SubscriptionsCommand),
+    /// Azure reservations: buy one on a registered subscription.
+    #[command(subcommand)]
+    Reservation(crate::purchase::ReservationCommand),
+    /// SaaS plans: buy one (then activate it).
+    #[command(subcommand)]
+    Saas(crate::purchase::SaasCommand),
+    /// A customer's orders: list, show, cancel (sandbox).
+    #[command(subcommand)]
+    Orders(crate::purchase::OrdersCommand),
+    /// What the service offers.
+    #[command(subcommand)]
+    Catalog(crate::purchase::CatalogCommand),
     /// Mint a token for tests: App+User (with or without MFA) or App-only, signed with the built-in
     /// identity provider's key (from the database) or the development secret. Prints it.
     Token(TokenArgs),

@@ -38,7 +38,7 @@ impl ExitCodes {
     pub(crate) const NOT_FOUND: u8 = 5;
     /// The service is unavailable: a 5xx or 429 after the retries, or it cannot be reached. Try later.
     pub(crate) const UNAVAILABLE: u8 = 6;
-    /// `--wait` gave up while the registration was still under way.
+    /// `--wait` gave up while the registration (or the order) was still under way.
     pub(crate) const WAIT_TIMEOUT: u8 = 7;
 }
 
@@ -49,6 +49,9 @@ pub(crate) enum Output {
     Table,
     /// One JSON object.
     Json,
+    /// Only the ids of what was printed, one per line (for scripts:
+    /// `ORDER=$(partner-center saas buy ... --output id)`).
+    Id,
 }
 
 /// The subscription a command is about.
@@ -159,6 +162,8 @@ pub(crate) enum Failure {
     Sdk(Error),
     /// `register --wait` saw the registration fail.
     RegistrationFailed(SubscriptionId),
+    /// A cart's line cannot be bought (what the cart said, a line each); nothing was bought.
+    CartRefused(String),
 }
 
 impl ClientArgs {
@@ -225,6 +230,7 @@ pub(crate) async fn register(args: RegisterArgs) -> ExitCode {
                     "statusUrl": url,
                 })
                 .to_string(),
+                Output::Id => args.target.subscription.to_string(),
                 Output::Table => table(
                     &["SUBSCRIPTION", "REGISTRATION", "STATUS URL"],
                     &[&args.target.subscription.to_string(), "accepted", &url],
@@ -283,6 +289,7 @@ pub(crate) async fn activate(args: SubscriptionArgs) -> ExitCode {
 fn status_output(status: &SubscriptionRegistrationStatus, output: Output) -> String {
     match output {
         Output::Json => serde_json::to_string(status).unwrap_or_default(),
+        Output::Id => status.subscription_id.to_string(),
         Output::Table => table(
             &["SUBSCRIPTION", "STATUS"],
             &[
@@ -296,6 +303,7 @@ fn status_output(status: &SubscriptionRegistrationStatus, output: Output) -> Str
 fn activation_output(result: &SubscriptionActivationResult, output: Output) -> String {
     match output {
         Output::Json => serde_json::to_string(result).unwrap_or_default(),
+        Output::Id => result.subscription_id.to_string(),
         Output::Table => table(
             &["SUBSCRIPTION", "ACTIVATION"],
             &[&result.subscription_id.to_string(), result.status.as_str()],
@@ -346,6 +354,11 @@ pub(crate) fn rows(header: &[&str], rows: &[Vec<String>]) -> String {
         .join("\n")
 }
 
+/// Ids, one per line.
+pub(crate) fn ids(ids: impl Iterator<Item = String>) -> String {
+    ids.collect::<Vec<_>>().join("\n")
+}
+
 fn print(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{text}");
@@ -369,6 +382,14 @@ pub(crate) fn finish(outcome: Result<String, Failure>, output: Output) -> ExitCo
     };
     let (code, message, detail) = match &failure {
         Failure::Sdk(err) => (exit_code(err), err.to_string(), error_json(err)),
+        Failure::CartRefused(errors) => {
+            let message = format!("nothing was bought: the cart has errors\n{errors}");
+            (
+                ExitCodes::REFUSED,
+                message.clone(),
+                json!({"message": message}),
+            )
+        }
         Failure::RegistrationFailed(subscription) => {
             let message =
                 format!("the registration of {subscription} failed: it is NotRegistered again");
@@ -402,7 +423,7 @@ fn exit_code(err: &Error) -> u8 {
         },
         Error::Authentication(_) => ExitCodes::AUTH,
         Error::Network { .. } => ExitCodes::UNAVAILABLE,
-        Error::Timeout { .. } => ExitCodes::WAIT_TIMEOUT,
+        Error::Timeout { .. } | Error::OrderTimeout { .. } => ExitCodes::WAIT_TIMEOUT,
         Error::Config(_) => ExitCodes::USAGE,
         _ => ExitCodes::OTHER,
     }

@@ -20,6 +20,7 @@ mod admin;
 mod browse;
 mod cli;
 mod client;
+mod purchase;
 mod serve;
 mod token;
 
@@ -47,6 +48,12 @@ fn main() -> ExitCode {
             cli::Command::Subscriptions(command) => {
                 return Ok(Some(browse::subscriptions(command).await));
             }
+            cli::Command::Reservation(command) => {
+                return Ok(Some(purchase::reservation(command).await));
+            }
+            cli::Command::Saas(command) => return Ok(Some(purchase::saas(command).await)),
+            cli::Command::Orders(command) => return Ok(Some(purchase::orders(command).await)),
+            cli::Command::Catalog(command) => return Ok(Some(purchase::catalog(command).await)),
             cli::Command::Serve(args) => serve::run(*args).await,
             cli::Command::Token(args) => token::run(args).await,
             cli::Command::Migrate(args) => migrate(args).await,

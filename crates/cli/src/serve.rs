@@ -116,7 +116,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Error> {
             .as_ref()
             .ok_or("the demo needs a development secret")?;
         let token = dev::dev_token(secret, dev::DEMO_PARTNER, DEMO_TOKEN_LIFETIME)?;
-        banner.push_str(&demo_banner(&base, &token, args.registration_delay));
+        banner.push_str(&demo_banner(
+            &base,
+            &token,
+            args.registration_delay,
+            args.order_provisioning_delay,
+        ));
     }
     // The banner is the interface for people and scripts; logs go to standard error.
     let mut stdout = std::io::stdout().lock();
@@ -167,18 +172,41 @@ async fn shutdown_signal() -> std::io::Result<()> {
     }
 }
 
-fn demo_banner(base: &str, token: &str, delay: RegistrationDelay) -> String {
+fn demo_banner(
+    base: &str,
+    token: &str,
+    delay: RegistrationDelay,
+    order_delay: RegistrationDelay,
+) -> String {
     let partner = dev::DEMO_PARTNER;
     let customer = dev::DEMO_CUSTOMER;
     let plan = dev::DEMO_AZURE_PLAN;
     let saas = dev::DEMO_SAAS;
     let subscriptions = format!("{base}/v1/customers/{customer}/subscriptions");
-    let completes = match delay {
+    let later = |delay: RegistrationDelay, what: &str| match delay {
         RegistrationDelay::After(delay) => {
-            format!("Registered {} later", humantime::format_duration(delay))
+            format!("{what} {} later", humantime::format_duration(delay))
         }
-        RegistrationDelay::Manual => "Registered only when an operator advances it".to_owned(),
+        RegistrationDelay::Manual => format!("{what} only when an operator advances it"),
     };
+    let registered = later(delay, "Registered");
+    let fulfilled = later(order_delay, "fulfilled");
+    let catalog = partner_center_domain::catalog::Catalog::builtin();
+    let listed: String = catalog
+        .items()
+        .iter()
+        .map(|item| format!("  {}  {:<11}  {}\n", item.id, item.kind.as_str(), item.name))
+        .collect();
+    let reservation = catalog
+        .items()
+        .iter()
+        .find(|item| partner_center_domain::catalog::arm_region(item) == Some("eastus"))
+        .map_or("", |item| item.id.as_str());
+    let plan_item = catalog
+        .items()
+        .iter()
+        .find(|item| item.kind == partner_center_model::catalog::PurchaseKind::Saas)
+        .map_or("", |item| item.id.as_str());
     format!(
         r#"
 Demo sandbox partner  {partner}  (Contoso Sandbox)
@@ -186,18 +214,35 @@ Demo sandbox partner  {partner}  (Contoso Sandbox)
   Azure plan          {plan}  (active: can be registered)
   SaaS subscription   {saas}  (pending: can be activated once)
 
-A development token for the demo partner (HS256, valid for 24 hours):
+The sandbox catalog:
+{listed}
+A development token for the demo partner (HS256, valid for 24 hours), and where the CLI calls:
 
   export PC_TOKEN='{token}'
+  export PC_BASE_URL={base} PC_CUSTOMER={customer}
 
-Register the Azure plan (202 Accepted + Location; {completes}):
-  curl -i -X POST -H "Authorization: Bearer $PC_TOKEN" {subscriptions}/{plan}/registrations
+1. Register the Azure plan for reservation purchase (202 Accepted; {registered}):
+  partner-center register --subscription {plan} --wait
 
-Get its registration status (Registering, then Registered):
+2. Buy a Standard_B1s reservation in eastus on it (a cart, its checkout; {fulfilled}):
+  partner-center reservation buy --subscription {plan} --catalog-item {reservation} --wait
+
+3. Buy a SaaS plan: its subscription is pending until it is activated.
+  ORDER=$(partner-center saas buy --catalog-item {plan_item} --output id)
+  partner-center orders show --order "$ORDER"
+
+4. Activate it: the subscription becomes active and the order completes.
+  partner-center activate --subscription "$(partner-center subscriptions list --order "$ORDER" --output id)"
+  partner-center orders show --order "$ORDER"
+
+5. Cancel the SaaS order (sandbox only): it is cancelled and its subscription deleted.
+  partner-center orders cancel --order "$ORDER"
+
+The same API with curl, e.g. the registration status, and the seeded SaaS subscription's activation
+(200 Success; a second time: 400, code 800041):
   curl -i -H "Authorization: Bearer $PC_TOKEN" {subscriptions}/{plan}/registrationstatus
-
-Activate the SaaS subscription (200 Success; a second time: 400, code 800041):
   curl -i -X POST -H "Authorization: Bearer $PC_TOKEN" {subscriptions}/{saas}/activate
+  curl -i -H "Authorization: Bearer $PC_TOKEN" {base}/v1/customers/{customer}/orders
 
 Press Ctrl+C to stop.
 "#

@@ -130,15 +130,27 @@ async fn run_to_exit(mut command: Command) -> (ExitStatus, String) {
 }
 
 #[tokio::test]
-async fn the_demo_prints_a_token_and_curl_commands_that_work() {
+async fn the_demo_prints_the_whole_story_in_commands_that_work() {
     let dir = tempfile::tempdir().unwrap();
     let running = start(
-        command(dir.path(), &["serve", "--demo", "--listen", "127.0.0.1:0"]),
+        command(
+            dir.path(),
+            &[
+                "serve",
+                "--demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--registration-delay",
+                "0s",
+                "--order-provisioning-delay",
+                "0s",
+            ],
+        ),
         "Press Ctrl+C",
     )
     .await;
-    let token = running
-        .banner
+    let banner = &running.banner;
+    let token = banner
         .split("export PC_TOKEN='")
         .nth(1)
         .unwrap()
@@ -146,17 +158,89 @@ async fn the_demo_prints_a_token_and_curl_commands_that_work() {
         .next()
         .unwrap()
         .to_owned();
-    let commands: Vec<&str> = running
-        .banner
+    assert!(
+        banner.contains("DZH318Z0BQ36:0048:DZH318Z08C0T"),
+        "the catalog is listed: {banner}"
+    );
+
+    // The CLI story, pasted into a shell as printed: export, register, buy a reservation, buy a
+    // SaaS plan, activate it, cancel it.
+    let story: Vec<&str> = banner
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            ["export ", "partner-center ", "ORDER="]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .collect();
+    assert!(story.len() >= 9, "{banner}");
+    let script = format!("set -eu\n{}\n", story.join("\n"));
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut shell = Command::new("bash");
+    shell
+        .args(["-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("PC_POLL_INTERVAL", "50ms")
+        .env("PC_LOG", "warn")
+        .kill_on_drop(true);
+    for (name, _) in std::env::vars().filter(|(name, _)| {
+        name.starts_with("PC_") && name != "PC_POLL_INTERVAL" && name != "PC_LOG"
+    }) {
+        shell.env_remove(name);
+    }
+    let output = tokio::time::timeout(DEADLINE, shell.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script}\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // What the story did, read through the API.
+    let http = reqwest::Client::new();
+    let customer = format!("{}/v1/customers/{}", running.base, dev::DEMO_CUSTOMER);
+    let orders: Value = http
+        .get(format!("{customer}/orders"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = orders["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["cancelled", "completed"],
+        "newest first: {orders}"
+    );
+    let reservation = &orders["items"][1]["lineItems"][0];
+    assert_eq!(reservation["offerId"], "DZH318Z0BQ36:0048:DZH318Z08C0T");
+    assert!(reservation["subscriptionId"].is_string(), "{reservation}");
+
+    // The curl commands, as printed (the activation twice: the second is refused).
+    let curls: Vec<&str> = banner
         .lines()
         .filter_map(|l| l.trim().strip_prefix("curl "))
         .collect();
-    assert_eq!(commands.len(), 3, "{}", running.banner);
-
-    let http = reqwest::Client::new();
+    assert_eq!(curls.len(), 3, "{banner}");
     let mut outcomes = Vec::new();
-    // Each command as printed: `-X POST` or a GET, the token from $PC_TOKEN, and the URL last.
-    for curl in commands.iter().chain(commands.last()) {
+    for curl in curls.iter().chain(&curls[1..2]) {
         assert!(
             curl.contains("-H \"Authorization: Bearer $PC_TOKEN\""),
             "{curl}"
@@ -170,25 +254,21 @@ async fn the_demo_prints_a_token_and_curl_commands_that_work() {
         };
         let response = request.bearer_auth(&token).send().await.unwrap();
         let status = response.status().as_u16();
-        let body = response.text().await.unwrap();
-        outcomes.push((status, body));
+        outcomes.push((status, response.json::<Value>().await.unwrap()));
     }
-    assert_eq!(outcomes[0].0, 202);
-    assert_eq!(outcomes[1].0, 200);
-    let status: Value = serde_json::from_str(&outcomes[1].1).unwrap();
-    assert!(
-        ["Registering", "Registered"].contains(&status["status"].as_str().unwrap()),
-        "{status}"
+    assert_eq!(
+        (outcomes[0].0, outcomes[0].1["status"].as_str()),
+        (200, Some("Registered"))
+    );
+    assert_eq!(
+        (outcomes[1].0, outcomes[1].1["status"].as_str()),
+        (200, Some("Success"))
     );
     assert_eq!(outcomes[2].0, 200);
+    assert_eq!(outcomes[2].1["totalCount"], 2);
     assert_eq!(
-        serde_json::from_str::<Value>(&outcomes[2].1).unwrap()["status"],
-        "Success"
-    );
-    assert_eq!(outcomes[3].0, 400);
-    assert_eq!(
-        serde_json::from_str::<Value>(&outcomes[3].1).unwrap()["code"],
-        800_041
+        (outcomes[3].0, outcomes[3].1["code"].as_i64()),
+        (400, Some(800_041))
     );
 
     let status = running.stop_with("TERM").await;

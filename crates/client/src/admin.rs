@@ -37,11 +37,13 @@
 use std::time::Duration;
 
 use partner_center_model::admin::{
-    ActiveFaultRule, Customer, FaultRule, JournalEntry, Partner, PutCustomer, PutPartner,
-    PutSubscription, RequestsQuery, SeedReport, Subscription, SubscriptionDetail,
+    ActiveFaultRule, Customer, FaultRule, JournalEntry, OrderDetail, Partner, PutCustomer,
+    PutPartner, PutSubscription, RequestsQuery, SeedReport, Subscription, SubscriptionDetail,
 };
+use partner_center_model::catalog::CatalogItem;
 use partner_center_model::headers::{MS_CORRELATION_ID, MS_REQUEST_ID};
 use partner_center_model::paths::admin as paths;
+use partner_center_model::purchase::{Cart, Order};
 use partner_center_model::{CustomerId, Fixture, ServiceFault, SubscriptionId, TenantId};
 use reqwest::Method;
 use reqwest::header::ACCEPT;
@@ -356,6 +358,67 @@ impl AdminClient {
                 .send(Method::GET, paths::REQUESTS, Some(query), NO_BODY)
                 .await?,
         )
+    }
+
+    /// The catalog the service offers (a fixture's, or the built-in sandbox catalog).
+    ///
+    /// # Errors
+    ///
+    /// The errors of a call.
+    pub async fn catalog(&self) -> Result<Vec<CatalogItem>, Error> {
+        self.get(paths::CATALOG).await
+    }
+
+    /// A customer's carts, newest first (expired ones too).
+    ///
+    /// # Errors
+    ///
+    /// 404 when there is no such customer; the errors of a call.
+    pub async fn carts(&self, tenant: TenantId, customer: CustomerId) -> Result<Vec<Cart>, Error> {
+        self.get(&paths::carts(tenant, customer)).await
+    }
+
+    /// A customer's orders, newest first.
+    ///
+    /// # Errors
+    ///
+    /// 404 when there is no such customer; the errors of a call.
+    pub async fn orders(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+    ) -> Result<Vec<Order>, Error> {
+        self.get(&paths::orders(tenant, customer)).await
+    }
+
+    /// An order, with the subscriptions it made.
+    ///
+    /// # Errors
+    ///
+    /// 404 when there is no such order; the errors of a call.
+    pub async fn order(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        order: &str,
+    ) -> Result<OrderDetail, Error> {
+        self.get(&paths::order(tenant, customer, order)).await
+    }
+
+    /// Provisions a pending reservation order now (one the `manual` delay leaves pending).
+    ///
+    /// # Errors
+    ///
+    /// 409 when the order has nothing to provision (it is not pending, or only SaaS lines await
+    /// activation); 404 when there is no such order; the errors of a call.
+    pub async fn advance_order(
+        &self,
+        tenant: TenantId,
+        customer: CustomerId,
+        order: &str,
+    ) -> Result<OrderDetail, Error> {
+        let path = paths::advance_order(tenant, customer, order);
+        self.decode(&self.send(Method::POST, &path, None, NO_BODY).await?)
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {

@@ -258,12 +258,34 @@ impl PartnerCenter {
         self.call_with(method, url, &[]).await
     }
 
+    /// [`Self::call`], with a JSON body.
+    pub(crate) async fn call_json<T: serde::Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: &str,
+        body: &T,
+    ) -> Result<Answer, Error> {
+        let body = serde_json::to_string(body).map_err(|e| Error::Decode(e.to_string()))?;
+        self.send(method, url, &[], Some(&body)).await
+    }
+
     /// [`Self::call`], with more headers (a link's, such as `MS-ContinuationToken`).
     pub(crate) async fn call_with(
         &self,
         method: Method,
         url: &str,
         headers: &[(String, String)],
+    ) -> Result<Answer, Error> {
+        self.send(method, url, headers, None).await
+    }
+
+    /// One call, with retries: each attempt sends the same ids, headers and body.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&str>,
     ) -> Result<Answer, Error> {
         let request_id = self
             .context
@@ -295,6 +317,11 @@ impl PartnerCenter {
                 .header("X-Locale", &self.inner.locale);
             for (name, value) in headers {
                 request = request.header(name.as_str(), value.as_str());
+            }
+            if let Some(body) = body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_owned());
             }
             let outcome = match request.send().await {
                 Ok(response) => {

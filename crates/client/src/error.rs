@@ -143,6 +143,15 @@ pub enum Error {
         /// The last status read.
         last_status: RegistrationStatus,
     },
+    /// [`wait_for_order`](crate::OrderOperations::wait_for_order) gave up: the order is still
+    /// `pending`.
+    #[error("the order {order} was still pending after {waited:?}")]
+    OrderTimeout {
+        /// How long it waited.
+        waited: Duration,
+        /// The order.
+        order: String,
+    },
     /// The client is misconfigured (a malformed base URL, ...).
     #[error("invalid configuration: {0}")]
     Config(String),

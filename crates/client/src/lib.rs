@@ -123,6 +123,8 @@
 //!
 //! - [`PartnerCenter`], [`PartnerCenterBuilder`], [`RequestContext`]: the client.
 //! - `operations`: the object model (customers, subscriptions, registration, status, activation).
+//! - `purchases`: carts, their checkout, orders, their provisioning, cancellation and activation
+//!   links.
 //! - [`credentials`]: where tokens come from.
 //! - [`admin`]: [`AdminClient`], the admin API's client.
 //! - [`RetryPolicy`]; [`Error`], [`ApiError`].
@@ -135,6 +137,7 @@ pub mod credentials;
 mod error;
 mod operations;
 mod pages;
+mod purchases;
 mod retry;
 
 pub use admin::AdminClient;
@@ -149,4 +152,5 @@ pub use operations::{
 };
 pub use pages::{CustomerPages, CustomerQuery};
 pub use partner_center_model as model;
+pub use purchases::{CartCollection, CartOperations, OrderCollection, OrderOperations};
 pub use retry::RetryPolicy;

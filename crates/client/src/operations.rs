@@ -13,6 +13,8 @@ use reqwest::header::LOCATION;
 use crate::client::PartnerCenter;
 use crate::error::Error;
 use crate::pages::{CustomerPages, CustomerQuery};
+use crate::purchases::{CartCollection, OrderCollection};
+use partner_center_model::purchase::OrderLineItemActivationLink;
 
 /// The partner's customers.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +64,24 @@ impl<'a> CustomerOperations<'a> {
         let url = self.partner.url(&paths::customer(self.customer));
         let answer = self.partner.call(Method::GET, &url).await?;
         self.partner.decode(&answer)
+    }
+
+    /// The customer's carts.
+    #[must_use]
+    pub fn carts(&self) -> CartCollection<'a> {
+        CartCollection {
+            partner: self.partner,
+            customer: self.customer,
+        }
+    }
+
+    /// The customer's orders.
+    #[must_use]
+    pub fn orders(&self) -> OrderCollection<'a> {
+        OrderCollection {
+            partner: self.partner,
+            customer: self.customer,
+        }
     }
 
     /// The customer's subscriptions.
@@ -169,6 +189,19 @@ impl<'a> SubscriptionOperations<'a> {
     pub async fn activate(&self) -> Result<SubscriptionActivationResult, Error> {
         let url = self.url(paths::activate);
         let answer = self.partner.call(Method::POST, &url).await?;
+        self.partner.decode(&answer)
+    }
+
+    /// Reads the subscription's activation links (`GET .../subscriptions/{id}/activationlinks`):
+    /// one for a SaaS subscription that awaits activation (a placeholder in the integration
+    /// sandbox, where [`Self::activate`] activates it), none otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::get`].
+    pub async fn activation_links(&self) -> Result<Collection<OrderLineItemActivationLink>, Error> {
+        let url = self.url(paths::subscription_activation_links);
+        let answer = self.partner.call(Method::GET, &url).await?;
         self.partner.decode(&answer)
     }
 

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 use partner_center_model::catalog::{CatalogItem, PurchaseKind};
 use partner_center_model::fault::codes;
+use partner_center_model::purchase::CartErrorCode;
 use partner_center_model::{
     RegistrationState, SubscriptionId, SubscriptionKind, SubscriptionStatus, Timestamp,
 };
@@ -96,16 +97,17 @@ pub enum LineError {
 impl LineError {
     /// Its `CartErrorCode`, as a cart line carries it.
     #[must_use]
-    pub const fn cart_code(&self) -> i64 {
+    pub fn cart_code(&self) -> i64 {
         match self {
-            Self::CatalogItemNotFound => 10_001,
-            Self::InventoryNotAvailable => 10_003,
-            Self::SubscriptionNotValid => 10_007,
-            Self::SubscriptionRegistering => 10_008,
-            Self::SandboxLimitExceeded(_) => 10_009,
-            Self::InvalidInput(_) => 10_010,
-            Self::SubscriptionNotRegistered => 10_011,
+            Self::CatalogItemNotFound => CartErrorCode::CatalogItemIdIsNotValid,
+            Self::InventoryNotAvailable => CartErrorCode::InventoryNotAvailable,
+            Self::SubscriptionNotValid => CartErrorCode::SubscriptionIsNotValid,
+            Self::SubscriptionRegistering => CartErrorCode::SubscriptionIsNotEnabledForRi,
+            Self::SandboxLimitExceeded(_) => CartErrorCode::SandboxLimitExceeded,
+            Self::InvalidInput(_) => CartErrorCode::InvalidInput,
+            Self::SubscriptionNotRegistered => CartErrorCode::SubscriptionNotRegistered,
         }
+        .number()
     }
 
     /// The ServiceFault code a direct order is refused with.
@@ -993,5 +995,675 @@ pub fn cancel(sandbox: bool, found: Option<Order>, now: Timestamp) -> Decision<C
     Decision {
         outcome: CancelOutcome::Cancelled(id),
         changes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+    const RESERVATION: &str = "DZH318Z0BQ36:0048:DZH318Z08C0T";
+    const SAAS: &str = "DZH318Z0BXWC:0001:DZH318Z0BMJX";
+
+    fn customer() -> CustomerKey {
+        CustomerKey {
+            partner: "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap(),
+            customer: "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap(),
+        }
+    }
+
+    fn azure() -> SubscriptionId {
+        "d3a7f4c2-0000-4000-8000-000000000003".parse().unwrap()
+    }
+
+    fn summary(
+        kind: SubscriptionKind,
+        status: SubscriptionStatus,
+        registration: RegistrationState,
+    ) -> SubscriptionSummary {
+        SubscriptionSummary {
+            id: azure(),
+            kind,
+            status,
+            registration,
+            quantity: 1,
+        }
+    }
+
+    /// A sandbox customer with one registered, active Azure plan.
+    fn facts() -> CustomerFacts {
+        CustomerFacts {
+            sandbox: true,
+            subscriptions: vec![summary(
+                SubscriptionKind::AzurePlan,
+                SubscriptionStatus::Active,
+                RegistrationState::Registered,
+            )],
+            pending_orders: Vec::new(),
+        }
+    }
+
+    fn reservation(quantity: i64) -> LineRequest {
+        LineRequest {
+            id: 0,
+            catalog_item_id: RESERVATION.into(),
+            quantity,
+            provisioning_context: BTreeMap::from([
+                ("SubscriptionID".into(), azure().to_string()),
+                ("Scope".into(), " Shared ".into()),
+            ]),
+            ..LineRequest::default()
+        }
+    }
+
+    fn saas(id: i64) -> LineRequest {
+        LineRequest {
+            id,
+            catalog_item_id: SAAS.into(),
+            quantity: 1,
+            ..LineRequest::default()
+        }
+    }
+
+    fn check(line: &LineRequest, facts: &CustomerFacts) -> Result<(), LineError> {
+        check_lines(std::slice::from_ref(line), &Catalog::builtin(), facts)
+            .remove(0)
+            .map(drop)
+    }
+
+    #[test]
+    fn a_reservation_line_needs_an_active_registered_azure_subscription_of_the_customer() {
+        for kind in SubscriptionKind::ALL {
+            for status in SubscriptionStatus::ALL {
+                for registration in RegistrationState::ALL {
+                    let facts = CustomerFacts {
+                        subscriptions: vec![summary(*kind, *status, *registration)],
+                        ..facts()
+                    };
+                    let expected = match (kind, status, registration) {
+                        (
+                            SubscriptionKind::Azure | SubscriptionKind::AzurePlan,
+                            SubscriptionStatus::Active,
+                            registration,
+                        ) => match registration {
+                            RegistrationState::NotRegistered => {
+                                Err(LineError::SubscriptionNotRegistered)
+                            }
+                            RegistrationState::Registering => {
+                                Err(LineError::SubscriptionRegistering)
+                            }
+                            RegistrationState::Registered => Ok(()),
+                        },
+                        _ => Err(LineError::SubscriptionNotValid),
+                    };
+                    assert_eq!(
+                        check(&reservation(1), &facts),
+                        expected,
+                        "{kind:?} {status:?} {registration:?}"
+                    );
+                }
+            }
+        }
+        // Another customer's subscription, or no GUID at all, is not the customer's.
+        let mut elsewhere = reservation(1);
+        elsewhere.provisioning_context = BTreeMap::from([(
+            "subscriptionId".into(),
+            SubscriptionId::new_random().to_string(),
+        )]);
+        assert_eq!(
+            check(&elsewhere, &facts()),
+            Err(LineError::SubscriptionNotValid)
+        );
+        elsewhere.provisioning_context = BTreeMap::from([("subscriptionId".into(), "x".into())]);
+        assert_eq!(
+            check(&elsewhere, &facts()),
+            Err(LineError::SubscriptionNotValid)
+        );
+    }
+
+    #[test]
+    fn invalid_lines_say_why_and_each_error_has_its_codes() {
+        let invalid = |line: LineRequest| match check(&line, &facts()) {
+            Err(LineError::InvalidInput(why)) => why,
+            other => panic!("{other:?}"),
+        };
+        assert!(invalid(reservation(0)).contains("quantity"));
+        assert!(invalid(reservation(-5)).contains("quantity"));
+        let mut line = reservation(1);
+        line.billing_cycle = Some("monthly".into());
+        assert!(invalid(line).contains("billingCycle"));
+        let mut line = reservation(1);
+        line.term_duration = Some("P3Y".into());
+        assert!(invalid(line).contains("termDuration"));
+        let mut line = reservation(1);
+        line.provisioning_context.clear();
+        assert!(invalid(line).contains("subscriptionId"));
+        let mut line = reservation(1);
+        line.provisioning_context
+            .insert("scope".into(), "global".into());
+        line.provisioning_context.remove("Scope");
+        assert!(invalid(line).contains("scope"));
+        let mut unknown = saas(0);
+        unknown.catalog_item_id = "A:B:C".into();
+        assert_eq!(
+            check(&unknown, &facts()),
+            Err(LineError::CatalogItemNotFound)
+        );
+        // Ids and enum values are read in any case; a SaaS line needs no context.
+        let mut lower = reservation(1);
+        lower.catalog_item_id = RESERVATION.to_lowercase();
+        lower.billing_cycle = Some("ONE_TIME".into());
+        lower.term_duration = Some("p1y".into());
+        assert_eq!(check(&lower, &facts()), Ok(()));
+        assert_eq!(check(&saas(0), &facts()), Ok(()));
+
+        let errors = [
+            (LineError::CatalogItemNotFound, 10_001, 800_002),
+            (LineError::InventoryNotAvailable, 10_003, 800_010),
+            (LineError::SubscriptionNotValid, 10_007, 800_021),
+            (LineError::SubscriptionRegistering, 10_008, 800_013),
+            (LineError::SandboxLimitExceeded("x".into()), 10_009, 800_018),
+            (LineError::InvalidInput("x".into()), 10_010, 800_002),
+            (LineError::SubscriptionNotRegistered, 10_011, 800_030),
+        ];
+        for (error, cart, order) in errors {
+            assert_eq!(
+                (error.cart_code(), error.order_code()),
+                (cart, order),
+                "{error:?}"
+            );
+            assert!(!error.description().is_empty());
+        }
+        assert!(check_line_count(MAX_LINES).is_ok());
+        assert!(check_line_count(MAX_LINES + 1).unwrap_err().contains("50"));
+    }
+
+    #[test]
+    fn a_restricted_item_has_no_inventory() {
+        let mut items = Catalog::builtin().items().to_vec();
+        items.iter_mut().for_each(|item| item.restricted = true);
+        let catalog = Catalog::of(items);
+        let checked = check_lines(&[reservation(1), saas(1)], &catalog, &facts());
+        assert_eq!(
+            checked[0].clone().map(drop),
+            Err(LineError::InventoryNotAvailable)
+        );
+        assert!(
+            checked[1].is_ok(),
+            "only reservations are checked for inventory"
+        );
+    }
+
+    #[test]
+    fn sandbox_limits_count_lines_in_order_with_pending_orders() {
+        let limited = |lines: &[LineRequest], facts: &CustomerFacts| -> Vec<i64> {
+            check_lines(lines, &Catalog::builtin(), facts)
+                .iter()
+                .zip(lines)
+                .filter(|(r, _)| matches!(r, Err(LineError::SandboxLimitExceeded(_))))
+                .map(|(_, line)| line.id)
+                .collect()
+        };
+        // One subscription: four more fit, the fifth line is over.
+        let lines: Vec<LineRequest> = (0..5).map(saas).collect();
+        assert_eq!(limited(&lines, &facts()), [4]);
+        // Deleted subscriptions do not count; other statuses do.
+        let mut with_deleted = facts();
+        for status in [SubscriptionStatus::Deleted, SubscriptionStatus::Suspended] {
+            with_deleted.subscriptions.push(SubscriptionSummary {
+                id: SubscriptionId::new_random(),
+                ..summary(
+                    SubscriptionKind::Saas,
+                    status,
+                    RegistrationState::NotRegistered,
+                )
+            });
+        }
+        assert_eq!(limited(&lines, &with_deleted), [3, 4]);
+        // Two reservation instances at most, made and coming.
+        assert_eq!(limited(&[reservation(3)], &facts()), [0]);
+        assert_eq!(limited(&[reservation(2)], &facts()), Vec::<i64>::new());
+        let mut second = reservation(1);
+        second.id = 1;
+        assert_eq!(limited(&[reservation(2), second.clone()], &facts()), [1]);
+        let placed = place_order(
+            Some(customer()),
+            "o1".into(),
+            &[reservation(1)],
+            &Catalog::builtin(),
+            &facts(),
+            NOW,
+        );
+        let Some(Change::OrderPut(pending)) = placed
+            .changes
+            .iter()
+            .find(|c| matches!(c, Change::OrderPut(_)))
+            .cloned()
+        else {
+            panic!("{placed:?}");
+        };
+        let with_pending = CustomerFacts {
+            pending_orders: vec![pending],
+            ..facts()
+        };
+        assert_eq!(limited(&[reservation(2)], &with_pending), [0]);
+        assert_eq!(limited(&[reservation(1)], &with_pending), Vec::<i64>::new());
+        let reservations: Vec<SubscriptionSummary> = (0..2)
+            .map(|_| SubscriptionSummary {
+                id: SubscriptionId::new_random(),
+                ..summary(
+                    SubscriptionKind::Reservation,
+                    SubscriptionStatus::Active,
+                    RegistrationState::NotRegistered,
+                )
+            })
+            .collect();
+        let mut full = facts();
+        full.subscriptions.extend(reservations);
+        assert_eq!(limited(&[reservation(1)], &full), [0]);
+        // A partner that is no sandbox has no limits.
+        let production = CustomerFacts {
+            sandbox: false,
+            ..full
+        };
+        let many: Vec<LineRequest> = (0..20).map(saas).collect();
+        assert!(limited(&many, &production).is_empty());
+        assert!(limited(&[reservation(10)], &production).is_empty());
+    }
+
+    fn created(lines: &[LineRequest], facts: &CustomerFacts) -> Cart {
+        let decision = create_cart(
+            Some(customer()),
+            "k1".into(),
+            lines,
+            &Catalog::builtin(),
+            facts,
+            NOW,
+            DAY,
+        );
+        assert_eq!(decision.outcome, CartOutcome::Saved("k1".into()));
+        match decision.changes.as_slice() {
+            [Change::CartPut(cart)] => cart.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cart_keeps_each_line_in_place_normalised_or_with_its_error() {
+        assert_eq!(
+            create_cart(
+                None,
+                "k".into(),
+                &[],
+                &Catalog::builtin(),
+                &facts(),
+                NOW,
+                DAY
+            ),
+            Decision::answer(CartOutcome::CustomerNotFound)
+        );
+        let mut unknown = saas(1);
+        unknown.catalog_item_id = " nope ".into();
+        let cart = created(&[reservation(1), unknown, saas(2)], &facts());
+        assert_eq!(cart.status, CartStatus::Active);
+        assert_eq!(cart.expires_at, NOW.saturating_add(DAY));
+        let ids: Vec<i64> = cart.lines.iter().map(|l| l.id).collect();
+        assert_eq!(ids, [0, 1, 2]);
+        let first = &cart.lines[0];
+        assert_eq!(first.error, None);
+        assert_eq!(first.order_group.as_deref(), Some("0"));
+        assert_eq!(first.billing_cycle.as_deref(), Some("one_time"));
+        assert_eq!(
+            first.provisioning_context,
+            BTreeMap::from([
+                ("scope".into(), "shared".into()),
+                ("subscriptionId".into(), azure().to_string()),
+            ])
+        );
+        assert_eq!(cart.lines[1].error, Some(LineError::CatalogItemNotFound));
+        assert_eq!(cart.lines[1].catalog_item_id, "nope");
+        assert_eq!(cart.lines[2].order_group.as_deref(), Some("1"));
+        assert!(!cart.expired(NOW.saturating_add(DAY - Duration::from_millis(1))));
+        assert!(cart.expired(NOW.saturating_add(DAY)));
+    }
+
+    #[test]
+    fn only_an_active_cart_that_has_not_expired_is_updated_or_checked_out() {
+        let cart = created(&[saas(0)], &facts());
+        let catalog = Catalog::builtin();
+        let later = NOW.saturating_add(Duration::from_secs(60));
+        let updated = update_cart(
+            Some(cart.clone()),
+            &[saas(5)],
+            &catalog,
+            &facts(),
+            later,
+            DAY,
+        );
+        assert_eq!(updated.outcome, CartOutcome::Saved("k1".into()));
+        let [Change::CartPut(now)] = updated.changes.as_slice() else {
+            panic!()
+        };
+        assert_eq!(
+            (now.lines[0].id, now.created_at, now.expires_at),
+            (5, NOW, later.saturating_add(DAY))
+        );
+        let expired = NOW.saturating_add(DAY);
+        assert_eq!(
+            update_cart(Some(cart.clone()), &[], &catalog, &facts(), expired, DAY).outcome,
+            CartOutcome::CartNotFound
+        );
+        assert_eq!(
+            checkout(
+                Some(cart.clone()),
+                &catalog,
+                &facts(),
+                &["o".into()],
+                expired
+            )
+            .outcome,
+            CheckoutOutcome::CartNotFound
+        );
+        assert_eq!(
+            update_cart(None, &[], &catalog, &facts(), NOW, DAY).outcome,
+            CartOutcome::CartNotFound
+        );
+        let ordered = Cart {
+            status: CartStatus::Ordered,
+            ..cart
+        };
+        // An ordered cart never expires, and is never changed again.
+        assert_eq!(
+            update_cart(Some(ordered.clone()), &[], &catalog, &facts(), expired, DAY),
+            Decision::answer(CartOutcome::AlreadyOrdered)
+        );
+        assert_eq!(
+            checkout(Some(ordered), &catalog, &facts(), &["o".into()], expired),
+            Decision::answer(CheckoutOutcome::AlreadyOrdered)
+        );
+    }
+
+    #[test]
+    fn a_checkout_with_a_failing_line_buys_nothing_and_records_why() {
+        let catalog = Catalog::builtin();
+        // Fine when created; the subscription's registration was lost since.
+        let cart = created(&[saas(0), reservation(1)], &facts());
+        let lost = CustomerFacts {
+            subscriptions: vec![summary(
+                SubscriptionKind::AzurePlan,
+                SubscriptionStatus::Active,
+                RegistrationState::NotRegistered,
+            )],
+            ..facts()
+        };
+        let decision = checkout(
+            Some(cart),
+            &catalog,
+            &lost,
+            &["o1".into(), "o2".into()],
+            NOW,
+        );
+        assert_eq!(decision.outcome, CheckoutOutcome::LineErrors);
+        let [Change::CartPut(recorded)] = decision.changes.as_slice() else {
+            panic!("{decision:?}")
+        };
+        assert_eq!(recorded.status, CartStatus::Active);
+        assert_eq!(
+            recorded.lines[1].error,
+            Some(LineError::SubscriptionNotRegistered)
+        );
+        // An empty cart has nothing to buy.
+        let empty = created(&[], &facts());
+        assert_eq!(
+            checkout(Some(empty), &catalog, &facts(), &["o1".into()], NOW),
+            Decision::answer(CheckoutOutcome::LineErrors)
+        );
+    }
+
+    #[test]
+    fn a_checkout_places_one_order_per_group_and_saas_subscriptions_at_once() {
+        let catalog = Catalog::builtin();
+        let cart = created(&[saas(0), reservation(1), saas(2)], &facts());
+        let ids = ["o1".to_owned(), "o2".to_owned(), "o3".to_owned()];
+        let decision = checkout(Some(cart), &catalog, &facts(), &ids, NOW);
+        assert_eq!(
+            decision.outcome,
+            CheckoutOutcome::Ordered(vec!["o1".into(), "o2".into()])
+        );
+        let orders: Vec<&Order> = decision
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::OrderPut(order) => Some(order),
+                _ => None,
+            })
+            .collect();
+        // The SaaS group first (its line came first), then the reservation's.
+        assert_eq!(orders[0].id, "o1");
+        assert_eq!(orders[0].billing_cycle, "monthly");
+        assert_eq!(orders[0].lines.len(), 2);
+        assert_eq!(
+            orders[0].lines.iter().map(|l| l.number).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert!(orders[0].lines.iter().all(|l| l.subscription_id.is_some()));
+        assert_eq!(orders[1].billing_cycle, "one_time");
+        assert_eq!(orders[1].lines[0].subscription_id, None);
+        let pending_saas: Vec<&SubscriptionValues> = decision
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::SubscriptionPut(values) => Some(values),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(pending_saas.len(), 2);
+        assert!(
+            pending_saas
+                .iter()
+                .all(|v| v.status == SubscriptionStatus::Pending
+                    && v.kind == SubscriptionKind::Saas
+                    && v.order_id.as_deref() == Some("o1")
+                    && v.offer_id.as_deref() == Some(SAAS))
+        );
+        let queued: Vec<&str> = decision
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::OrderQueued { order_id, .. } => Some(order_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            queued,
+            ["o2"],
+            "only the reservation order is provisioned by the worker"
+        );
+        let Some(Change::CartPut(cart)) = decision.changes.last() else {
+            panic!()
+        };
+        assert_eq!(
+            (cart.status, cart.order_ids.clone()),
+            (CartStatus::Ordered, vec!["o1".into(), "o2".into()])
+        );
+    }
+
+    fn placed(lines: &[LineRequest]) -> Order {
+        let decision = place_order(
+            Some(customer()),
+            "o1".into(),
+            lines,
+            &Catalog::builtin(),
+            &facts(),
+            NOW,
+        );
+        assert_eq!(decision.outcome, OrderOutcome::Placed("o1".into()));
+        decision
+            .changes
+            .into_iter()
+            .find_map(|c| match c {
+                Change::OrderPut(order) => Some(order),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_direct_order_is_refused_whole_by_its_first_failing_line() {
+        let catalog = Catalog::builtin();
+        let mut bad = saas(4);
+        bad.quantity = 0;
+        let refused = place_order(
+            Some(customer()),
+            "o".into(),
+            &[saas(0), bad],
+            &catalog,
+            &facts(),
+            NOW,
+        );
+        assert!(matches!(
+            refused.outcome,
+            OrderOutcome::Refused(4, LineError::InvalidInput(_))
+        ));
+        assert!(refused.changes.is_empty());
+        assert!(matches!(
+            place_order(Some(customer()), "o".into(), &[], &catalog, &facts(), NOW).outcome,
+            OrderOutcome::Refused(0, LineError::InvalidInput(_))
+        ));
+        assert_eq!(
+            place_order(None, "o".into(), &[saas(0)], &catalog, &facts(), NOW),
+            Decision::answer(OrderOutcome::CustomerNotFound)
+        );
+        let mut named = saas(0);
+        named.friendly_name = Some("Backups".into());
+        assert_eq!(placed(&[named]).lines[0].friendly_name, "Backups");
+    }
+
+    #[test]
+    fn provisioning_fulfils_reservation_lines_once_with_the_same_subscriptions() {
+        let order = placed(&[reservation(1), saas(1)]);
+        let first = provision(Some(order.clone()), "o1", NOW);
+        let after = first.outcome.clone().unwrap();
+        assert_eq!(after.lines[0].status, LineStatus::Fulfilled);
+        assert_eq!(
+            after.lines[0].subscription_id,
+            Some(subscription_id("o1", 0))
+        );
+        // The SaaS line awaits its activation: the order stays pending.
+        assert_eq!(after.lines[1].status, LineStatus::PrefulfillmentPending);
+        assert_eq!(after.status, OrderStatus::Pending);
+        let made: Vec<&SubscriptionValues> = first
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::SubscriptionPut(v) => Some(v),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(made.len(), 1);
+        assert_eq!(
+            (made[0].kind, made[0].status),
+            (SubscriptionKind::Reservation, SubscriptionStatus::Active)
+        );
+        assert_eq!(made[0].term_duration.as_deref(), Some("P1Y"));
+        assert_eq!(
+            first.changes.last(),
+            Some(&Change::OrderJobDropped("o1".into()))
+        );
+        // Its job run again (the lease ran out) provisions nothing twice.
+        let again = provision(Some(after.clone()), "o1", NOW);
+        assert!(again.changes.iter().all(|c| !matches!(c, Change::SubscriptionPut(_)) || matches!(c, Change::SubscriptionPut(v) if v.key.subscription == subscription_id("o1", 0))));
+        assert_eq!(again.outcome.unwrap().lines, after.lines);
+        // The SaaS activation completes it; a cancelled or missing order only loses its job.
+        let changes = activated(Some(after.clone()), subscription_id("o1", 1), NOW);
+        let [Change::OrderPut(done)] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(done.status, OrderStatus::Completed);
+        assert!(activated(Some(done.clone()), subscription_id("o1", 1), NOW).is_empty());
+        assert!(activated(Some(after), SubscriptionId::new_random(), NOW).is_empty());
+        for gone in [None, Some(done.clone())] {
+            assert_eq!(
+                provision(gone, "o1", NOW),
+                Decision::with(None, Change::OrderJobDropped("o1".into()))
+            );
+        }
+        // A reservation-only order completes when provisioned.
+        let only = placed(&[reservation(2)]);
+        assert_eq!(
+            provision(Some(only), "o1", NOW).outcome.unwrap().status,
+            OrderStatus::Completed
+        );
+    }
+
+    #[test]
+    fn subscription_ids_are_derived_from_the_order_and_the_line() {
+        assert_eq!(subscription_id("o1", 0), subscription_id("o1", 0));
+        assert_ne!(subscription_id("o1", 0), subscription_id("o1", 1));
+        assert_ne!(subscription_id("o1", 0), subscription_id("o2", 0));
+        assert_eq!(
+            subscription_id("o1", 0).to_string().as_bytes()[14],
+            b'4',
+            "a version-4 GUID"
+        );
+    }
+
+    #[test]
+    fn only_a_sandbox_cancels_and_a_cancelled_order_stays_as_it_is() {
+        let order = placed(&[saas(0), saas(1)]);
+        assert_eq!(
+            cancel(true, None, NOW),
+            Decision::answer(CancelOutcome::OrderNotFound)
+        );
+        assert_eq!(
+            cancel(false, Some(order.clone()), NOW),
+            Decision::answer(CancelOutcome::NotSandbox)
+        );
+        let decision = cancel(true, Some(order), NOW);
+        assert_eq!(decision.outcome, CancelOutcome::Cancelled("o1".into()));
+        let deleted: Vec<SubscriptionId> = decision
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::SubscriptionStatusSet {
+                    key,
+                    status: SubscriptionStatus::Deleted,
+                    ..
+                } => Some(key.subscription),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            deleted,
+            [subscription_id("o1", 0), subscription_id("o1", 1)]
+        );
+        let cancelled = decision
+            .changes
+            .iter()
+            .find_map(|c| match c {
+                Change::OrderPut(order) => Some(order.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+        assert!(
+            cancelled
+                .lines
+                .iter()
+                .all(|l| l.status == LineStatus::Unfulfilled)
+        );
+        assert!(
+            decision
+                .changes
+                .contains(&Change::OrderJobDropped("o1".into()))
+        );
+        assert_eq!(
+            cancel(true, Some(cancelled), NOW),
+            Decision::answer(CancelOutcome::Cancelled("o1".into()))
+        );
     }
 }

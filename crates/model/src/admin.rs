@@ -21,6 +21,11 @@
 //! | `GET /faults` | | `[`[`ActiveFaultRule`]`]` |
 //! | `POST /faults` | [`FaultRule`] | [`ActiveFaultRule`] (201) |
 //! | `GET /requests` | [`RequestsQuery`] (query string) | `[`[`JournalEntry`]`]` |
+//! | `GET /catalog` | | `[`[`CatalogItem`](crate::catalog::CatalogItem)`]` |
+//! | `GET .../customers/{customer}/carts` | | `[`[`Cart`](crate::purchase::Cart)`]` (newest first, expired ones too) |
+//! | `GET .../customers/{customer}/orders` | | `[`[`Order`](crate::purchase::Order)`]` (newest first) |
+//! | `GET .../orders/{order}` | | [`OrderDetail`] |
+//! | `POST .../orders/{order}/advance` | | [`OrderDetail`] (a pending order, provisioned now) |
 //!
 //! `DELETE`s and `POST /reset` answer 204 without a body; errors are [`ServiceFault`](crate::ServiceFault)s.
 
@@ -167,6 +172,18 @@ pub struct SubscriptionDetail {
     pub registrations: Vec<Registration>,
     /// The requests on it still in the journal, newest first.
     pub requests: Vec<JournalEntry>,
+}
+
+/// An order with the subscriptions it made: the answer of `GET .../orders/{order}` and
+/// `POST .../orders/{order}/advance`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderDetail {
+    /// The order, as Partner Center answers it (its fields are the detail's own, flattened).
+    #[serde(flatten)]
+    pub order: crate::purchase::Order,
+    /// The subscriptions it made.
+    pub subscriptions: Vec<Subscription>,
 }
 
 /// What loading a fixture did: the answer of `POST /admin/v1/fixtures`.

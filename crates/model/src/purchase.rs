@@ -28,6 +28,79 @@ pub struct CartError {
 impl CartError {
     /// The resource type name.
     pub const OBJECT_TYPE: &'static str = "CartError";
+
+    /// Its code, typed.
+    #[must_use]
+    pub fn code(&self) -> CartErrorCode {
+        CartErrorCode::of(self.error_code)
+    }
+}
+
+/// A `CartErrorCode`, as Partner Center's SDKs name them (the wire carries the number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CartErrorCode {
+    /// 10001: the catalog has no such item.
+    CatalogItemIdIsNotValid,
+    /// 10002: no quota for it.
+    QuotaNotAvailable,
+    /// 10003: the item is not available in the subscription's region.
+    InventoryNotAvailable,
+    /// 10006: the line could not be processed.
+    UnableToProcessCartLineItem,
+    /// 10007: the subscription is not a valid (active Azure) subscription of the customer.
+    SubscriptionIsNotValid,
+    /// 10008: the subscription is not enabled for reservation purchases (its registration is in
+    /// progress).
+    SubscriptionIsNotEnabledForRi,
+    /// 10009: a sandbox limit would be passed.
+    SandboxLimitExceeded,
+    /// 10010: the line is not valid.
+    InvalidInput,
+    /// 10011: the subscription is not registered for reservation purchase.
+    SubscriptionNotRegistered,
+    /// 10012: an attestation was not accepted.
+    AttestationNotAccepted,
+    /// 10015: more seats than a subscription may have.
+    MaxAllowedSeatsPerSubscriptionExceeded,
+    /// Any other code.
+    Other(i64),
+}
+
+impl CartErrorCode {
+    const KNOWN: [(Self, i64); 11] = [
+        (Self::CatalogItemIdIsNotValid, 10_001),
+        (Self::QuotaNotAvailable, 10_002),
+        (Self::InventoryNotAvailable, 10_003),
+        (Self::UnableToProcessCartLineItem, 10_006),
+        (Self::SubscriptionIsNotValid, 10_007),
+        (Self::SubscriptionIsNotEnabledForRi, 10_008),
+        (Self::SandboxLimitExceeded, 10_009),
+        (Self::InvalidInput, 10_010),
+        (Self::SubscriptionNotRegistered, 10_011),
+        (Self::AttestationNotAccepted, 10_012),
+        (Self::MaxAllowedSeatsPerSubscriptionExceeded, 10_015),
+    ];
+
+    /// The code a number is.
+    #[must_use]
+    pub fn of(code: i64) -> Self {
+        Self::KNOWN
+            .iter()
+            .find(|(_, n)| *n == code)
+            .map_or(Self::Other(code), |(known, _)| *known)
+    }
+
+    /// Its number.
+    #[must_use]
+    pub fn number(self) -> i64 {
+        match self {
+            Self::Other(code) => code,
+            known => Self::KNOWN
+                .iter()
+                .find(|(k, _)| *k == known)
+                .map_or(0, |(_, n)| *n),
+        }
+    }
 }
 
 /// A cart's line.
@@ -89,6 +162,13 @@ pub struct Cart {
 impl Cart {
     /// The resource type name.
     pub const OBJECT_TYPE: &'static str = "Cart";
+
+    /// The lines that cannot be bought, with why.
+    pub fn line_errors(&self) -> impl Iterator<Item = (&CartLineItem, &CartError)> {
+        self.line_items
+            .iter()
+            .filter_map(|line| line.error.as_ref().map(|error| (line, error)))
+    }
 }
 
 /// An order's line.

@@ -61,6 +61,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(paths::FAULT, axum::routing::delete(delete_fault))
         .route(paths::REQUESTS, get(find_requests))
+        .route(paths::CATALOG, get(catalog))
+        .route(paths::CARTS, get(list_carts))
+        .route(paths::ORDERS, get(list_orders))
+        .route(paths::ORDER, get(inspect_order))
+        .route(paths::ADVANCE_ORDER, post(advance_order))
 }
 
 /// Proof that the request carries the admin token.
@@ -544,6 +549,132 @@ async fn delete_fault(
 async fn clear_faults(_: Admin, State(state): State<AppState>) -> Response {
     state.faults().clear();
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn catalog(_: Admin, State(state): State<AppState>) -> Result<Response, ApiError> {
+    let catalog = state.purchases().catalog().await?;
+    Ok(json(StatusCode::OK, &catalog.items()))
+}
+
+fn customer_key(params: &Params) -> Result<CustomerKey, ApiError> {
+    Ok(CustomerKey {
+        partner: guid(params.get("tenant"), "tenant")?,
+        customer: guid(params.get("customer"), "customer")?,
+    })
+}
+
+fn customer_missing(key: CustomerKey) -> ApiError {
+    not_found(format_args!(
+        "Customer {} of partner {}",
+        key.customer, key.partner
+    ))
+}
+
+async fn list_carts(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let key = customer_key(&params)?;
+    let carts = state
+        .purchases()
+        .carts(key)
+        .await?
+        .ok_or_else(|| customer_missing(key))?;
+    let carts: Vec<_> = carts.iter().map(crate::routes::carts::resource).collect();
+    Ok(json(StatusCode::OK, &carts))
+}
+
+async fn list_orders(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let key = customer_key(&params)?;
+    let orders = state
+        .purchases()
+        .orders(key)
+        .await?
+        .ok_or_else(|| customer_missing(key))?;
+    let orders: Vec<_> = orders.iter().map(crate::routes::orders::resource).collect();
+    Ok(json(StatusCode::OK, &orders))
+}
+
+/// An order with the subscriptions it made.
+async fn order_detail(
+    state: &AppState,
+    order: &partner_center_domain::purchase::Order,
+) -> Result<api::OrderDetail, ApiError> {
+    let subscriptions = state
+        .requests()
+        .subscriptions(order.customer, Some(&order.id))
+        .await?
+        .unwrap_or_default();
+    Ok(api::OrderDetail {
+        order: crate::routes::orders::resource(order),
+        subscriptions: subscriptions.into_iter().map(subscription).collect(),
+    })
+}
+
+async fn find_order(
+    state: &AppState,
+    params: &Params,
+) -> Result<partner_center_domain::purchase::Order, ApiError> {
+    let key = customer_key(params)?;
+    let id = params.get("order");
+    state
+        .purchases()
+        .order(key, id)
+        .await?
+        .ok_or_else(|| not_found(format_args!("Order {id} of customer {}", key.customer)))
+}
+
+async fn inspect_order(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let order = find_order(&state, &params).await?;
+    Ok(json(StatusCode::OK, &order_detail(&state, &order).await?))
+}
+
+async fn advance_order(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    use partner_center_domain::purchase::{LineStatus, OrderStatus};
+    let order = find_order(&state, &params).await?;
+    let provisionable = order.status == OrderStatus::Pending
+        && order.lines.iter().any(|line| {
+            line.kind == partner_center_model::catalog::PurchaseKind::Reservation
+                && line.status == LineStatus::PrefulfillmentPending
+        });
+    if !provisionable {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::UNSPECIFIED,
+            format!(
+                "The order has nothing to provision: it is {}{}.",
+                order.status.as_str(),
+                if order.status == OrderStatus::Pending {
+                    ", and its SaaS lines complete when their subscriptions are activated"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let advanced = state
+        .admin_store()
+        .advance_order(order.customer, &order.id, Timestamp::now())
+        .await?
+        .ok_or_else(|| not_found(format_args!("Order {}", order.id)))?;
+    tracing::info!(order = %advanced.id, status = advanced.status.as_str(), "order provisioned by an operator");
+    Ok(json(
+        StatusCode::OK,
+        &order_detail(&state, &advanced).await?,
+    ))
 }
 
 async fn find_requests(

@@ -63,6 +63,7 @@ use ops::faults::Faults;
 use ops::journal::Journal;
 use ops::metrics::Metrics;
 use ops::throttle::Throttle;
+pub use routes::body::parse as parse_request_body;
 pub use worker::Worker;
 
 /// Shared state of the request handlers; cheap to clone.
@@ -362,9 +363,20 @@ async fn serve_metrics(axum::extract::State(state): axum::extract::State<AppStat
             0
         }
     };
+    let orders = match state.queue().order_counts().await {
+        Ok(counts) => counts,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot count the orders");
+            Vec::new()
+        }
+    };
+    let orders: Vec<(&str, u64)> = orders
+        .iter()
+        .map(|(status, count)| (status.as_str(), *count))
+        .collect();
     (
         [(axum::http::header::CONTENT_TYPE, ops::metrics::CONTENT_TYPE)],
-        state.metrics().render(depth),
+        state.metrics().render(depth, &orders),
     )
         .into_response()
 }

@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 use partner_center_model::RegistrationEnding;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The service's metrics.
@@ -21,6 +21,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     queue_depth: IntGauge,
+    orders: IntGaugeVec,
     registration_duration: HistogramVec,
     replays: IntCounterVec,
     faults: IntCounterVec,
@@ -76,6 +77,14 @@ impl Metrics {
             "Registrations accepted and not yet completed.",
         )
         .expect("valid");
+        let orders = IntGaugeVec::new(
+            Opts::new(
+                "orders",
+                "Orders, by status (pending, completed, cancelled).",
+            ),
+            &["status"],
+        )
+        .expect("valid");
         let registration_duration = HistogramVec::new(
             HistogramOpts::new(
                 "registration_duration_seconds",
@@ -113,6 +122,7 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(queue_depth.clone()),
+            Box::new(orders.clone()),
             Box::new(registration_duration.clone()),
             Box::new(replays.clone()),
             Box::new(faults.clone()),
@@ -125,6 +135,7 @@ impl Metrics {
             requests,
             latency,
             queue_depth,
+            orders,
             registration_duration,
             replays,
             faults,
@@ -194,11 +205,21 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// The text exposition of every metric, with the queue depth as given.
+    /// The text exposition of every metric, with the queue depth and the orders in each status
+    /// as given (a status not given counts 0).
     #[must_use]
-    pub fn render(&self, queue_depth: u64) -> String {
+    pub fn render(&self, queue_depth: u64, orders: &[(&str, u64)]) -> String {
         self.queue_depth
             .set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
+        for status in ["pending", "completed", "cancelled"] {
+            let count = orders
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
+            self.orders
+                .with_label_values(&[status])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
         let mut buffer = Vec::new();
         if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::error!(error = %err, "cannot encode metrics");
@@ -227,6 +248,7 @@ fn method_label(method: &str) -> &'static str {
 fn status_label(status: u16) -> &'static str {
     match status {
         200 => "200",
+        201 => "201",
         202 => "202",
         400 => "400",
         401 => "401",
@@ -234,7 +256,9 @@ fn status_label(status: u16) -> &'static str {
         404 => "404",
         405 => "405",
         406 => "406",
+        409 => "409",
         413 => "413",
+        415 => "415",
         429 => "429",
         500 => "500",
         503 => "503",

@@ -37,8 +37,13 @@ fn is_json(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Reads `bytes` as a `T`: JSON, property names in any case; the error names the property.
-pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Reads `bytes` as a `T` (a purchase request body): JSON, property names in any case; the error
+/// names the property.
+///
+/// # Errors
+///
+/// A 400 ServiceFault (code 2000) saying what is wrong.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(invalid_body("it is empty; send a JSON object"));
     }

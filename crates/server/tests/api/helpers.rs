@@ -163,6 +163,10 @@ pub fn token(tenant: &str) -> String {
 
 pub struct TestOptions {
     pub delay: RegistrationDelay,
+    /// When placed reservation orders are provisioned.
+    pub order_delay: RegistrationDelay,
+    /// How long a cart stays active.
+    pub cart_lifetime: Duration,
     pub fixture: Fixture,
     pub dev_secret: bool,
     /// An existing database to reuse (for restarts).
@@ -192,6 +196,8 @@ impl Default for TestOptions {
         // Registrations stay `Registering` until a test drives the worker.
         Self {
             delay: RegistrationDelay::After(Duration::from_secs(3600)),
+            order_delay: RegistrationDelay::After(Duration::from_secs(3600)),
+            cart_lifetime: Config::CART_LIFETIME,
             fixture: fixture(),
             dev_secret: true,
             database: None,
@@ -244,8 +250,10 @@ impl TestApp {
         let mut config = Config {
             worker: WorkerSettings {
                 delay: options.delay,
+                order_delay: options.order_delay,
                 ..WorkerSettings::default()
             },
+            cart_lifetime: options.cart_lifetime,
             idempotency_retention: options.idempotency_retention,
             identity_provider: options.identity_provider.then(|| format!("http://{addr}")),
             token_lifetime: options.token_lifetime,

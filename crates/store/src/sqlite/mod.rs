@@ -1235,7 +1235,7 @@ mod tests {
                 .iter()
                 .map(|(_, _, before)| *before)
                 .collect::<Vec<_>>(),
-            [true, true, true, false, false]
+            [true, true, true, false, false, false]
         );
         // The rebuilt subscriptions keep their rows and ids, with the new columns' defaults.
         let subscription: (i64, String, i64, Option<String>) = conn
