@@ -20,6 +20,27 @@ fn saas(i: usize) -> String {
     format!("c5b8a5d3-0000-4000-8000-{i:012}")
 }
 
+/// A partner that is no integration sandbox (so without purchase limits), whose customer buys.
+const BUYER_PARTNER: &str = "a1e5d2a0-0000-4000-8000-0000000000b1";
+const BUYER_CUSTOMER: &str = "a2f6e3b1-0000-4000-8000-0000000000b2";
+/// The buyer's Azure plan, registered before the load, that reservations are bought on.
+const BUYER_PLAN: &str = "a3a7f4c2-0000-4000-8000-0000000000b3";
+/// A Standard_B1s reservation in eastus and a SaaS plan, of the built-in catalog.
+const RESERVATION: &str = "DZH318Z0BQ36:0048:DZH318Z08C0T";
+const SAAS_PLAN: &str = "DZH318Z0BXWC:0001:DZH318Z0BMJX";
+
+fn buyer_token() -> &'static str {
+    static TOKEN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        dev::dev_token(
+            &Secret::new(SECRET),
+            BUYER_PARTNER.parse().unwrap(),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+    });
+    &TOKEN
+}
+
 /// A database (a SQLite file, or a fresh PostgreSQL schema) seeded with `n` active Azure plans and
 /// `n` pending SaaS subscriptions of the seed partner's customer.
 struct Bed {
@@ -50,6 +71,11 @@ impl Bed {
         let fixture = serde_json::json!({"partners": [{
             "tenantId": SEED_PARTNER, "name": "Seeded", "sandbox": true,
             "customers": [{"id": SEED_CUSTOMER, "subscriptions": subscriptions}]
+        }, {
+            "tenantId": BUYER_PARTNER, "name": "Buyer", "sandbox": false,
+            "customers": [{"id": BUYER_CUSTOMER, "subscriptions": [
+                {"id": BUYER_PLAN, "kind": "azurePlan", "status": "active"}
+            ]}]
         }]});
         let seed = dir.path().join("crash-seed.json");
         std::fs::write(&seed, fixture.to_string()).unwrap();
@@ -61,8 +87,9 @@ impl Bed {
         })
     }
 
-    /// Starts the service on the database; registrations complete 20 ms after they are accepted,
-    /// and a dead process's claims run out after a second.
+    /// Starts the service on the database; registrations complete (and reservation orders are
+    /// provisioned) `delay` after they are accepted, and a dead process's claims run out after a
+    /// second.
     async fn serve(&self, seed: bool, delay: &str) -> Running {
         self.serve_with(seed, delay, &[]).await
     }
@@ -79,6 +106,8 @@ impl Bed {
             "--admin-token",
             ADMIN,
             "--registration-delay",
+            delay,
+            "--order-provisioning-delay",
             delay,
             "--registration-lease",
             "1s",
@@ -99,6 +128,15 @@ fn token() -> String {
 enum Op {
     Register,
     Activate,
+    /// A direct order of a reservation, by the buyer.
+    Order,
+    /// A cart of a SaaS plan and its checkout, by the buyer: two requests, each with its own
+    /// `MS-RequestId`, sent again together when either got no response.
+    Checkout,
+}
+
+impl Op {
+    const ALL: [Self; 4] = [Self::Register, Self::Activate, Self::Order, Self::Checkout];
 }
 
 /// One request and what came of it (`None`: no response, the process died first).
@@ -108,38 +146,108 @@ struct Sent {
     index: usize,
     request_id: String,
     status: Option<u16>,
+    /// The orders an acknowledged order or checkout placed.
+    orders: Vec<String>,
 }
 
 impl Sent {
-    fn url(&self, base: &str) -> String {
-        match self.op {
-            Op::Register => format!(
-                "{base}/v1/customers/{SEED_CUSTOMER}/subscriptions/{}/registrations",
-                plan(self.index)
-            ),
-            Op::Activate => format!(
-                "{base}/v1/customers/{SEED_CUSTOMER}/subscriptions/{}/activate",
-                saas(self.index)
-            ),
+    fn new(op: Op, index: usize) -> Self {
+        Self {
+            op,
+            index,
+            request_id: uuid::Uuid::new_v4().to_string(),
+            status: None,
+            orders: Vec::new(),
         }
     }
 
     fn acknowledged(&self) -> bool {
         matches!(
             (self.op, self.status),
-            (Op::Register, Some(202)) | (Op::Activate, Some(200))
+            (Op::Register, Some(202))
+                | (Op::Activate, Some(200))
+                | (Op::Order | Op::Checkout, Some(201))
         )
     }
 
-    async fn send(&mut self, http: &reqwest::Client, base: &str, token: &str) {
-        self.status = http
-            .post(self.url(base))
+    /// POSTs `body` to `url` with `request_id`: the status and the body, `None` without an answer.
+    async fn post(
+        http: &reqwest::Client,
+        url: String,
+        token: &str,
+        request_id: &str,
+        body: Option<Value>,
+    ) -> Option<(u16, Value)> {
+        let mut request = http
+            .post(url)
             .bearer_auth(token)
-            .header("MS-RequestId", &self.request_id)
-            .send()
-            .await
-            .ok()
-            .map(|r| r.status().as_u16());
+            .header("MS-RequestId", request_id);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.ok()?;
+        let status = response.status().as_u16();
+        let body = response.text().await.ok()?;
+        Some((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
+    }
+
+    async fn send(&mut self, http: &reqwest::Client, base: &str, token: &str) {
+        let seed = format!("{base}/v1/customers/{SEED_CUSTOMER}/subscriptions");
+        let buyer = format!("{base}/v1/customers/{BUYER_CUSTOMER}");
+        let answer = match self.op {
+            Op::Register => {
+                let url = format!("{seed}/{}/registrations", plan(self.index));
+                Self::post(http, url, token, &self.request_id, None).await
+            }
+            Op::Activate => {
+                let url = format!("{seed}/{}/activate", saas(self.index));
+                Self::post(http, url, token, &self.request_id, None).await
+            }
+            Op::Order => {
+                let body = serde_json::json!({"billingCycle": "one_time", "lineItems": [{
+                    "lineItemNumber": 0, "offerId": RESERVATION, "quantity": 1,
+                    "provisioningContext": {"subscriptionId": BUYER_PLAN, "scope": "shared"}}]});
+                Self::post(
+                    http,
+                    format!("{buyer}/orders"),
+                    buyer_token(),
+                    &self.request_id,
+                    Some(body),
+                )
+                .await
+            }
+            Op::Checkout => {
+                let body = serde_json::json!({"lineItems": [{"id": 0, "catalogItemId": SAAS_PLAN, "quantity": 1}]});
+                let cart_request = format!("{}-cart", self.request_id);
+                match Self::post(
+                    http,
+                    format!("{buyer}/carts"),
+                    buyer_token(),
+                    &cart_request,
+                    Some(body),
+                )
+                .await
+                {
+                    Some((201, cart)) => {
+                        let url =
+                            format!("{buyer}/carts/{}/checkout", cart["id"].as_str().unwrap());
+                        Self::post(http, url, buyer_token(), &self.request_id, None).await
+                    }
+                    other => other,
+                }
+            }
+        };
+        self.status = answer.as_ref().map(|(status, _)| *status);
+        self.orders = match (self.op, answer) {
+            (Op::Order, Some((201, order))) => vec![order["id"].as_str().unwrap().to_owned()],
+            (Op::Checkout, Some((201, result))) => result["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect(),
+            _ => Vec::new(),
+        };
     }
 }
 
@@ -149,32 +257,24 @@ fn random() -> u64 {
     (bits as u64) ^ ((bits >> 64) as u64)
 }
 
-/// Eight clients send registrations and activations, each of a subscription not used before, until
-/// the service stops answering.
-async fn drive(base: &str, next: &Arc<AtomicUsize>, n: usize) -> Vec<Sent> {
+/// Eight clients send registrations and activations, each of a subscription not used before, and
+/// the buyer's orders and checkouts, until the service stops answering.
+/// The clients share `http` (a client is slow to build in a debug build: building one each would
+/// eat the round).
+async fn drive(http: &reqwest::Client, base: &str, next: &Arc<AtomicUsize>, n: usize) -> Vec<Sent> {
     let sent = Arc::new(Mutex::new(Vec::new()));
+    let token = token();
     let clients: Vec<_> = (0..8)
         .map(|_| {
             let (base, next, sent) = (base.to_owned(), next.clone(), sent.clone());
+            let (http, token) = (http.clone(), token.clone());
             tokio::spawn(async move {
-                let http = reqwest::Client::new();
-                let token = token();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= 2 * n {
+                    if i >= Op::ALL.len() * n {
                         return;
                     }
-                    let op = if i % 2 == 0 {
-                        Op::Register
-                    } else {
-                        Op::Activate
-                    };
-                    let mut request = Sent {
-                        op,
-                        index: i / 2,
-                        request_id: uuid::Uuid::new_v4().to_string(),
-                        status: None,
-                    };
+                    let mut request = Sent::new(Op::ALL[i % Op::ALL.len()], i / Op::ALL.len());
                     request.send(&http, &base, &token).await;
                     let died = request.status.is_none();
                     sent.lock().unwrap().push(request);
@@ -192,9 +292,19 @@ async fn drive(base: &str, next: &Arc<AtomicUsize>, n: usize) -> Vec<Sent> {
 }
 
 async fn admin_get(http: &reqwest::Client, base: &str, path: &str) -> Value {
+    admin_get_of(http, base, SEED_PARTNER, SEED_CUSTOMER, path).await
+}
+
+async fn admin_get_of(
+    http: &reqwest::Client,
+    base: &str,
+    partner: &str,
+    customer: &str,
+    path: &str,
+) -> Value {
     let response = http
         .get(format!(
-            "{base}/admin/v1/partners/{SEED_PARTNER}/customers/{SEED_CUSTOMER}{path}"
+            "{base}/admin/v1/partners/{partner}/customers/{customer}{path}"
         ))
         .bearer_auth(ADMIN)
         .send()
@@ -226,6 +336,8 @@ struct CrashReport {
     executed_twice: usize,
     replay_mismatches: usize,
     stuck_registering: usize,
+    orders_acknowledged: usize,
+    stuck_orders: usize,
 }
 
 /// Rounds of load, each ended by SIGKILL at a random moment; after each restart, the requests that
@@ -250,6 +362,9 @@ async fn crash_test(backend: &'static str) {
 
     for round in 0..ROUNDS {
         let service = bed.serve(round == 0, "20ms").await;
+        if round == 0 {
+            register_buyer_plan(&http, &service.base).await;
+        }
         for sent in all.iter_mut().filter(|s| s.status.is_none()) {
             sent.send(&http, &service.base, &token).await;
             report.retried_after_crash += 1;
@@ -263,7 +378,7 @@ async fn crash_test(backend: &'static str) {
             let mut replay = (*original).clone();
             replay.send(&http, &service.base, &token).await;
             report.replayed += 1;
-            if replay.status != original.status {
+            if replay.status != original.status || replay.orders != original.orders {
                 report.replay_mismatches += 1;
             }
         }
@@ -271,7 +386,7 @@ async fn crash_test(backend: &'static str) {
         let delay = Duration::from_millis(20 + random() % 180);
         kill_after.push(delay.as_millis());
         let base = service.base.clone();
-        let load = drive(&base, &next, N);
+        let load = drive(&http, &base, &next, N);
         let kill = async {
             tokio::time::sleep(delay).await;
             assert!(!service.stop_with("KILL").await.success());
@@ -355,6 +470,71 @@ async fn crash_test(backend: &'static str) {
         }
     }
 
+    // Every acknowledged order is there, once; every reservation order gets provisioned.
+    let bought: Vec<&Sent> = all
+        .iter()
+        .filter(|s| matches!(s.op, Op::Order | Op::Checkout))
+        .collect();
+    let acknowledged_orders: HashSet<&str> = bought
+        .iter()
+        .flat_map(|s| s.orders.iter().map(String::as_str))
+        .collect();
+    report.orders_acknowledged = acknowledged_orders.len();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let orders = loop {
+        let orders = admin_get_of(
+            &http,
+            &service.base,
+            BUYER_PARTNER,
+            BUYER_CUSTOMER,
+            "/orders",
+        )
+        .await;
+        let pending_reservations = orders
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["billingCycle"] == "one_time" && o["status"] == "pending")
+            .count();
+        if pending_reservations == 0 || tokio::time::Instant::now() >= deadline {
+            report.stuck_orders = pending_reservations;
+            break orders;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let stored: HashSet<&str> = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    report.acknowledged_but_lost += acknowledged_orders.difference(&stored).count();
+    // One order per order or checkout: any more were placed twice.
+    report.executed_twice += stored.len().saturating_sub(bought.len());
+    let carts = admin_get_of(
+        &http,
+        &service.base,
+        BUYER_PARTNER,
+        BUYER_CUSTOMER,
+        "/carts",
+    )
+    .await;
+    let checkouts = bought.iter().filter(|s| s.op == Op::Checkout).count();
+    report.executed_twice += carts.as_array().unwrap().len().saturating_sub(checkouts);
+    let made = admin_get_of(
+        &http,
+        &service.base,
+        BUYER_PARTNER,
+        BUYER_CUSTOMER,
+        "/subscriptions",
+    )
+    .await;
+    assert_eq!(
+        made.as_array().unwrap().len(),
+        1 + stored.len(),
+        "the plan, and one subscription per order"
+    );
+
     let figures = serde_json::json!({
         "backend": report.backend,
         "rounds": report.rounds,
@@ -366,6 +546,8 @@ async fn crash_test(backend: &'static str) {
         "executedTwice": report.executed_twice,
         "replayMismatches": report.replay_mismatches,
         "stuckRegistering": report.stuck_registering,
+        "ordersAcknowledged": report.orders_acknowledged,
+        "stuckOrders": report.stuck_orders,
         "killedAfterMs": kill_after,
     });
     record(&format!("crash-{backend}"), &figures);
@@ -382,6 +564,11 @@ async fn crash_test(backend: &'static str) {
     assert_eq!(report.executed_twice, 0, "{figures}");
     assert_eq!(report.replay_mismatches, 0, "{figures}");
     assert_eq!(report.stuck_registering, 0, "{figures}");
+    assert_eq!(report.stuck_orders, 0, "{figures}");
+    assert!(
+        report.orders_acknowledged > 0,
+        "orders got through: {figures}"
+    );
     assert!(service.stop_with("TERM").await.success());
 }
 
@@ -395,23 +582,22 @@ async fn postgres_loses_nothing_acknowledged_and_executes_nothing_twice_across_s
     crash_test("postgres").await;
 }
 
-/// The 202 (and the 200 of an activation) is sent only once the write is on disk: a SIGKILL the
-/// moment the response arrives loses nothing.
+/// The 202 (and the 200 of an activation, the 201 of an order or a checkout) is sent only once the
+/// write is on disk: a SIGKILL the moment the response arrives loses nothing, and an order queued
+/// before it is provisioned after the restart.
 #[tokio::test]
 async fn a_registration_acknowledged_just_before_sigkill_survives_it() {
     let bed = Bed::new("sqlite", 1).await.unwrap();
     let http = reqwest::Client::new();
     let token = token();
     let service = bed.serve(true, "manual").await;
-    for op in [Op::Register, Op::Activate] {
-        let mut sent = Sent {
-            op,
-            index: 0,
-            request_id: uuid::Uuid::new_v4().to_string(),
-            status: None,
-        };
+    register_buyer_plan_by_hand(&http, &service.base).await;
+    let mut orders = Vec::new();
+    for op in Op::ALL {
+        let mut sent = Sent::new(op, 0);
         sent.send(&http, &service.base, &token).await;
         assert!(sent.acknowledged(), "{sent:?}");
+        orders.extend(sent.orders);
     }
     assert!(!service.stop_with("KILL").await.success());
 
@@ -422,7 +608,85 @@ async fn a_registration_acknowledged_just_before_sigkill_survives_it() {
     assert_eq!(registration["registrations"].as_array().unwrap().len(), 1);
     let activation = admin_get(&http, &service.base, &format!("/subscriptions/{}", saas(0))).await;
     assert_eq!(activation["status"], "active");
+    // The reservation order, queued before the SIGKILL, is provisioned after the restart.
+    for order in &orders {
+        let path =
+            format!("/admin/v1/partners/{BUYER_PARTNER}/customers/{BUYER_CUSTOMER}/orders/{order}");
+        let detail: Value = http
+            .get(format!("{}{path}", service.base))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(detail["status"], "pending", "{detail}");
+        if detail["billingCycle"] == "one_time" {
+            let advanced = http
+                .post(format!("{}{path}/advance", service.base))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(advanced.status(), 200);
+            let advanced: Value = advanced.json().await.unwrap();
+            assert_eq!(advanced["status"], "completed");
+        }
+    }
+    assert_eq!(orders.len(), 2);
     assert!(service.stop_with("TERM").await.success());
+}
+
+/// Registers the buyer's plan and waits (bounded) until the worker has completed it.
+async fn register_buyer_plan(http: &reqwest::Client, base: &str) {
+    let url =
+        format!("{base}/v1/customers/{BUYER_CUSTOMER}/subscriptions/{BUYER_PLAN}/registrations");
+    let response = http
+        .post(url)
+        .bearer_auth(buyer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let detail = admin_get_of(
+            http,
+            base,
+            BUYER_PARTNER,
+            BUYER_CUSTOMER,
+            &format!("/subscriptions/{BUYER_PLAN}"),
+        )
+        .await;
+        if detail["registrationStatus"] == "Registered" {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the buyer's plan registers: {detail}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Registers the buyer's plan and completes the registration through the admin API (for a
+/// service whose delay is `manual`).
+async fn register_buyer_plan_by_hand(http: &reqwest::Client, base: &str) {
+    let url =
+        format!("{base}/v1/customers/{BUYER_CUSTOMER}/subscriptions/{BUYER_PLAN}/registrations");
+    let response = http
+        .post(url)
+        .bearer_auth(buyer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let advance = format!(
+        "{base}/admin/v1/partners/{BUYER_PARTNER}/customers/{BUYER_CUSTOMER}/subscriptions/{BUYER_PLAN}/registration/advance"
+    );
+    let response = http.post(advance).bearer_auth(ADMIN).send().await.unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 /// A TCP proxy in front of PostgreSQL that can cut the database off (closing every connection
@@ -503,12 +767,7 @@ async fn a_postgres_outage_fails_fast_with_503_and_recovers_by_itself() {
                 while !stop.load(Ordering::Relaxed) {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     assert!(index < N, "the fixture has enough subscriptions");
-                    let mut request = Sent {
-                        op: Op::Register,
-                        index,
-                        request_id: uuid::Uuid::new_v4().to_string(),
-                        status: None,
-                    };
+                    let mut request = Sent::new(Op::Register, index);
                     // As the SDKs do: a 503 is retried with the same MS-RequestId.
                     loop {
                         let sent = tokio::time::Instant::now();
@@ -697,12 +956,7 @@ async fn sigterm_finishes_the_request_in_flight_and_leaves_queued_work_for_the_n
     let in_flight = tokio::spawn({
         let base = base.clone();
         async move {
-            let mut sent = Sent {
-                op: Op::Register,
-                index: 0,
-                request_id: uuid::Uuid::new_v4().to_string(),
-                status: None,
-            };
+            let mut sent = Sent::new(Op::Register, 0);
             sent.send(&reqwest::Client::new(), &base, &token()).await;
             sent.status
         }

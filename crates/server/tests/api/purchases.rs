@@ -624,3 +624,128 @@ e2e! {
         assert!(entries.iter().any(|e| e["route"] == "/v1/customers/{customer_id}/orders" && e["method"] == "POST" && e["status"] == 201), "{entries:?}");
     }
 }
+
+/// Two instances on one PostgreSQL database share the order queue: their workers, running at once,
+/// provision every order exactly once between them; an instance that claims orders and dies leaves
+/// them to the other once its lease has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_instances_share_order_provisioning() {
+    let Some(url) = partner_center_store::testing::postgres_url() else {
+        return;
+    };
+    on_backend(Backend::Postgres(url), async {
+        let first = TestApp::spawn().await;
+        let second = TestApp::spawn_with(TestOptions {
+            database: Some(first.database.clone()),
+            ..TestOptions::default()
+        })
+        .await;
+        // A registered Azure plan of a customer whose partner has no sandbox limits.
+        let plan: partner_center_model::SubscriptionId =
+            "d3a7f4c2-0000-4000-8000-0000000000c1".parse().unwrap();
+        let spec = partner_center_model::fixture::FixtureSubscription::new(
+            plan,
+            partner_center_model::SubscriptionKind::AzurePlan,
+            SubscriptionStatus::Active,
+        );
+        first
+            .app
+            .store()
+            .put_subscription(
+                PRODUCTION_PARTNER.parse().unwrap(),
+                PRODUCTION_CUSTOMER.parse().unwrap(),
+                &spec,
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+        let partner = first.partner(PRODUCTION_PARTNER);
+        let customer = partner
+            .customers()
+            .by_id(PRODUCTION_CUSTOMER.parse().unwrap());
+        customer
+            .subscriptions()
+            .by_id(plan)
+            .registration()
+            .register()
+            .await
+            .unwrap();
+        assert_eq!(second.app.worker().run_due(later()).await.unwrap(), 1);
+
+        // Twenty orders, placed through both instances.
+        let other = second.partner(PRODUCTION_PARTNER);
+        let mut placed = Vec::new();
+        for n in 0..20 {
+            let via = if n % 2 == 0 { &partner } else { &other };
+            let order = via
+                .customers()
+                .by_id(PRODUCTION_CUSTOMER.parse().unwrap())
+                .orders()
+                .create(&reservation_order(&plan.to_string(), 1))
+                .await
+                .unwrap();
+            placed.push(order.id);
+        }
+        let (a, b) = tokio::join!(
+            first.app.worker().run_due_orders(later()),
+            second.app.worker().run_due_orders(later())
+        );
+        assert_eq!(
+            a.unwrap() + b.unwrap(),
+            20,
+            "every order provisioned once between them"
+        );
+        let mut made = std::collections::HashSet::new();
+        for id in &placed {
+            let order = customer.orders().by_id(id).get().await.unwrap();
+            assert_eq!(order.status, "completed");
+            assert!(made.insert(order.line_items[0].subscription_id.unwrap()));
+        }
+        let reservations = customer.subscriptions().get().await.unwrap().items.len();
+        assert_eq!(
+            reservations,
+            1 + 1 + 20,
+            "the SaaS, the plan, and one reservation per order"
+        );
+
+        // One instance claims an order and dies before provisioning it: the other cannot take it
+        // while the lease holds, and takes it once it has passed.
+        let last = customer
+            .orders()
+            .create(&reservation_order(&plan.to_string(), 1))
+            .await
+            .unwrap();
+        let lease = Duration::from_secs(30);
+        let claimed = first
+            .app
+            .store()
+            .claim_orders(later(), Timestamp::now(), lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed, [last.id.clone()]);
+        let taken = second
+            .app
+            .store()
+            .claim_orders(later(), Timestamp::now(), lease, 10)
+            .await
+            .unwrap();
+        assert!(taken.is_empty(), "the claim's lease holds");
+        assert_eq!(
+            second.app.worker().run_due_orders(later()).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            customer
+                .orders()
+                .by_id(&last.id)
+                .get()
+                .await
+                .unwrap()
+                .status,
+            "completed"
+        );
+        second.stop().await;
+        first.stop().await;
+    })
+    .await;
+}
