@@ -722,7 +722,7 @@ async fn two_postgres_instances_share_order_provisioning() {
             .claim_orders(later(), Timestamp::now(), lease, 10)
             .await
             .unwrap();
-        assert_eq!(claimed, [last.id.clone()]);
+        assert_eq!(claimed, std::slice::from_ref(&last.id));
         let taken = second
             .app
             .store()
