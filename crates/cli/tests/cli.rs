@@ -1555,6 +1555,68 @@ mod client {
     }
 
     #[tokio::test]
+    async fn purchases_stop_at_a_line_error_and_orders_and_the_catalog_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path(), "manual").await;
+        let token = token();
+        let env = [
+            ("PC_BASE_URL", service.base.as_str()),
+            ("PC_TOKEN", token.as_str()),
+            ("PC_CUSTOMER", SEED_CUSTOMER),
+        ];
+        // The plan is not registered: the cart says so, and nothing is bought (exit 3).
+        let refused = run(
+            dir.path(),
+            &[
+                "reservation",
+                "buy",
+                "--subscription",
+                PLAN,
+                "--catalog-item",
+                "DZH318Z0BQ36:0048:DZH318Z08C0T",
+            ],
+            &env,
+        )
+        .await;
+        assert_eq!(refused.code, 3, "{}", refused.stderr);
+        assert!(refused.stderr.contains("10011"), "{}", refused.stderr);
+        // The seed customer has five subscriptions: a sandbox limit stops a SaaS purchase too.
+        let limited = run(
+            dir.path(),
+            &[
+                "saas",
+                "buy",
+                "--catalog-item",
+                "DZH318Z0BXWC:0001:DZH318Z0BMJX",
+            ],
+            &env,
+        )
+        .await;
+        assert_eq!(limited.code, 3, "{}", limited.stderr);
+        assert!(limited.stderr.contains("10009"), "{}", limited.stderr);
+        let listed = run(dir.path(), &["orders", "list"], &env).await;
+        assert_eq!(listed.code, 0, "{}", listed.stderr);
+        assert_eq!(
+            listed.stdout.trim(),
+            "ORDER  STATUS  CREATED  LINE  OFFER  QTY  SUBSCRIPTION"
+        );
+        // An unknown order is a 404 (exit 5).
+        let missing = run(dir.path(), &["orders", "show", "--order", "nope"], &env).await;
+        assert_eq!(missing.code, 5, "{}", missing.stderr);
+        // The catalog, through the admin API.
+        let catalog = run(
+            dir.path(),
+            &["catalog", "list", "--admin-token", ADMIN, "--output", "id"],
+            &env,
+        )
+        .await;
+        assert_eq!(catalog.code, 0, "{}", catalog.stderr);
+        assert_eq!(catalog.stdout.lines().count(), 7, "{}", catalog.stdout);
+        assert!(catalog.stdout.contains("DZH318Z0BQ36:004B:DZH318Z08C0X"));
+        assert!(service.stop_with("TERM").await.success());
+    }
+
+    #[tokio::test]
     async fn credentials_target_and_output_come_from_the_environment() {
         let dir = tempfile::tempdir().unwrap();
         let service = service(dir.path(), "0s").await;

@@ -91,7 +91,7 @@ pub enum Change {
     OrderJobDropped(String),
     /// Replace the catalog with these items, in this order.
     CatalogReplaced(Vec<CatalogItem>),
-    /// Delete every partner (and so everything) and every idempotency record.
+    /// Delete every partner (and so everything), the declared catalog and every idempotency record.
     Reset,
 }
 

@@ -87,7 +87,8 @@ pub fn delete_subscription(key: SubscriptionKey, existed: bool) -> Decision<bool
     deleted(existed, Change::SubscriptionDeleted(key))
 }
 
-/// Deletes every partner (and so everything) and every idempotency record; the identity
+/// Deletes every partner (and so everything: customers, subscriptions, carts, orders), the
+/// declared catalog (the built-in one is offered again) and every idempotency record; the identity
 /// provider's signing key stays.
 pub fn reset() -> Decision<()> {
     Decision::with((), Change::Reset)

@@ -587,8 +587,8 @@ pub trait AdminStore: Debug + Send + Sync {
         now: Timestamp,
     ) -> Result<Lookup<Settled>, StoreError>;
 
-    /// Deletes every partner (and so everything) and every idempotency record. The identity
-    /// provider's signing key stays.
+    /// Deletes every partner (and so everything), the declared catalog and every idempotency
+    /// record. The identity provider's signing key stays.
     async fn reset(&self) -> Result<(), StoreError>;
 
     /// Provisions a customer's pending order now, whatever the delay (a `manual` order); `None`

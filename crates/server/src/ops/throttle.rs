@@ -176,6 +176,13 @@ mod tests {
         );
         let rule: ThrottleRule = "*=5/10s/customer".parse().unwrap();
         assert_eq!((rule.route, rule.per_customer), (None, true));
+        // Every route can be named, the purchase routes too (Partner Center throttles checkout).
+        for (route, name, _) in Route::ALL {
+            let rule: ThrottleRule = format!("{name}=1/1s").parse().unwrap();
+            assert_eq!(rule.route, Some(*route));
+        }
+        let rule: ThrottleRule = "checkout=10/1m/customer".parse().unwrap();
+        assert_eq!(rule.route, Some(Route::Checkout));
         for bad in [
             "registrations",
             "x=1/1s",
