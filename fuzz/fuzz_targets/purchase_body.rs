@@ -49,7 +49,7 @@ fuzz_target!(|bytes: &[u8]| {
             })
             .collect();
         let decision = purchase::create_cart(
-            Some(customer),
+            customer,
             "cart".into(),
             &lines,
             &catalog,
@@ -73,7 +73,7 @@ fuzz_target!(|bytes: &[u8]| {
                 provisioning_context: line.provisioning_context,
             })
             .collect();
-        let _ = purchase::place_order(Some(customer), "order".into(), &lines, &catalog, &facts, now);
+        let _ = purchase::place_order(customer, "order".into(), &lines, &catalog, &facts, now);
     }
     let _ = refused_with_2000(parse_request_body::<OrderPatch>(bytes));
 });

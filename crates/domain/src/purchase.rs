@@ -483,9 +483,9 @@ pub enum CartOutcome {
     Saved(String),
 }
 
-/// Creates cart `id` for `customer` (`None`: the partner has no such customer) with `lines`.
+/// Creates cart `id` for `customer` with `lines`, each checked.
 pub fn create_cart(
-    customer: Option<CustomerKey>,
+    customer: CustomerKey,
     id: String,
     lines: &[LineRequest],
     catalog: &Catalog,
@@ -493,9 +493,6 @@ pub fn create_cart(
     now: Timestamp,
     lifetime: std::time::Duration,
 ) -> Decision<CartOutcome> {
-    let Some(customer) = customer else {
-        return Decision::answer(CartOutcome::CustomerNotFound);
-    };
     let cart = Cart {
         id: id.clone(),
         customer,
@@ -830,19 +827,16 @@ pub enum OrderOutcome {
     Placed(String),
 }
 
-/// Places order `id` for `customer` (`None`: no such customer) with `lines`, checked as a cart's
-/// would be; any failing line refuses the whole order.
+/// Places order `id` for `customer` with `lines`, checked as a cart's would be; any failing line
+/// refuses the whole order.
 pub fn place_order(
-    customer: Option<CustomerKey>,
+    customer: CustomerKey,
     id: String,
     lines: &[LineRequest],
     catalog: &Catalog,
     facts: &CustomerFacts,
     now: Timestamp,
 ) -> Decision<OrderOutcome> {
-    let Some(customer) = customer else {
-        return Decision::answer(OrderOutcome::CustomerNotFound);
-    };
     let mut checked = Vec::with_capacity(lines.len());
     for (line, result) in lines.iter().zip(check_lines(lines, catalog, facts)) {
         match result {
@@ -1231,7 +1225,7 @@ mod tests {
         second.id = 1;
         assert_eq!(limited(&[reservation(2), second.clone()], &facts()), [1]);
         let placed = place_order(
-            Some(customer()),
+            customer(),
             "o1".into(),
             &[reservation(1)],
             &Catalog::builtin(),
@@ -1277,7 +1271,7 @@ mod tests {
 
     fn created(lines: &[LineRequest], facts: &CustomerFacts) -> Cart {
         let decision = create_cart(
-            Some(customer()),
+            customer(),
             "k1".into(),
             lines,
             &Catalog::builtin(),
@@ -1294,18 +1288,6 @@ mod tests {
 
     #[test]
     fn a_cart_keeps_each_line_in_place_normalised_or_with_its_error() {
-        assert_eq!(
-            create_cart(
-                None,
-                "k".into(),
-                &[],
-                &Catalog::builtin(),
-                &facts(),
-                NOW,
-                DAY
-            ),
-            Decision::answer(CartOutcome::CustomerNotFound)
-        );
         let mut unknown = saas(1);
         unknown.catalog_item_id = " nope ".into();
         let cart = created(&[reservation(1), unknown, saas(2)], &facts());
@@ -1494,7 +1476,7 @@ mod tests {
 
     fn placed(lines: &[LineRequest]) -> Order {
         let decision = place_order(
-            Some(customer()),
+            customer(),
             "o1".into(),
             lines,
             &Catalog::builtin(),
@@ -1518,7 +1500,7 @@ mod tests {
         let mut bad = saas(4);
         bad.quantity = 0;
         let refused = place_order(
-            Some(customer()),
+            customer(),
             "o".into(),
             &[saas(0), bad],
             &catalog,
@@ -1531,13 +1513,9 @@ mod tests {
         ));
         assert!(refused.changes.is_empty());
         assert!(matches!(
-            place_order(Some(customer()), "o".into(), &[], &catalog, &facts(), NOW).outcome,
+            place_order(customer(), "o".into(), &[], &catalog, &facts(), NOW).outcome,
             OrderOutcome::Refused(0, LineError::InvalidInput(_))
         ));
-        assert_eq!(
-            place_order(None, "o".into(), &[saas(0)], &catalog, &facts(), NOW),
-            Decision::answer(OrderOutcome::CustomerNotFound)
-        );
         let mut named = saas(0);
         named.friendly_name = Some("Backups".into());
         assert_eq!(placed(&[named]).lines[0].friendly_name, "Backups");

@@ -272,12 +272,11 @@ impl PurchaseStore for PostgresStore {
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         self.purchase(customer, now, idempotency, async |tx, context| {
-            let (exists, facts, catalog) = match context {
-                Some((_, facts, catalog)) => (Some(customer), facts, catalog),
-                None => (None, CustomerFacts::default(), Catalog::builtin()),
+            let Some((_, facts, catalog)) = context else {
+                return Ok(CartOutcome::CustomerNotFound);
             };
             let decision = purchase::create_cart(
-                exists,
+                customer,
                 cart_id.to_owned(),
                 lines,
                 &catalog,
@@ -351,12 +350,11 @@ impl PurchaseStore for PostgresStore {
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<OrderOutcome>, StoreError> {
         self.purchase(customer, now, idempotency, async |tx, context| {
-            let (exists, facts, catalog) = match context {
-                Some((_, facts, catalog)) => (Some(customer), facts, catalog),
-                None => (None, CustomerFacts::default(), Catalog::builtin()),
+            let Some((_, facts, catalog)) = context else {
+                return Ok(OrderOutcome::CustomerNotFound);
             };
             let decision =
-                purchase::place_order(exists, order_id.to_owned(), lines, &catalog, &facts, now);
+                purchase::place_order(customer, order_id.to_owned(), lines, &catalog, &facts, now);
             decided(tx, decision).await
         })
         .await

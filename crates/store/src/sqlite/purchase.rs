@@ -209,13 +209,11 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         let (cart_id, lines) = (cart_id.to_owned(), lines.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let context = purchase_context(tx.conn(), customer)?;
-            let (exists, facts, catalog) = match context {
-                Some((_, facts, catalog)) => (Some(customer), facts, catalog),
-                None => (None, CustomerFacts::default(), Catalog::builtin()),
+            let Some((_, facts, catalog)) = purchase_context(tx.conn(), customer)? else {
+                return Ok(CartOutcome::CustomerNotFound);
             };
             tx.decided(purchase::create_cart(
-                exists, cart_id, &lines, &catalog, &facts, now, lifetime,
+                customer, cart_id, &lines, &catalog, &facts, now, lifetime,
             ))
         })
         .await
@@ -286,13 +284,11 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<OrderOutcome>, StoreError> {
         let (order_id, lines) = (order_id.to_owned(), lines.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let context = purchase_context(tx.conn(), customer)?;
-            let (exists, facts, catalog) = match context {
-                Some((_, facts, catalog)) => (Some(customer), facts, catalog),
-                None => (None, CustomerFacts::default(), Catalog::builtin()),
+            let Some((_, facts, catalog)) = purchase_context(tx.conn(), customer)? else {
+                return Ok(OrderOutcome::CustomerNotFound);
             };
             tx.decided(purchase::place_order(
-                exists, order_id, &lines, &catalog, &facts, now,
+                customer, order_id, &lines, &catalog, &facts, now,
             ))
         })
         .await
