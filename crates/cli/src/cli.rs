@@ -50,9 +50,9 @@ pub(crate) enum Command {
     /// A customer's orders: list, show, cancel (sandbox).
     #[command(subcommand)]
     Orders(crate::purchase::OrdersCommand),
-    /// What the service offers.
+    /// The catalog: every item, or products, SKUs, availabilities and inventory checks.
     #[command(subcommand)]
-    Catalog(crate::purchase::CatalogCommand),
+    Catalog(crate::catalog::CatalogCommand),
     /// Mint a token for tests: App+User (with or without MFA) or App-only, signed with the built-in
     /// identity provider's key (from the database) or the development secret. Prints it.
     Token(TokenArgs),

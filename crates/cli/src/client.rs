@@ -162,8 +162,9 @@ pub(crate) enum Failure {
     Sdk(Error),
     /// `register --wait` saw the registration fail.
     RegistrationFailed(SubscriptionId),
-    /// A cart's line cannot be bought (what the cart said, a line each); nothing was bought.
-    CartRefused(String),
+    /// Something cannot be bought (why: a cart's line errors, a line each, or an inventory
+    /// check's restriction); nothing was bought.
+    NotBought(String),
 }
 
 impl ClientArgs {
@@ -382,8 +383,8 @@ pub(crate) fn finish(outcome: Result<String, Failure>, output: Output) -> ExitCo
     };
     let (code, message, detail) = match &failure {
         Failure::Sdk(err) => (exit_code(err), err.to_string(), error_json(err)),
-        Failure::CartRefused(errors) => {
-            let message = format!("nothing was bought: the cart has errors\n{errors}");
+        Failure::NotBought(errors) => {
+            let message = format!("nothing was bought: {errors}");
             (
                 ExitCodes::REFUSED,
                 message.clone(),

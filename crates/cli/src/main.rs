@@ -18,6 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod browse;
+mod catalog;
 mod cli;
 mod client;
 mod purchase;
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
             }
             cli::Command::Saas(command) => return Ok(Some(purchase::saas(command).await)),
             cli::Command::Orders(command) => return Ok(Some(purchase::orders(command).await)),
-            cli::Command::Catalog(command) => return Ok(Some(purchase::catalog(command).await)),
+            cli::Command::Catalog(command) => return Ok(Some(catalog::catalog(command).await)),
             cli::Command::Serve(args) => serve::run(*args).await,
             cli::Command::Token(args) => token::run(args).await,
             cli::Command::Migrate(args) => migrate(args).await,

@@ -12,7 +12,7 @@ use partner_center_client::model::purchase::{
     Cart, CartLineItemRequest, CartRequest, Order, OrderLineItemProvisioningStatus,
 };
 use partner_center_client::model::{Collection, SubscriptionId};
-use partner_center_client::{AdminClient, Error, PartnerCenter, WaitOptions};
+use partner_center_client::{Error, PartnerCenter, WaitOptions};
 use serde_json::json;
 
 use crate::client::{ClientArgs, Failure, Output, finish, ids, rows};
@@ -60,8 +60,22 @@ pub(crate) struct ReservationBuyArgs {
     subscription: SubscriptionId,
 
     /// The reservation's catalog item (`PRODUCT:SKU:AVAILABILITY`).
-    #[arg(long, value_name = "ID")]
-    catalog_item: String,
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present = "sku",
+        conflicts_with = "sku"
+    )]
+    catalog_item: Option<String>,
+
+    /// The reservation's SKU (`PRODUCT:SKU`): its inventory is checked in its region and its
+    /// availability found, as Partner Center's documented flow does.
+    #[arg(long, value_name = "PRODUCT:SKU")]
+    sku: Option<String>,
+
+    /// The country the SKU is looked up in (with --sku).
+    #[arg(long, env = "PC_COUNTRY", default_value = "US")]
+    country: String,
 
     /// How many instances.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..))]
@@ -145,32 +159,6 @@ pub(crate) struct OrderArgs {
     client: ClientArgs,
 }
 
-#[derive(Debug, Subcommand)]
-pub(crate) enum CatalogCommand {
-    /// List what the service offers (through its admin API: needs --admin-token).
-    List(CatalogListArgs),
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct CatalogListArgs {
-    /// The service's base URL.
-    #[arg(
-        long,
-        env = "PC_BASE_URL",
-        default_value = "http://127.0.0.1:8080",
-        value_name = "URL"
-    )]
-    base_url: String,
-
-    /// The service's admin token (`serve --admin-token`).
-    #[arg(long, env = "PC_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: String,
-
-    /// How results are printed.
-    #[arg(long, short = 'o', env = "PC_OUTPUT", value_enum, default_value_t = Output::Table)]
-    output: Output,
-}
-
 /// Buys `lines` for `customer`: a cart, then its checkout. A line that cannot be bought stops it
 /// before the checkout, with the cart's errors.
 async fn buy(
@@ -186,7 +174,10 @@ async fn buy(
         .await
         .map_err(Failure::Sdk)?;
     if cart.line_errors().next().is_some() {
-        return Err(Failure::CartRefused(cart_errors(&cart)));
+        return Err(Failure::NotBought(format!(
+            "the cart has errors\n{}",
+            cart_errors(&cart)
+        )));
     }
     let result = carts
         .by_id(&cart.id)
@@ -253,9 +244,27 @@ pub(crate) async fn reservation(command: ReservationCommand) -> ExitCode {
             Scope::Shared => "shared",
             Scope::Single => "single",
         };
+        let catalog_item_id = match (&args.catalog_item, &args.sku) {
+            (Some(id), _) => id.clone(),
+            (None, Some(sku)) => {
+                find_availability(
+                    &partner,
+                    &args.country,
+                    sku,
+                    args.customer,
+                    args.subscription,
+                )
+                .await?
+            }
+            (None, None) => {
+                return Err(Failure::Sdk(Error::Config(
+                    "give --catalog-item or --sku".into(),
+                )));
+            }
+        };
         let line = CartLineItemRequest {
             id: 0,
-            catalog_item_id: args.catalog_item.clone(),
+            catalog_item_id,
             quantity: args.quantity,
             provisioning_context: BTreeMap::from([
                 ("subscriptionId".to_owned(), args.subscription.to_string()),
@@ -268,6 +277,65 @@ pub(crate) async fn reservation(command: ReservationCommand) -> ExitCode {
         Ok(orders_output(&[order], output))
     };
     finish(outcome.await, output)
+}
+
+/// The catalog item of SKU `sku` (`PRODUCT:SKU`), found as Partner Center documents it: the SKU,
+/// its inventory checked in its own region when it asks for that check, then its first
+/// purchasable availability.
+async fn find_availability(
+    partner: &PartnerCenter,
+    country: &str,
+    sku: &str,
+    customer: CustomerId,
+    subscription: SubscriptionId,
+) -> Result<String, Failure> {
+    let Some((product, sku)) = sku.split_once(':') else {
+        return Err(Failure::Sdk(Error::Config(format!(
+            "--sku `{sku}` is not PRODUCT:SKU"
+        ))));
+    };
+    let products = partner.products().by_country(country);
+    let operations = products.by_id(product).skus().by_id(sku);
+    let found = operations.get().await.map_err(Failure::Sdk)?;
+    if found
+        .purchase_prerequisites
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case("InventoryCheck"))
+    {
+        let region = found
+            .dynamic_attributes
+            .get("armRegionName")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let request =
+            crate::catalog::inventory_request(product, Some(sku), customer, subscription, region);
+        let checked = products
+            .check_inventory(&request)
+            .await
+            .map_err(Failure::Sdk)?;
+        if let Some(restricted) = checked.0.iter().find(|i| i.is_restricted) {
+            let why: Vec<&str> = restricted
+                .restrictions
+                .iter()
+                .map(|r| r.description.as_str())
+                .collect();
+            return Err(Failure::NotBought(format!(
+                "the inventory check says {product}:{sku} cannot be bought: {}",
+                why.join(" ")
+            )));
+        }
+    }
+    let availabilities = operations.availabilities().await.map_err(Failure::Sdk)?;
+    availabilities
+        .items
+        .into_iter()
+        .find(|a| a.is_purchasable)
+        .map(|a| a.catalog_item_id)
+        .ok_or_else(|| {
+            Failure::Sdk(Error::Decode(format!(
+                "{product}:{sku} has no purchasable availability"
+            )))
+        })
 }
 
 /// `partner-center saas ...`.
@@ -372,36 +440,6 @@ pub(crate) async fn orders(command: OrdersCommand) -> ExitCode {
             finish(outcome.await.map_err(Failure::Sdk), output)
         }
     }
-}
-
-/// `partner-center catalog ...`.
-pub(crate) async fn catalog(command: CatalogCommand) -> ExitCode {
-    let CatalogCommand::List(args) = command;
-    let output = args.output;
-    let outcome = async {
-        let admin = AdminClient::new(&args.base_url, &args.admin_token)?;
-        let items = admin.catalog().await?;
-        Ok(match output {
-            Output::Json => serde_json::to_string(&items).unwrap_or_default(),
-            Output::Id => ids(items.iter().map(|item| item.id.clone())),
-            Output::Table => rows(
-                &["CATALOG ITEM", "KIND", "TERM", "BILLING", "NAME"],
-                &items
-                    .iter()
-                    .map(|item| {
-                        vec![
-                            item.id.clone(),
-                            item.kind.as_str().to_owned(),
-                            item.term_duration.clone(),
-                            item.billing_cycle.clone(),
-                            item.name.clone(),
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-        })
-    };
-    finish(outcome.await.map_err(Failure::Sdk), output)
 }
 
 fn orders_output(orders: &[Order], output: Output) -> String {

@@ -1603,13 +1603,104 @@ mod client {
         // An unknown order is a 404 (exit 5).
         let missing = run(dir.path(), &["orders", "show", "--order", "nope"], &env).await;
         assert_eq!(missing.code, 5, "{}", missing.stderr);
-        // The catalog, through the admin API.
-        let catalog = run(
+        // A SKU: its inventory checked, its availability found, then the same cart refusal.
+        let by_sku = run(
             dir.path(),
-            &["catalog", "list", "--admin-token", ADMIN, "--output", "id"],
+            &[
+                "reservation",
+                "buy",
+                "--subscription",
+                PLAN,
+                "--sku",
+                "DZH318Z0BQ36:0048",
+            ],
             &env,
         )
         .await;
+        assert_eq!(by_sku.code, 3, "{}", by_sku.stderr);
+        assert!(
+            by_sku.stderr.contains("DZH318Z0BQ36:0048:DZH318Z08C0T"),
+            "{}",
+            by_sku.stderr
+        );
+        let no_sku = run(
+            dir.path(),
+            &[
+                "reservation",
+                "buy",
+                "--subscription",
+                PLAN,
+                "--sku",
+                "DZH318Z0BQ36:9999",
+            ],
+            &env,
+        )
+        .await;
+        assert_eq!(no_sku.code, 5, "{}", no_sku.stderr);
+        // Discovery: products, SKUs, availabilities, an inventory check, and every catalog item.
+        let products = run(
+            dir.path(),
+            &["catalog", "products", "--target-view", "OnlineServices"],
+            &env,
+        )
+        .await;
+        assert_eq!(products.code, 0, "{}", products.stderr);
+        assert!(
+            products.stdout.contains("DZH318Z0BXWC") && products.stdout.contains("Contoso Ltd")
+        );
+        let skus = run(
+            dir.path(),
+            &["catalog", "skus", "--product", "DZH318Z0BQ36", "-o", "id"],
+            &env,
+        )
+        .await;
+        assert_eq!(
+            skus.stdout.lines().collect::<Vec<_>>(),
+            ["0047", "0048", "0049", "004A", "004B"]
+        );
+        let availabilities = run(
+            dir.path(),
+            &[
+                "catalog",
+                "availabilities",
+                "--product",
+                "DZH318Z0BQ36",
+                "--sku",
+                "0049",
+                "-o",
+                "id",
+            ],
+            &env,
+        )
+        .await;
+        assert_eq!(
+            availabilities.stdout.trim(),
+            "DZH318Z0BQ36:0049:DZH318Z08C0V"
+        );
+        let inventory = run(
+            dir.path(),
+            &[
+                "catalog",
+                "inventory",
+                "--product",
+                "DZH318Z0BQ36",
+                "--subscription",
+                PLAN,
+                "--region",
+                "westus2",
+                "-o",
+                "id",
+            ],
+            &env,
+        )
+        .await;
+        assert_eq!(inventory.code, 0, "{}", inventory.stderr);
+        assert_eq!(
+            inventory.stdout.trim(),
+            "DZH318Z0BQ36:0049",
+            "only westus2's SKU is available there"
+        );
+        let catalog = run(dir.path(), &["catalog", "list", "--output", "id"], &env).await;
         assert_eq!(catalog.code, 0, "{}", catalog.stderr);
         assert_eq!(catalog.stdout.lines().count(), 7, "{}", catalog.stdout);
         assert!(catalog.stdout.contains("DZH318Z0BQ36:004B:DZH318Z08C0X"));

@@ -220,6 +220,12 @@ impl PartnerCenter {
         CustomerCollection { partner: self }
     }
 
+    /// The catalog's products: discovery (products, SKUs, availabilities) and the inventory check.
+    #[must_use]
+    pub fn products(&self) -> crate::products::ProductCollection<'_> {
+        crate::products::ProductCollection { partner: self }
+    }
+
     /// The API root.
     #[must_use]
     pub fn base_url(&self) -> &str {

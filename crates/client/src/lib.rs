@@ -123,6 +123,7 @@
 //!
 //! - [`PartnerCenter`], [`PartnerCenterBuilder`], [`RequestContext`]: the client.
 //! - `operations`: the object model (customers, subscriptions, registration, status, activation).
+//! - `products`: catalog discovery (products, SKUs, availabilities) and the inventory check.
 //! - `purchases`: carts, their checkout, orders, their provisioning, cancellation and activation
 //!   links.
 //! - [`credentials`]: where tokens come from.
@@ -137,6 +138,7 @@ pub mod credentials;
 mod error;
 mod operations;
 mod pages;
+mod products;
 mod purchases;
 mod retry;
 
@@ -152,5 +154,8 @@ pub use operations::{
 };
 pub use pages::{CustomerPages, CustomerQuery};
 pub use partner_center_model as model;
+pub use products::{
+    ProductCollection, ProductOperations, ProductsOfCountry, SkuCollection, SkuOperations,
+};
 pub use purchases::{CartCollection, CartOperations, OrderCollection, OrderOperations};
 pub use retry::RetryPolicy;

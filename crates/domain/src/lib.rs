@@ -26,6 +26,7 @@ pub mod activation;
 pub mod catalog;
 pub mod change;
 pub mod customer;
+pub mod discovery;
 pub mod operator;
 pub mod purchase;
 pub mod registration;

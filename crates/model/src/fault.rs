@@ -90,6 +90,8 @@ pub mod codes {
     pub const NOT_FOUND: i64 = 1000;
     /// 400: an input is malformed, e.g. an id that is not a GUID or an invalid header value.
     pub const INVALID_INPUT: i64 = 2000;
+    /// 400: the request body is missing (an inventory check without one).
+    pub const BODY_MISSING: i64 = 2001;
     /// 403: the token's tenant is not a partner of this service.
     pub const FORBIDDEN: i64 = 2032;
     /// 404: the customer has no such order.
@@ -98,6 +100,18 @@ pub mod codes {
     pub const SUBSCRIPTION_NOT_FOUND: i64 = 20003;
     /// 404: the customer does not exist for this partner.
     pub const CUSTOMER_NOT_FOUND: i64 = 60003;
+    /// 404: the catalog has no such product.
+    pub const PRODUCT_NOT_FOUND: i64 = 400_013;
+    /// 404: the product has no such SKU.
+    pub const SKU_NOT_FOUND: i64 = 400_018;
+    /// 404: the SKU has no such availability.
+    pub const AVAILABILITY_NOT_FOUND: i64 = 400_019;
+    /// 400: an inventory check whose context lacks an item a SKU's `inventoryVariables` need.
+    pub const INVENTORY_CONTEXT_MISSING: i64 = 400_026;
+    /// 403: a `targetSegment` other than `commercial`.
+    pub const SEGMENT_NOT_ALLOWED: i64 = 400_030;
+    /// 403: an undocumented `targetView`.
+    pub const VIEW_NOT_ALLOWED: i64 = 400_036;
     /// 401: no bearer token was sent.
     pub const TOKEN_MISSING: i64 = 800_001;
     /// 400: a direct order's line is not valid (no such catalog item, a bad quantity or context).

@@ -37,6 +37,7 @@ pub mod media;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod paths;
+pub mod product;
 pub mod purchase;
 pub mod resources;
 pub mod subscription;

@@ -43,6 +43,23 @@ pub const ORDER_ACTIVATION_LINKS: &str =
 pub const SUBSCRIPTION_ACTIVATION_LINKS: &str =
     "/v1/customers/{customer_id}/subscriptions/{subscription_id}/activationlinks";
 
+/// `GET`: the products of a target view (`?country=US&targetView=AzureReservationsVM`).
+pub const PRODUCTS: &str = "/v1/products";
+/// `GET`: a product.
+pub const PRODUCT: &str = "/v1/products/{product_id}";
+/// `GET`: a product's SKUs.
+pub const SKUS: &str = "/v1/products/{product_id}/skus";
+/// `GET`: a SKU.
+pub const SKU: &str = "/v1/products/{product_id}/skus/{sku_id}";
+/// `GET`: a SKU's availabilities.
+pub const AVAILABILITIES: &str = "/v1/products/{product_id}/skus/{sku_id}/availabilities";
+/// `GET`: an availability.
+pub const AVAILABILITY: &str =
+    "/v1/products/{product_id}/skus/{sku_id}/availabilities/{availability_id}";
+/// `POST`: check the inventory of products' SKUs (Partner Center writes `checkInventory`; the
+/// path matches in any case).
+pub const CHECK_INVENTORY: &str = "/v1/extensions/product/checkinventory";
+
 /// The version prefix of every Partner Center path.
 pub const VERSION_PREFIX: &str = "/v1";
 
@@ -116,6 +133,36 @@ pub fn order_activation_links(customer: CustomerId, order: &str, line: u32) -> S
 #[must_use]
 pub fn subscription_activation_links(customer: CustomerId, subscription: SubscriptionId) -> String {
     format!("{CUSTOMERS}/{customer}/subscriptions/{subscription}/activationlinks")
+}
+
+/// The path of a [`PRODUCT`].
+#[must_use]
+pub fn product(product: &str) -> String {
+    format!("{PRODUCTS}/{product}")
+}
+
+/// The path of a product's [`SKUS`].
+#[must_use]
+pub fn skus(product: &str) -> String {
+    format!("{PRODUCTS}/{product}/skus")
+}
+
+/// The path of a [`SKU`].
+#[must_use]
+pub fn sku(product: &str, sku: &str) -> String {
+    format!("{PRODUCTS}/{product}/skus/{sku}")
+}
+
+/// The path of a SKU's [`AVAILABILITIES`].
+#[must_use]
+pub fn availabilities(product: &str, sku: &str) -> String {
+    format!("{PRODUCTS}/{product}/skus/{sku}/availabilities")
+}
+
+/// The path of an [`AVAILABILITY`].
+#[must_use]
+pub fn availability(product: &str, sku: &str, availability: &str) -> String {
+    format!("{PRODUCTS}/{product}/skus/{sku}/availabilities/{availability}")
 }
 
 /// A path as a resource's links write it: relative, without the version prefix
@@ -321,6 +368,22 @@ pub mod templates {
     /// `GET`: a subscription's activation links.
     pub const SUBSCRIPTION_ACTIVATION_LINKS: &str =
         "/v{version}/customers/{customer_id}/subscriptions/{subscription_id}/activationlinks";
+    /// `GET`: products.
+    pub const PRODUCTS: &str = "/v{version}/products";
+    /// `GET`: a product.
+    pub const PRODUCT: &str = "/v{version}/products/{product_id}";
+    /// `GET`: a product's SKUs.
+    pub const SKUS: &str = "/v{version}/products/{product_id}/skus";
+    /// `GET`: a SKU.
+    pub const SKU: &str = "/v{version}/products/{product_id}/skus/{sku_id}";
+    /// `GET`: a SKU's availabilities.
+    pub const AVAILABILITIES: &str =
+        "/v{version}/products/{product_id}/skus/{sku_id}/availabilities";
+    /// `GET`: an availability.
+    pub const AVAILABILITY: &str =
+        "/v{version}/products/{product_id}/skus/{sku_id}/availabilities/{availability_id}";
+    /// `POST`: check inventory.
+    pub const CHECK_INVENTORY: &str = "/v{version}/extensions/product/checkinventory";
 }
 
 /// The `Location` a registration answers with: relative, without the version segment, as Partner
@@ -374,6 +437,20 @@ mod tests {
             ),
         ] {
             assert_eq!(path, fill(template, purchase));
+        }
+        let discovery: &[(&str, &dyn std::fmt::Display)] = &[
+            ("product_id", &"P1"),
+            ("sku_id", &"S1"),
+            ("availability_id", &"A1"),
+        ];
+        for (path, template) in [
+            (product("P1"), PRODUCT),
+            (skus("P1"), SKUS),
+            (sku("P1", "S1"), SKU),
+            (availabilities("P1", "S1"), AVAILABILITIES),
+            (availability("P1", "S1", "A1"), AVAILABILITY),
+        ] {
+            assert_eq!(path, fill(template, discovery));
         }
         assert_eq!(
             format!("/v1{}", registration_status_location(c, s)),

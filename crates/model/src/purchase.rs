@@ -431,10 +431,14 @@ pub const REQUEST_PROPERTIES: &[&str] = &[
     "lineItemNumber",
     "offerId",
     "status",
+    "targetItems",
+    "productId",
+    "skuId",
+    "inventoryContext",
 ];
 
 /// The request properties whose members are the client's own (their names are kept as sent).
-pub const OPAQUE_PROPERTIES: &[&str] = &["provisioningContext"];
+pub const OPAQUE_PROPERTIES: &[&str] = &["provisioningContext", "inventoryContext"];
 
 /// `value` with every property name that matches one of [`REQUEST_PROPERTIES`] in any case spelled
 /// as that one, recursively (but not inside [`OPAQUE_PROPERTIES`]). Of two members that become one

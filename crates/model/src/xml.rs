@@ -314,7 +314,11 @@ xml_form_of_json!(
     Subscription,
     crate::purchase::Cart,
     crate::purchase::Order,
-    crate::purchase::CartCheckoutResult
+    crate::purchase::CartCheckoutResult,
+    crate::product::Product,
+    crate::product::Sku,
+    crate::product::Availability,
+    crate::product::InventoryItems
 );
 
 impl<T: serde::Serialize + serde::de::DeserializeOwned> XmlForm for Collection<T> {

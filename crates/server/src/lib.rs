@@ -271,6 +271,7 @@ impl App {
             .merge(routes::subscriptions::router())
             .merge(routes::carts::router())
             .merge(routes::orders::router())
+            .merge(routes::products::router())
             .merge(routes::health::router())
             .route("/openapi.json", axum::routing::get(openapi::serve))
             .route("/metrics", axum::routing::get(serve_metrics));

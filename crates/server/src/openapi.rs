@@ -19,7 +19,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::routes::{carts, customers, orders, subscriptions};
+use crate::routes::{carts, customers, orders, products, subscriptions};
 
 /// A GUID as the routes accept it: 8-4-4-4-12 hexadecimal digits in any case, optionally in braces.
 pub(crate) const GUID_PATTERN: &str = r"^(\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$";
@@ -205,6 +205,144 @@ impl IntoParams for OrderLinePathParams {
     }
 }
 
+fn catalog_id_parameter(
+    name: &str,
+    description: &str,
+    example: &str,
+) -> utoipa::openapi::path::Parameter {
+    path_parameter(
+        name,
+        description,
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(64))
+            .examples([example])
+            .into(),
+    )
+}
+
+fn product_parameters() -> Vec<utoipa::openapi::path::Parameter> {
+    vec![
+        version_parameter(),
+        catalog_id_parameter("product_id", "The product's id.", "DZH318Z0BQ36"),
+    ]
+}
+
+/// The path parameters of the routes on a product.
+pub(crate) struct ProductPathParams;
+
+impl IntoParams for ProductPathParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        product_parameters()
+    }
+}
+
+/// The path parameters of the routes on a SKU.
+pub(crate) struct SkuPathParams;
+
+impl IntoParams for SkuPathParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = product_parameters();
+        params.push(catalog_id_parameter(
+            "sku_id",
+            "The SKU's id, unique within its product.",
+            "0048",
+        ));
+        params
+    }
+}
+
+/// The path parameters of an availability's route.
+pub(crate) struct AvailabilityPathParams;
+
+impl IntoParams for AvailabilityPathParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = SkuPathParams::into_params(|| None);
+        params.push(catalog_id_parameter(
+            "availability_id",
+            "The availability's id.",
+            "DZH318Z08C0T",
+        ));
+        params
+    }
+}
+
+fn discovery_parameters() -> Vec<utoipa::openapi::path::Parameter> {
+    vec![
+        ParameterBuilder::new()
+            .name("country")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::True)
+            .description(Some(
+                "The country: an ISO 3166 two-letter code, in any case (e.g. US).",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[A-Za-z]{2}$"))
+                    .examples(["US"]),
+            ))
+            .build(),
+        query_parameter(
+            "targetSegment",
+            "`commercial` (the default); any other segment is not allowed (403, code 400030).",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["commercial"]))
+                .into(),
+        ),
+        query_parameter(
+            "reservationScope",
+            "`AzurePlan`: accepted (every reservation applies to Azure plans here).",
+            String::schema(),
+        ),
+    ]
+}
+
+/// The query of the discovery routes on a product, SKU or availability, and of the inventory
+/// check.
+pub(crate) struct DiscoveryQueryParams;
+
+impl IntoParams for DiscoveryQueryParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        discovery_parameters()
+    }
+}
+
+/// The query of the products list.
+pub(crate) struct ProductsQueryParams;
+
+impl IntoParams for ProductsQueryParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = discovery_parameters();
+        params.push(
+            ParameterBuilder::new()
+                .name("targetView")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::True)
+                .description(Some("`AzureReservationsVM`, `AzureReservations` or `Azure`: the reservation products; `OnlineServices`: the SaaS products; Partner Center's other documented views list nothing here; any other view is not allowed (403, code 400036)."))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .examples(["AzureReservationsVM"]),
+                ))
+                .build(),
+        );
+        params
+    }
+}
+
 /// The query of the customers list.
 pub(crate) struct CustomersQueryParams;
 
@@ -293,7 +431,14 @@ impl IntoParams for SubscriptionsQueryParams {
         orders::cancel_order,
         orders::provisioning_status,
         orders::order_activation_links,
-        orders::subscription_activation_links
+        orders::subscription_activation_links,
+        products::list_products,
+        products::get_product,
+        products::list_skus,
+        products::get_sku,
+        products::list_availabilities,
+        products::get_availability,
+        products::check_inventory
     ),
     components(schemas(ServiceFault)),
     modifiers(&Shared),
@@ -301,7 +446,8 @@ impl IntoParams for SubscriptionsQueryParams {
         (name = "Customers", description = "The partner's customers"),
         (name = "Subscriptions", description = "A customer's subscriptions"),
         (name = "Carts", description = "Carts and their checkout"),
-        (name = "Orders", description = "Orders, their provisioning and their cancellation")
+        (name = "Orders", description = "Orders, their provisioning and their cancellation"),
+        (name = "Products", description = "Catalog discovery: products, SKUs, availabilities, inventory")
     )
 )]
 struct ApiDoc;

@@ -108,6 +108,12 @@ const LITERALS: &[&str] = &[
     "provisioningstatus",
     "lineitems",
     "activationlinks",
+    "products",
+    "skus",
+    "availabilities",
+    "extensions",
+    "product",
+    "checkinventory",
 ];
 
 /// The canonical form of segment `index` of a path, when it is one of the literals matched in any

@@ -32,6 +32,13 @@ pub fn to_xml<T: Serialize>(root: &str, body: &T) -> String {
     let value = serde_json::to_value(body).unwrap_or(Value::Null);
     document(root, |w| match &value {
         Value::Object(members) => write_members(w, members),
+        // A bare array (`ArrayOfInventoryItem`): its items are named after the root.
+        Value::Array(items) => {
+            let name = root.strip_prefix("ArrayOf").unwrap_or("Item");
+            items
+                .iter()
+                .try_for_each(|item| write_element(w, name, item))
+        }
         other => write_text(w, other),
     })
 }

@@ -43,6 +43,20 @@ pub enum Route {
     OrderActivationLinks,
     /// `GET .../subscriptions/{id}/activationlinks`.
     ActivationLinks,
+    /// `GET /v1/products`.
+    Products,
+    /// `GET /v1/products/{id}`.
+    Product,
+    /// `GET /v1/products/{id}/skus`.
+    Skus,
+    /// `GET /v1/products/{id}/skus/{id}`.
+    Sku,
+    /// `GET .../skus/{id}/availabilities`.
+    Availabilities,
+    /// `GET .../availabilities/{id}`.
+    Availability,
+    /// `POST /v1/extensions/product/checkInventory`.
+    CheckInventory,
 }
 
 impl Route {
@@ -78,6 +92,21 @@ impl Route {
             Self::ActivationLinks,
             "activationlinks",
             paths::SUBSCRIPTION_ACTIVATION_LINKS,
+        ),
+        (Self::Products, "products", paths::PRODUCTS),
+        (Self::Product, "product", paths::PRODUCT),
+        (Self::Skus, "skus", paths::SKUS),
+        (Self::Sku, "sku", paths::SKU),
+        (
+            Self::Availabilities,
+            "availabilities",
+            paths::AVAILABILITIES,
+        ),
+        (Self::Availability, "availability", paths::AVAILABILITY),
+        (
+            Self::CheckInventory,
+            "checkinventory",
+            paths::CHECK_INVENTORY,
         ),
     ];
 

@@ -1,6 +1,7 @@
 //! [`PartnerJson`], the request body of the purchase routes: JSON, property names in any case,
 //! and a 400 ServiceFault naming the property for anything malformed; never a 500.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use partner_center_model::fault::codes;
@@ -62,21 +63,27 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// A request's body, when its `Content-Type` is JSON's (or absent; else 415), within the body
+/// limits (see [`read_body`]).
+pub(crate) async fn json_bytes(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let json = content_type.to_str().is_ok_and(is_json);
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                codes::UNSPECIFIED,
+                "The request body must be JSON: send Content-Type application/json.",
+            ));
+        }
+    }
+    read_body(request.into_body(), MAX_BODY_BYTES, state).await
+}
+
 impl<T: DeserializeOwned> FromRequest<AppState> for PartnerJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-            let json = content_type.to_str().is_ok_and(is_json);
-            if !json {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    codes::UNSPECIFIED,
-                    "The request body must be JSON: send Content-Type application/json.",
-                ));
-            }
-        }
-        let bytes = read_body(request.into_body(), MAX_BODY_BYTES, state).await?;
+        let bytes = json_bytes(request, state).await?;
         parse(&bytes).map(Self)
     }
 }

@@ -5,5 +5,6 @@ pub(crate) mod carts;
 pub(crate) mod customers;
 pub(crate) mod health;
 pub(crate) mod orders;
+pub(crate) mod products;
 pub(crate) mod request;
 pub(crate) mod subscriptions;

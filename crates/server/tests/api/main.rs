@@ -57,6 +57,7 @@ mod identity_provider;
 mod lifecycle;
 mod negotiation;
 mod operations;
+mod products;
 mod purchases;
 mod registration;
 mod routing;

@@ -603,7 +603,7 @@ e2e! {
     );
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 15);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 22);
     let checked_in: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
