@@ -79,6 +79,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PC_JWKS_URL", value_name = "URL")]
     pub(crate) jwks_url: Option<String>,
 
+    /// The least time between two fetches of the JWKS URL for tokens naming an unknown key id,
+    /// whatever the key id (at least 1s).
+    #[arg(long, env = "PC_JWKS_REFRESH_INTERVAL", default_value = "1m", value_parser = refresh_interval, value_name = "DURATION")]
+    pub(crate) jwks_refresh_interval: Duration,
+
     /// Also accept HS256 tokens signed with this secret. Development only.
     #[arg(
         long,
@@ -158,6 +163,11 @@ pub(crate) struct ServeArgs {
     /// clients' renewal.
     #[arg(long, env = "PC_TOKEN_LIFETIME", default_value = "3599s", value_parser = token_lifetime, value_name = "DURATION")]
     pub(crate) token_lifetime: Duration,
+
+    /// How long the identity provider locks an application out after 5 wrong client secrets
+    /// within it (429 with `Retry-After`, whatever secret comes).
+    #[arg(long, env = "PC_IDENTITY_PROVIDER_LOCKOUT", default_value = "1m", value_parser = refresh_interval, value_name = "DURATION")]
+    pub(crate) identity_provider_lockout: Duration,
 
     /// The service's base URL as clients reach it (the identity provider's issuer is
     /// `{url}/{tid}/v2.0`). Default: http:// and the listening address.
@@ -316,6 +326,15 @@ pub(crate) struct TokenArgs {
         value_name = "URL"
     )]
     pub(crate) public_url: String,
+}
+
+/// A JWKS refresh interval or a lockout window: at least a second.
+fn refresh_interval(s: &str) -> Result<Duration, String> {
+    let interval = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if interval < Duration::from_secs(1) {
+        return Err("at least 1s".into());
+    }
+    Ok(interval)
 }
 
 /// A token lifetime: whole seconds, at least one (`expires_in` is in seconds).

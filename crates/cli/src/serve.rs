@@ -66,6 +66,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Error> {
     let mut auth = AuthConfig {
         jwks_file: args.jwks_file,
         jwks_url: args.jwks_url,
+        jwks_refresh_interval: args.jwks_refresh_interval,
         dev_signing_secret: dev_secret.clone(),
         clock_skew: args.clock_skew,
         enforce_mfa: args.enforce_mfa,
@@ -85,6 +86,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Error> {
         idempotency_retention: args.idempotency_retention,
         identity_provider: args.identity_provider.then(|| public_url.clone()),
         token_lifetime: args.token_lifetime,
+        identity_provider_lockout: args.identity_provider_lockout,
         admin_token: args.admin_token.map(Secret::new),
         faults: match &args.faults {
             Some(path) => {

@@ -122,6 +122,9 @@ pub struct AuthConfig {
     pub clock_skew: Duration,
     /// Whether App+User tokens must carry `mfa` in `amr`.
     pub enforce_mfa: bool,
+    /// The least time between two fetches of `jwks_url` for a token naming an unknown `kid`,
+    /// whatever the `kid`.
+    pub jwks_refresh_interval: Duration,
 }
 
 impl AuthConfig {
@@ -137,6 +140,8 @@ impl AuthConfig {
     ];
     /// Default tolerated clock skew.
     pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
+    /// Default least time between two JWKS refreshes.
+    pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 }
 
 impl Default for AuthConfig {
@@ -149,6 +154,7 @@ impl Default for AuthConfig {
             issuers: Self::ISSUERS.iter().map(|s| (*s).to_owned()).collect(),
             clock_skew: Self::CLOCK_SKEW,
             enforce_mfa: true,
+            jwks_refresh_interval: Self::JWKS_REFRESH_INTERVAL,
         }
     }
 }
@@ -169,6 +175,9 @@ pub struct Config {
     pub identity_provider: Option<String>,
     /// How long the tokens of the built-in identity provider's token endpoint last.
     pub token_lifetime: Duration,
+    /// How long an application of the built-in identity provider is locked out after
+    /// [`MAX_SECRET_FAILURES`](crate::idp::MAX_SECRET_FAILURES) wrong secrets within it.
+    pub identity_provider_lockout: Duration,
     /// Enables the admin API, for requests bearing this token. `None`: off.
     pub admin_token: Option<Secret>,
     /// Fault rules in force from the start.
@@ -225,6 +234,7 @@ impl Default for Config {
             idempotency_retention: Self::IDEMPOTENCY_RETENTION,
             identity_provider: None,
             token_lifetime: crate::idp::TOKEN_LIFETIME,
+            identity_provider_lockout: crate::idp::LOCKOUT_WINDOW,
             admin_token: None,
             faults: Vec::new(),
             journal_size: 1000,

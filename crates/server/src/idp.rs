@@ -8,10 +8,10 @@
 //! seed fixture, with their secrets stored hashed.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -27,10 +27,61 @@ use serde_json::json;
 use crate::AppState;
 use crate::config::AuthConfig;
 use crate::render::json as json_response;
-use crate::wire::RequestIds;
+use crate::wire::{MAX_BODY_BYTES, RequestIds, read_body};
 
 /// How long the tokens the identity provider issues last, as Entra ID's.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
+/// Wrong client secrets for one application, within the lockout window, after which its token
+/// requests are refused (429) until the window has passed, whatever secret they carry.
+pub const MAX_SECRET_FAILURES: u32 = 5;
+/// The lockout window: failures older than this are forgotten.
+pub const LOCKOUT_WINDOW: Duration = Duration::from_secs(60);
+
+/// The wrong secrets each application was given lately, so that secrets cannot be guessed without
+/// limit. Only applications that exist are tracked, so it is bounded by their number.
+#[derive(Debug)]
+struct Lockout {
+    window: Duration,
+    /// When the window of each application's failures opened, and how many it holds.
+    failures: std::sync::Mutex<std::collections::HashMap<(TenantId, ClientId), (Instant, u32)>>,
+}
+
+impl Lockout {
+    fn new(window: Duration) -> Self {
+        Self {
+            window,
+            failures: std::sync::Mutex::default(),
+        }
+    }
+
+    fn failures(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(TenantId, ClientId), (Instant, u32)>>
+    {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a secret about to be checked, or says how long the application stays locked out.
+    /// Attempts are counted when they start, so that concurrent guesses cannot all slip through
+    /// before the first of them fails.
+    fn attempt(&self, key: (TenantId, ClientId), now: Instant) -> Result<(), Duration> {
+        let mut failures = self.failures();
+        failures.retain(|_, (opened, _)| now.duration_since(*opened) < self.window);
+        let (opened, count) = failures.entry(key).or_insert((now, 0));
+        if *count >= MAX_SECRET_FAILURES {
+            return Err(self.window.saturating_sub(now.duration_since(*opened)));
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    /// A right secret clears the application's failures.
+    fn succeeded(&self, key: (TenantId, ClientId)) {
+        self.failures().remove(&key);
+    }
+}
 
 /// Why the identity provider could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +101,7 @@ pub struct IdentityProvider {
     jwks: JwkSet,
     public_url: String,
     token_lifetime: Duration,
+    lockout: Lockout,
 }
 
 impl std::fmt::Debug for IdentityProvider {
@@ -90,7 +142,16 @@ impl IdentityProvider {
             jwks: JwkSet { keys: vec![jwk] },
             public_url: public_url.trim_end_matches('/').to_owned(),
             token_lifetime: TOKEN_LIFETIME,
+            lockout: Lockout::new(LOCKOUT_WINDOW),
         })
+    }
+
+    /// Locks an application out for `window` after [`MAX_SECRET_FAILURES`] wrong secrets within
+    /// it (default [`LOCKOUT_WINDOW`]).
+    #[must_use]
+    pub fn with_lockout_window(mut self, window: Duration) -> Self {
+        self.lockout = Lockout::new(window);
+        self
     }
 
     /// Issues tokens from its token endpoint that last `lifetime` (default [`TOKEN_LIFETIME`]);
@@ -349,11 +410,29 @@ async fn token(
     Path(tenant): Path<String>,
     Extension(ids): Extension<RequestIds>,
     headers: HeaderMap,
-    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+    request: Request,
 ) -> Response {
     let fail = |status, error, code, description: &str| {
         oauth_error(status, error, code, description, &ids)
     };
+    // The body, within the API's limits: its size and the time a client may take to send it.
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(body, MAX_BODY_BYTES, &state).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            return fail(
+                err.status(),
+                "invalid_request",
+                900_144,
+                &err.fault().description,
+            );
+        }
+    };
+    let form = Form::<TokenRequest>::from_request(
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        &state,
+    )
+    .await;
     let Ok(Form(request)) = form else {
         return fail(
             StatusCode::BAD_REQUEST,
@@ -478,6 +557,25 @@ async fn token(
             );
         }
     };
+    // After a handful of wrong secrets, the application is locked out for the rest of the
+    // window, whatever secret comes: secrets cannot be guessed without limit.
+    let key = (partner.tenant_id, application.client_id);
+    if let Err(left) = idp.lockout.attempt(key, Instant::now()) {
+        let seconds = left.as_secs().max(1);
+        tracing::warn!(client_id = %application.client_id, seconds, "token request refused: too many wrong client secrets");
+        let mut response = fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_client",
+            50_053,
+            &format!(
+                "The application is locked: too many requests were made with a wrong client secret. Try again in {seconds} seconds."
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
     // PBKDF2 is slow on purpose: off the request threads.
     let hash = application.secret_hash.clone();
     let valid = tokio::task::spawn_blocking(move || secret::verify(&hash, &client_secret))
@@ -491,6 +589,7 @@ async fn token(
             "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
         );
     }
+    idp.lockout.succeeded(key);
     match idp.app_token(partner.tenant_id, application.client_id, idp.token_lifetime) {
         Ok(access_token) => {
             tracing::info!(client_id = %application.client_id, "issued an access token");

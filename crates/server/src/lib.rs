@@ -211,7 +211,8 @@ impl App {
             Some(url) => Some(
                 IdentityProvider::load(store.as_ref(), url)
                     .await?
-                    .with_token_lifetime(config.token_lifetime),
+                    .with_token_lifetime(config.token_lifetime)
+                    .with_lockout_window(config.identity_provider_lockout),
             ),
             None => None,
         };

@@ -47,6 +47,7 @@ use partner_center_model::{
 };
 
 mod codec;
+mod deadline;
 mod outcome;
 pub mod postgres;
 pub mod secret;
@@ -54,6 +55,7 @@ pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use deadline::Deadline;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -633,7 +635,14 @@ impl<
 pub async fn open(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
     match Backend::of(url)? {
         Backend::Sqlite => Ok(Arc::new(SqliteStore::open_with(url, options).await?)),
-        Backend::Postgres => Ok(Arc::new(PostgresStore::open(url, options).await?)),
+        Backend::Postgres => {
+            let store = PostgresStore::open(url, options).await?;
+            // A server that stops answering must not hold a call forever (see `deadline`).
+            let limit = options
+                .acquire_timeout
+                .saturating_add(options.statement_timeout);
+            Ok(Arc::new(Deadline::new(Arc::new(store), limit)))
+        }
     }
 }
 

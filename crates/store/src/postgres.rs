@@ -18,8 +18,10 @@
 //!
 //! # Timeouts
 //!
-//! Every connection runs with a `statement_timeout` and a `lock_timeout`, and the pool has an acquire
-//! timeout, so that a slow or unreachable database makes requests fail rather than hang.
+//! Every connection runs with a `statement_timeout`, a `lock_timeout` and server-side TCP
+//! keepalives, and the pool has an acquire timeout, so that a slow or unreachable database makes
+//! requests fail rather than hang; [`crate::open`] also bounds every call in time (see
+//! [`crate::Deadline`]), for a server that stops answering without closing its connections.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -90,6 +92,12 @@ impl PostgresStore {
                     "idle_in_transaction_session_timeout",
                     millis(options.statement_timeout * 6),
                 ),
+                // The server probes an idle connection after 10 s, and drops it after 3 probes 5 s
+                // apart go unanswered, so a vanished instance's locks do not outlive it long. The
+                // client side has no such setting in sqlx: every call is bounded by `Deadline`.
+                ("tcp_keepalives_idle", "10".to_owned()),
+                ("tcp_keepalives_interval", "5".to_owned()),
+                ("tcp_keepalives_count", "3".to_owned()),
             ]);
         Ok(PgPoolOptions::new()
             .max_connections(options.max_connections)

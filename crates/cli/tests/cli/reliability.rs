@@ -689,42 +689,64 @@ async fn register_buyer_plan_by_hand(http: &reqwest::Client, base: &str) {
     assert_eq!(response.status(), 200);
 }
 
-/// A TCP proxy in front of PostgreSQL that can cut the database off (closing every connection
-/// through it and refusing new ones) and bring it back: an outage the test controls.
+/// What the test's proxy in front of PostgreSQL does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Forwards.
+    Up,
+    /// Closes every connection through it and refuses new ones: an outage the client sees.
+    Down,
+    /// Keeps every connection open and accepts new ones, but forwards nothing: a partition or a
+    /// hung server, which the client cannot tell from a slow one.
+    BlackHole,
+}
+
+/// A TCP proxy in front of PostgreSQL that the test can cut the database off with (see [`Link`]).
+/// Connections that lived through a black hole are closed when it ends.
 struct Proxy {
     addr: std::net::SocketAddr,
-    up: Arc<tokio::sync::watch::Sender<bool>>,
+    link: Arc<tokio::sync::watch::Sender<Link>>,
 }
 
 impl Proxy {
     async fn start(target: String) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let up = Arc::new(tokio::sync::watch::channel(true).0);
-        let state = up.clone();
+        let link = Arc::new(tokio::sync::watch::channel(Link::Up).0);
+        let state = link.clone();
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                let mut up = state.subscribe();
-                if !*up.borrow() {
+                let mut link = state.subscribe();
+                let now = *link.borrow();
+                if now == Link::Down {
                     continue;
                 }
                 let target = target.clone();
                 tokio::spawn(async move {
+                    if now == Link::BlackHole {
+                        // Accepted, never answered; closed when the black hole ends.
+                        let _ = link.wait_for(|l| *l != Link::BlackHole).await;
+                        return;
+                    }
                     let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
                         return;
                     };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = up.wait_for(|up| !*up) => {}
+                    let changed = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => None,
+                        changed = link.wait_for(|l| *l != Link::Up) => changed.ok().map(|l| *l),
+                    };
+                    if changed == Some(Link::BlackHole) {
+                        // Both ends stay open and silent until it ends.
+                        let _ = link.wait_for(|l| *l != Link::BlackHole).await;
                     }
                 });
             }
         });
-        Self { addr, up }
+        Self { addr, link }
     }
 
-    fn set(&self, up: bool) {
-        self.up.send_replace(up);
+    fn set(&self, link: Link) {
+        self.link.send_replace(link);
     }
 }
 
@@ -740,6 +762,20 @@ struct Attempt {
 /// says so, and service resumes by itself when the database is back, with nothing acknowledged lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_outage_fails_fast_with_503_and_recovers_by_itself() {
+    outage(Link::Down, "outage-postgres").await;
+}
+
+/// PostgreSQL stops answering without closing its connections (the proxy keeps them open and
+/// forwards nothing): every request, those in flight when it starts too, is answered 503 within the
+/// bound (the acquire timeout plus the statement timeout, 2 s here), `/readyz` says unready, and
+/// once the proxy forwards again everything works, with nothing acknowledged lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_that_stops_answering_is_bounded_in_time_and_recovers_by_itself() {
+    outage(Link::BlackHole, "blackhole-postgres").await;
+}
+
+/// Registrations under load while the proxy is `outage` for two seconds; the figures go to `name`.
+async fn outage(outage: Link, name: &str) {
     const N: usize = 5000;
     let Some(mut bed) = Bed::new("postgres", N).await else {
         return;
@@ -751,7 +787,16 @@ async fn a_postgres_outage_fails_fast_with_503_and_recovers_by_itself() {
     url.set_port(Some(proxy.addr.port())).unwrap();
     bed.database = url.to_string();
     let service = bed
-        .serve_with(true, "0s", &["--database-acquire-timeout", "1s"])
+        .serve_with(
+            true,
+            "0s",
+            &[
+                "--database-acquire-timeout",
+                "1s",
+                "--database-statement-timeout",
+                "1s",
+            ],
+        )
         .await;
     let base = service.base.clone();
 
@@ -820,12 +865,12 @@ async fn a_postgres_outage_fails_fast_with_503_and_recovers_by_itself() {
     };
     wait_for(20).await;
     let down = tokio::time::Instant::now();
-    proxy.set(false);
+    proxy.set(outage);
     let not_ready = ready(503).await;
     // The outage lasts two seconds.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let up = tokio::time::Instant::now();
-    proxy.set(true);
+    proxy.set(Link::Up);
     let ready_again = ready(200).await;
     wait_for(20).await;
     stop.store(true, Ordering::Relaxed);
@@ -845,10 +890,12 @@ async fn a_postgres_outage_fails_fast_with_503_and_recovers_by_itself() {
         .map(|a| a.answered - down)
         .min()
         .expect("requests failed while the database was down");
+    // Every answer given during the outage, those to requests in flight when it began too, came
+    // within the bound of when the request (or the outage) began.
     let slowest_during_outage = attempts
         .iter()
-        .filter(|a| a.sent >= down && a.sent < up)
-        .map(|a| a.answered - a.sent)
+        .filter(|a| a.answered >= down && a.sent < up)
+        .map(|a| a.answered - a.sent.max(down))
         .max()
         .unwrap();
     let recovered = attempts
@@ -897,10 +944,12 @@ async fn a_postgres_outage_fails_fast_with_503_and_recovers_by_itself() {
     }
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap();
     record(
-        "outage-postgres",
+        name,
         &serde_json::json!({
             "outageMs": ms(up - down),
+            "mode": format!("{outage:?}"),
             "acquireTimeoutMs": 1000,
+            "statementTimeoutMs": 1000,
             "firstErrorAfterMs": ms(first_error),
             "slowestAnswerDuringOutageMs": ms(slowest_during_outage),
             "notReadyAfterMs": ms(not_ready - down),
@@ -914,8 +963,9 @@ async fn a_postgres_outage_fails_fast_with_503_and_recovers_by_itself() {
             "stuckRegistering": registering,
         }),
     );
-    // Fail fast: well within the acquire timeout plus a margin for a loaded machine.
-    assert!(first_error < Duration::from_secs(3), "{first_error:?}");
+    // Fail fast: well within the bound (acquire + statement timeout, 2 s) plus a margin for a loaded
+    // machine.
+    assert!(first_error < Duration::from_secs(4), "{first_error:?}");
     assert!(
         slowest_during_outage < Duration::from_secs(5),
         "{slowest_during_outage:?}"

@@ -1,5 +1,8 @@
 //! The keys that verify tokens: loaded from a JWKS file, a JWKS URL and the built-in identity
-//! provider, each pinned to one algorithm; refreshed from the URL when a token names an unknown `kid`.
+//! provider, each pinned to one algorithm; refreshed from the URL when a token names an unknown
+//! `kid`, at most once per refresh interval for the whole process, whatever the `kid` (as
+//! Microsoft.IdentityModel's configuration manager does), so that tokens with made-up `kid`s cannot
+//! make the service hammer the identity provider.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,11 +18,6 @@ use super::AuthSetupError;
 
 /// How long the JWKS URL may take to answer.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-/// A `kid` that is still unknown after a refresh is not looked for again before this.
-const UNKNOWN_KID_BACKOFF: Duration = Duration::from_secs(60);
-/// Distinct unknown `kid`s remembered at once; past it, unknown `kid`s trigger no refresh at all
-/// until the oldest are forgotten, so that a flood of made-up `kid`s cannot flood the JWKS URL.
-const MAX_REMEMBERED_KIDS: usize = 256;
 
 /// A key and the validation pinned to it.
 pub(super) struct Verifier {
@@ -144,8 +142,11 @@ pub(super) struct Keys {
     template: Validation,
     url: Option<String>,
     client: reqwest::Client,
-    /// When each unknown `kid` last caused a fetch; also serialises refreshes.
-    attempts: tokio::sync::Mutex<HashMap<String, Instant>>,
+    /// The least time between two refreshes.
+    refresh_interval: Duration,
+    /// When the last refresh started; also serialises refreshes, so that requests arriving
+    /// during one wait for it instead of starting their own.
+    last_refresh: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl Keys {
@@ -153,6 +154,7 @@ impl Keys {
         fixed: Vec<(String, JwkSet)>,
         url: Option<String>,
         template: Validation,
+        refresh_interval: Duration,
     ) -> Result<Self, AuthSetupError> {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
@@ -167,7 +169,8 @@ impl Keys {
             template,
             url,
             client,
-            attempts: tokio::sync::Mutex::new(HashMap::new()),
+            refresh_interval,
+            last_refresh: tokio::sync::Mutex::new(None),
         };
         let fetched = match &keys.url {
             Some(url) => Some(keys.fetch(url).await?),
@@ -221,24 +224,24 @@ impl Keys {
         })
     }
 
-    /// The key for `kid`, fetching the JWKS URL again if nobody knows it yet and it has not been
-    /// looked for in the last minute.
+    /// The key for `kid`, fetching the JWKS URL again if nobody knows it yet and no refresh
+    /// started within the refresh interval. A request that arrives during a refresh waits for it
+    /// (at most the fetch timeout), then looks again; it never starts one of its own.
     pub(super) async fn find_or_refresh(&self, kid: &str) -> Option<Arc<Verifier>> {
         if let Some(found) = self.current().find(Some(kid)) {
             return Some(found);
         }
         let url = self.url.as_deref()?;
-        let mut attempts = self.attempts.lock().await;
-        // Another request may have refreshed while this one waited.
+        let mut last = self.last_refresh.lock().await;
+        // A refresh may have happened while this request waited.
         if let Some(found) = self.current().find(Some(kid)) {
             return Some(found);
         }
         let now = Instant::now();
-        attempts.retain(|_, at| now.duration_since(*at) < UNKNOWN_KID_BACKOFF);
-        if attempts.contains_key(kid) || attempts.len() >= MAX_REMEMBERED_KIDS {
+        if last.is_some_and(|at| now.duration_since(at) < self.refresh_interval) {
             return None;
         }
-        attempts.insert(kid.to_owned(), now);
+        *last = Some(now);
         match self
             .fetch(url)
             .await

@@ -168,7 +168,13 @@ impl Authenticator {
         if let Some(path) = &config.jwks_file {
             fixed.push(keys::read_jwks_file(path)?);
         }
-        let keys = Keys::load(fixed, config.jwks_url.clone(), template.clone()).await?;
+        let keys = Keys::load(
+            fixed,
+            config.jwks_url.clone(),
+            template.clone(),
+            config.jwks_refresh_interval,
+        )
+        .await?;
         let dev = config.dev_signing_secret.as_ref().map(|secret| {
             let mut validation = template.clone();
             validation.algorithms = vec![Algorithm::HS256];

@@ -187,6 +187,8 @@ pub struct TestOptions {
     pub throttle: Vec<&'static str>,
     /// How long the identity provider's tokens last.
     pub token_lifetime: Duration,
+    /// How long an identity-provider application is locked out after too many wrong secrets.
+    pub lockout: Duration,
     /// Connection and request limits.
     pub limits: Limits,
 }
@@ -209,6 +211,7 @@ impl Default for TestOptions {
             journal_size: 1000,
             throttle: Vec::new(),
             token_lifetime: Duration::from_secs(3599),
+            lockout: Duration::from_secs(60),
             limits: Limits::default(),
         }
     }
@@ -257,6 +260,7 @@ impl TestApp {
             idempotency_retention: options.idempotency_retention,
             identity_provider: options.identity_provider.then(|| format!("http://{addr}")),
             token_lifetime: options.token_lifetime,
+            identity_provider_lockout: options.lockout,
             admin_token: options.admin_token.map(Secret::new),
             faults: options.faults,
             journal_size: options.journal_size,

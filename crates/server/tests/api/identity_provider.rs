@@ -375,3 +375,68 @@ e2e! {
     }
 }
 }
+
+e2e! {
+    async fn guessing_a_client_secret_is_locked_out_for_a_while_and_other_clients_are_unaffected() {
+    const OTHER_CLIENT: &str = "f1f1f1f1-0000-4000-8000-000000000002";
+    const OTHER_SECRET: &str = "another-client-secret";
+    let mut fixture = fixture();
+    fixture.partners[1]
+        .applications
+        .push(partner_center_model::fixture::FixtureApplication {
+            client_id: OTHER_CLIENT.parse().unwrap(),
+            name: "Adatum integration".into(),
+            client_secret: OTHER_SECRET.into(),
+        });
+    let window = std::time::Duration::from_secs(2);
+    let app = TestApp::spawn_with(TestOptions {
+        identity_provider: true,
+        fixture,
+        lockout: window,
+        ..TestOptions::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut statuses = Vec::new();
+    for n in 0..20 {
+        let guess = format!("guess-{n}");
+        let response = request_token(&app, SANDBOX_PARTNER, &client_credentials(&guess, SCOPE)).await;
+        let status = response.status().as_u16();
+        if status == 429 {
+            let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=window.as_secs()).contains(&retry_after), "{retry_after}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_client");
+            assert_eq!(body["error_codes"][0], 50_053);
+            assert!(!body.to_string().contains(&guess));
+        }
+        statuses.push(status);
+    }
+    assert!(started.elapsed() < window, "the guesses ran within the window");
+    assert_eq!(&statuses[..5], [401; 5]);
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The right secret is refused too while the application is locked out.
+    let right = request_token(&app, SANDBOX_PARTNER, &client_credentials(CLIENT_SECRET, SCOPE)).await;
+    assert_eq!(right.status(), 429);
+    // Another application is unaffected.
+    let other = request_token(
+        &app,
+        OTHER_SANDBOX_PARTNER,
+        &[("grant_type", "client_credentials"), ("client_id", OTHER_CLIENT), ("client_secret", OTHER_SECRET), ("scope", SCOPE)],
+    )
+    .await;
+    assert_eq!(other.status(), 200);
+    // Once the window has passed, the right secret gets a token again.
+    let deadline = std::time::Instant::now() + window * 5;
+    loop {
+        let response = request_token(&app, SANDBOX_PARTNER, &client_credentials(CLIENT_SECRET, SCOPE)).await;
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 429);
+        assert!(std::time::Instant::now() < deadline, "still locked out long after the window");
+        tokio::time::sleep(window / 8).await;
+    }
+    assert!(started.elapsed() >= window);
+}
+}
