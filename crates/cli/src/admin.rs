@@ -24,7 +24,7 @@ pub(crate) struct AdminArgs {
     #[arg(
         long,
         env = "PC_BASE_URL",
-        default_value = "http://127.0.0.1:8080",
+        default_value = format!("http://{}", crate::cli::LISTEN),
         global = true
     )]
     base_url: String,

@@ -1,4 +1,8 @@
-//! The command line: every flag also reads the environment variable `PC_<FLAG>`.
+//! The command line: every flag also reads the environment variable `PC_<FLAG>`, and `serve`'s
+//! flags a configuration file too (see `config_file`).
+//!
+//! A default that the libraries also have is taken from them (`Limits::default()`, `AuthConfig`'s
+//! constants, ...), so the flag and the library never disagree.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,8 +10,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use partner_center_model::{ClientId, TenantId};
-use partner_center_server::RegistrationDelay;
 use partner_center_server::ops::throttle::ThrottleRule;
+use partner_center_server::{AuthConfig, Config, Limits, RegistrationDelay, WorkerSettings};
+use partner_center_store::StoreOptions;
+
+/// Where `serve` listens, and so where the other commands call, by default.
+pub(crate) const LISTEN: &str = "127.0.0.1:8080";
 
 /// A local, stateful Partner Center for subscription registration and sandbox activation.
 #[derive(Debug, Parser)]
@@ -60,9 +68,23 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// A TOML file of these flags' values, keyed by their long names (`listen = "0.0.0.0:8080"`);
+    /// flags and `PC_*` variables win over it.
+    #[arg(long, env = "PC_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "PC_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "PC_LISTEN", default_value = LISTEN)]
     pub(crate) listen: SocketAddr,
+
+    /// Serve HTTPS with this PEM certificate chain (the service's certificate first); needs
+    /// --tls-key.
+    #[arg(long, env = "PC_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert; needs --tls-cert.
+    #[arg(long, env = "PC_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) database: DatabaseArgs,
@@ -81,7 +103,7 @@ pub(crate) struct ServeArgs {
 
     /// The least time between two fetches of the JWKS URL for tokens naming an unknown key id,
     /// whatever the key id (at least 1s).
-    #[arg(long, env = "PC_JWKS_REFRESH_INTERVAL", default_value = "1m", value_parser = refresh_interval, value_name = "DURATION")]
+    #[arg(long, env = "PC_JWKS_REFRESH_INTERVAL", default_value = duration(AuthConfig::JWKS_REFRESH_INTERVAL), value_parser = refresh_interval, value_name = "DURATION")]
     pub(crate) jwks_refresh_interval: Duration,
 
     /// Also accept HS256 tokens signed with this secret. Development only.
@@ -97,18 +119,18 @@ pub(crate) struct ServeArgs {
     #[arg(
         long,
         env = "PC_REGISTRATION_DELAY",
-        default_value = "2s",
+        default_value_t = WorkerSettings::default().delay,
         value_name = "DURATION|manual"
     )]
     pub(crate) registration_delay: RegistrationDelay,
 
     /// How long a claim on a due registration lasts; past it, another instance (or this one after a
     /// restart) takes the work over.
-    #[arg(long, env = "PC_REGISTRATION_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PC_REGISTRATION_LEASE", default_value = duration(WorkerSettings::default().lease), value_parser = humantime::parse_duration)]
     pub(crate) registration_lease: Duration,
 
     /// How long the worker takes to complete a claimed registration (simulated processing).
-    #[arg(long, env = "PC_REGISTRATION_PROCESSING", default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PC_REGISTRATION_PROCESSING", default_value = duration(WorkerSettings::default().processing), value_parser = humantime::parse_duration)]
     pub(crate) registration_processing: Duration,
 
     /// When placed reservation orders are provisioned: a duration (0s, 2s, 500ms, ...) or `manual`
@@ -116,13 +138,13 @@ pub(crate) struct ServeArgs {
     #[arg(
         long,
         env = "PC_ORDER_PROVISIONING_DELAY",
-        default_value = "2s",
+        default_value_t = WorkerSettings::default().order_delay,
         value_name = "DURATION|manual"
     )]
     pub(crate) order_provisioning_delay: RegistrationDelay,
 
     /// How long a cart stays `Active` after it was created or last updated.
-    #[arg(long, env = "PC_CART_LIFETIME", default_value = "24h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PC_CART_LIFETIME", default_value = duration(Config::CART_LIFETIME), value_parser = humantime::parse_duration)]
     pub(crate) cart_lifetime: Duration,
 
     /// Seed a demo sandbox partner and print a development token with ready-to-paste curl commands.
@@ -139,11 +161,11 @@ pub(crate) struct ServeArgs {
     pub(crate) issuers: Vec<String>,
 
     /// Tolerated clock skew when checking a token's `exp` and `nbf`.
-    #[arg(long, env = "PC_CLOCK_SKEW", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PC_CLOCK_SKEW", default_value = duration(AuthConfig::CLOCK_SKEW), value_parser = humantime::parse_duration)]
     pub(crate) clock_skew: Duration,
 
     /// Require `mfa` in the `amr` claim of App+User tokens (Partner Center enforces it since April 2026).
-    #[arg(long, env = "PC_ENFORCE_MFA", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, env = "PC_ENFORCE_MFA", default_value_t = AuthConfig::default().enforce_mfa, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub(crate) enforce_mfa: bool,
 
     /// The `MS-ServerId` written on every response (default: derived from the host name).
@@ -151,7 +173,7 @@ pub(crate) struct ServeArgs {
     pub(crate) server_id: Option<String>,
 
     /// How long a POST's outcome is kept for repeats with the same MS-RequestId (`0s`: not at all).
-    #[arg(long, env = "PC_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PC_IDEMPOTENCY_RETENTION", default_value = duration(Config::IDEMPOTENCY_RETENTION), value_parser = humantime::parse_duration)]
     pub(crate) idempotency_retention: Duration,
 
     /// Run the built-in identity provider: client credentials for the fixture's applications, OIDC
@@ -161,16 +183,16 @@ pub(crate) struct ServeArgs {
 
     /// How long the identity provider's access tokens last (`expires_in`), e.g. `10s` to exercise
     /// clients' renewal.
-    #[arg(long, env = "PC_TOKEN_LIFETIME", default_value = "3599s", value_parser = token_lifetime, value_name = "DURATION")]
+    #[arg(long, env = "PC_TOKEN_LIFETIME", default_value = duration(partner_center_server::idp::TOKEN_LIFETIME), value_parser = token_lifetime, value_name = "DURATION")]
     pub(crate) token_lifetime: Duration,
 
     /// How long the identity provider locks an application out after 5 wrong client secrets
     /// within it (429 with `Retry-After`, whatever secret comes).
-    #[arg(long, env = "PC_IDENTITY_PROVIDER_LOCKOUT", default_value = "1m", value_parser = refresh_interval, value_name = "DURATION")]
+    #[arg(long, env = "PC_IDENTITY_PROVIDER_LOCKOUT", default_value = duration(partner_center_server::idp::LOCKOUT_WINDOW), value_parser = refresh_interval, value_name = "DURATION")]
     pub(crate) identity_provider_lockout: Duration,
 
     /// The service's base URL as clients reach it (the identity provider's issuer is
-    /// `{url}/{tid}/v2.0`). Default: http:// and the listening address.
+    /// `{url}/{tid}/v2.0`). Default: http:// (https:// with --tls-cert) and the listening address.
     #[arg(long, env = "PC_PUBLIC_URL", value_name = "URL")]
     pub(crate) public_url: Option<String>,
 
@@ -188,7 +210,7 @@ pub(crate) struct ServeArgs {
     pub(crate) faults: Option<PathBuf>,
 
     /// How many requests the request journal keeps.
-    #[arg(long, env = "PC_JOURNAL_SIZE", default_value_t = 1000)]
+    #[arg(long, env = "PC_JOURNAL_SIZE", default_value_t = Config::JOURNAL_SIZE)]
     pub(crate) journal_size: usize,
 
     /// Throttle like Partner Center's gateway: ROUTE=COUNT/PERIOD[/customer], e.g.
@@ -201,20 +223,20 @@ pub(crate) struct ServeArgs {
     pub(crate) shutdown_timeout: Duration,
 
     /// Most connections served at once; past it, a few more are answered 503 and the rest closed.
-    #[arg(long = "max-connections", env = "PC_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long = "max-connections", env = "PC_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) connection_limit: u32,
 
     /// How long a client may take to send a request's headers; idle keep-alive connections are
     /// closed after it too.
-    #[arg(long, env = "PC_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PC_HEADER_READ_TIMEOUT", default_value = duration(Limits::default().header_read_timeout), value_parser = humantime::parse_duration)]
     pub(crate) header_read_timeout: Duration,
 
     /// How long a client may take to send a request's body (408 past it).
-    #[arg(long, env = "PC_BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PC_BODY_READ_TIMEOUT", default_value = duration(Limits::default().body_read_timeout), value_parser = humantime::parse_duration)]
     pub(crate) body_read_timeout: Duration,
 
     /// Largest request head (request line and headers), in bytes; larger ones get 431.
-    #[arg(long, env = "PC_MAX_HEADER_BYTES", default_value_t = 32 * 1024, value_parser = clap::value_parser!(u32).range(8192..), value_name = "BYTES")]
+    #[arg(long, env = "PC_MAX_HEADER_BYTES", default_value_t = Limits::default().max_header_bytes as u32, value_parser = clap::value_parser!(u32).range(8192..), value_name = "BYTES")]
     pub(crate) max_header_bytes: u32,
 }
 
@@ -234,16 +256,16 @@ pub(crate) struct DatabaseArgs {
     #[arg(
         long = "database-max-connections",
         env = "PC_DATABASE_MAX_CONNECTIONS",
-        default_value_t = 10
+        default_value_t = StoreOptions::default().max_connections
     )]
     pub(crate) max_connections: u32,
 
     /// How long a request waits for a free database connection before failing.
-    #[arg(long = "database-acquire-timeout", env = "PC_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long = "database-acquire-timeout", env = "PC_DATABASE_ACQUIRE_TIMEOUT", default_value = duration(StoreOptions::default().acquire_timeout), value_parser = humantime::parse_duration)]
     pub(crate) acquire_timeout: Duration,
 
     /// How long a database statement may run, or wait for a lock, before failing.
-    #[arg(long = "database-statement-timeout", env = "PC_DATABASE_STATEMENT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long = "database-statement-timeout", env = "PC_DATABASE_STATEMENT_TIMEOUT", default_value = duration(StoreOptions::default().statement_timeout), value_parser = humantime::parse_duration)]
     pub(crate) statement_timeout: Duration,
 
     /// SQLite: how many subscriptions' registration states are kept in memory for status reads
@@ -251,15 +273,15 @@ pub(crate) struct DatabaseArgs {
     #[arg(
         long = "database-memory-index",
         env = "PC_DATABASE_MEMORY_INDEX",
-        default_value_t = 1 << 20,
+        default_value_t = StoreOptions::default().memory_index,
         value_name = "SUBSCRIPTIONS"
     )]
     pub(crate) memory_index: usize,
 }
 
 impl DatabaseArgs {
-    pub(crate) fn options(&self) -> partner_center_store::StoreOptions {
-        partner_center_store::StoreOptions {
+    pub(crate) fn options(&self) -> StoreOptions {
+        StoreOptions {
             max_connections: self.max_connections,
             acquire_timeout: self.acquire_timeout,
             statement_timeout: self.statement_timeout,
@@ -322,10 +344,24 @@ pub(crate) struct TokenArgs {
     #[arg(
         long,
         env = "PC_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080",
+        default_value = format!("http://{LISTEN}"),
         value_name = "URL"
     )]
     pub(crate) public_url: String,
+}
+
+/// A default duration as a flag would give it, in its largest whole unit (`24h`, `5m`, `3599s`).
+fn duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if duration.subsec_nanos() != 0 {
+        format!("{}ms", duration.as_millis())
+    } else if secs != 0 && secs.is_multiple_of(3600) {
+        format!("{}h", secs / 3600)
+    } else if secs != 0 && secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
 }
 
 /// A JWKS refresh interval or a lockout window: at least a second.
@@ -378,6 +414,21 @@ mod tests {
         assert!(args.enforce_mfa);
         assert_eq!(args.clock_skew, Duration::from_secs(300));
         assert_eq!(args.idempotency_retention, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn default_durations_are_written_as_flags_take_them() {
+        for (duration, written) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_millis(500), "500ms"),
+            (Duration::from_secs(30), "30s"),
+            (Duration::from_secs(300), "5m"),
+            (Duration::from_secs(3599), "3599s"),
+            (Duration::from_secs(24 * 3600), "24h"),
+        ] {
+            assert_eq!(super::duration(duration), written);
+            assert_eq!(humantime::parse_duration(written).unwrap(), duration);
+        }
     }
 
     #[test]

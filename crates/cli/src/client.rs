@@ -74,7 +74,7 @@ pub(crate) struct ClientArgs {
     #[arg(
         long,
         env = "PC_BASE_URL",
-        default_value = "http://127.0.0.1:8080",
+        default_value = format!("http://{}", crate::cli::LISTEN),
         value_name = "URL"
     )]
     base_url: String,

@@ -1,15 +1,14 @@
 //! `partner-center`: runs the Partner Center service and calls its API.
 //!
-//! Thin by design: it parses flags (each also read from a `PC_*` environment variable), sets up
-//! logging, calls the libraries and maps failures to exit codes (0 success, 1 failure, 2 usage;
-//! the client commands tell failures apart further, see `client::ExitCodes`).
+//! Thin by design: it parses flags (each also read from a `PC_*` environment variable, and `serve`'s
+//! from a `--config` file), sets up logging, calls the libraries and maps failures to exit codes
+//! (0 success, 1 failure, 2 usage; the client commands tell failures apart further, see
+//! `client::ExitCodes`).
 
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
-
-use clap::Parser;
 
 /// mimalloc: the request path allocates a little per request, and glibc's malloc was a tenth of its
 /// time (see docs/benchmarks.md).
@@ -21,12 +20,16 @@ mod browse;
 mod catalog;
 mod cli;
 mod client;
+mod config_file;
 mod purchase;
 mod serve;
 mod token;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match config_file::parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     init_logging(&cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,7 +7,7 @@ use partner_center_domain::SeedReport;
 use partner_center_model::Fixture;
 use partner_center_server::config::default_server_id;
 use partner_center_server::{
-    App, AuthConfig, Config, Limits, RegistrationDelay, Secret, WorkerSettings, dev,
+    App, AuthConfig, Config, Limits, RegistrationDelay, Secret, Tls, WorkerSettings, dev,
 };
 
 use crate::cli::ServeArgs;
@@ -18,6 +18,15 @@ const DEMO_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Error> {
+    if let Some(path) = &args.config {
+        tracing::info!(file = %path.display(), "configuration file applied");
+    }
+    // Both or neither: clap saw to it.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(certificates), Some(key)) => Some(Tls::from_pem_files(certificates, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let store = partner_center_store::open(&args.database.url, args.database.options())
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
@@ -53,14 +62,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Error> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
-    let base = format!("http://{addr}");
+    let base = format!("{scheme}://{addr}");
     let public_url = args.public_url.clone().unwrap_or_else(|| {
         // A wildcard address is no address to reach the service at: name the loopback instead.
         let mut reachable = addr;
         if reachable.ip().is_unspecified() {
             reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        format!("http://{reachable}")
+        format!("{scheme}://{reachable}")
     });
 
     let mut auth = AuthConfig {
@@ -82,6 +91,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Error> {
             order_delay: args.order_provisioning_delay,
         },
         cart_lifetime: args.cart_lifetime,
+        tls,
         server_id: args.server_id.unwrap_or_else(default_server_id),
         idempotency_retention: args.idempotency_retention,
         identity_provider: args.identity_provider.then(|| public_url.clone()),

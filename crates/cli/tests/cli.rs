@@ -17,6 +17,8 @@ const DEADLINE: Duration = Duration::from_secs(20);
 
 #[path = "cli/reliability.rs"]
 mod reliability;
+#[path = "cli/tls_config.rs"]
+mod tls_config;
 
 fn command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);

@@ -86,6 +86,7 @@ pub struct PartnerCenterBuilder {
     media: MediaType,
     timeout: Duration,
     locale: String,
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for PartnerCenterBuilder {
@@ -146,12 +147,20 @@ impl PartnerCenterBuilder {
         self
     }
 
+    /// Also trust the root certificates of this PEM bundle for `https://` base URLs, beside the
+    /// system's: e.g. the certificate authority of a local `partner-center serve --tls-cert`.
+    #[must_use]
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
     /// The client.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] without credentials, with a base URL that is not http(s), or when the
-    /// HTTP client cannot be built.
+    /// [`Error::Config`] without credentials, with a base URL that is not http(s), with a root
+    /// certificate that is not PEM, or when the HTTP client cannot be built.
     pub fn build(self) -> Result<PartnerCenter, Error> {
         let tokens = self.tokens.ok_or_else(|| {
             Error::Config("no credentials: give a token or a token provider".into())
@@ -162,12 +171,20 @@ impl PartnerCenterBuilder {
                 self.base_url
             )));
         }
+        let mut roots = Vec::new();
+        for pem in &self.root_certificates {
+            roots.extend(
+                reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|e| Error::Config(format!("a root certificate is not PEM: {e}")))?,
+            );
+        }
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .user_agent(concat!(
                 "partner-center-rust-sdk/",
                 env!("CARGO_PKG_VERSION")
             ))
+            .tls_certs_merge(roots)
             .build()
             .map_err(|e| Error::Config(e.to_string()))?;
         Ok(PartnerCenter {
@@ -202,6 +219,7 @@ impl PartnerCenter {
             media: MediaType::Json,
             timeout: Duration::from_secs(180),
             locale: "en-US".to_owned(),
+            root_certificates: Vec::new(),
         }
     }
 

@@ -431,11 +431,14 @@ async fn inspect_subscription(
     Ok(json(StatusCode::OK, &view))
 }
 
-async fn settle(
+/// Ends the subscription's registration in progress now, as `settlement` says, whatever the delay:
+/// what the admin API's advance and fail routes and the dashboard's buttons do. The subscription,
+/// as it is after; 409 when it has no registration in progress.
+pub(crate) async fn settle_registration(
     state: &AppState,
     key: &SubscriptionKey,
     settlement: RegistrationEnding,
-) -> Result<Response, ApiError> {
+) -> Result<SubscriptionRecord, ApiError> {
     match missing(
         state
             .admin_store()
@@ -446,7 +449,7 @@ async fn settle(
         Settled::Done => {
             let detail = missing(state.admin_store().subscription(key).await?, key)?;
             tracing::info!(subscription = %key.subscription, ?settlement, "registration settled by an operator");
-            Ok(json(StatusCode::OK, &subscription(detail.subscription)))
+            Ok(detail.subscription)
         }
         Settled::NotRegistering(status) => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -454,6 +457,15 @@ async fn settle(
             format!("The subscription has no registration in progress: it is {status}."),
         )),
     }
+}
+
+async fn settle(
+    state: &AppState,
+    key: &SubscriptionKey,
+    settlement: RegistrationEnding,
+) -> Result<Response, ApiError> {
+    let settled = settle_registration(state, key, settlement).await?;
+    Ok(json(StatusCode::OK, &subscription(settled)))
 }
 
 async fn advance_registration(
@@ -620,8 +632,15 @@ async fn find_order(
     state: &AppState,
     params: &Params,
 ) -> Result<partner_center_domain::purchase::Order, ApiError> {
-    let key = customer_key(params)?;
-    let id = params.get("order");
+    order(state, customer_key(params)?, params.get("order")).await
+}
+
+/// A customer's order, or 404.
+pub(crate) async fn order(
+    state: &AppState,
+    key: CustomerKey,
+    id: &str,
+) -> Result<partner_center_domain::purchase::Order, ApiError> {
     state
         .purchases()
         .order(key, id)
@@ -643,14 +662,33 @@ async fn advance_order(
     State(state): State<AppState>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    use partner_center_domain::purchase::{LineStatus, OrderStatus};
     let order = find_order(&state, &params).await?;
-    let provisionable = order.status == OrderStatus::Pending
+    let advanced = provision_order(&state, &order).await?;
+    Ok(json(
+        StatusCode::OK,
+        &order_detail(&state, &advanced).await?,
+    ))
+}
+
+/// Whether an operator can provision `order` now: it is pending with a reservation line not yet
+/// provisioned (its SaaS lines complete when their subscriptions are activated).
+pub(crate) fn provisionable(order: &partner_center_domain::purchase::Order) -> bool {
+    use partner_center_domain::purchase::{LineStatus, OrderStatus};
+    order.status == OrderStatus::Pending
         && order.lines.iter().any(|line| {
             line.kind == partner_center_model::catalog::PurchaseKind::Reservation
                 && line.status == LineStatus::PrefulfillmentPending
-        });
-    if !provisionable {
+        })
+}
+
+/// Provisions a pending order now, whatever the delay: what the admin API's advance route and the
+/// dashboard's button do. The order as it is after; 409 when it has nothing to provision.
+pub(crate) async fn provision_order(
+    state: &AppState,
+    order: &partner_center_domain::purchase::Order,
+) -> Result<partner_center_domain::purchase::Order, ApiError> {
+    use partner_center_domain::purchase::OrderStatus;
+    if !provisionable(order) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             codes::UNSPECIFIED,
@@ -671,10 +709,7 @@ async fn advance_order(
         .await?
         .ok_or_else(|| not_found(format_args!("Order {}", order.id)))?;
     tracing::info!(order = %advanced.id, status = advanced.status.as_str(), "order provisioned by an operator");
-    Ok(json(
-        StatusCode::OK,
-        &order_detail(&state, &advanced).await?,
-    ))
+    Ok(advanced)
 }
 
 async fn find_requests(

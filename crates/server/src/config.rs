@@ -190,6 +190,8 @@ pub struct Config {
     pub limits: Limits,
     /// How long a cart stays `Active` after it was created or last updated.
     pub cart_lifetime: Duration,
+    /// Serve HTTPS with this certificate and key. `None`: plain HTTP.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// Bounds on connections and on how slowly and how much clients may send; see
@@ -223,6 +225,8 @@ impl Config {
     pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
     /// Default lifetime of a cart: a day.
     pub const CART_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+    /// Default size of the request journal.
+    pub const JOURNAL_SIZE: usize = 1000;
 }
 
 impl Default for Config {
@@ -237,10 +241,11 @@ impl Default for Config {
             identity_provider_lockout: crate::idp::LOCKOUT_WINDOW,
             admin_token: None,
             faults: Vec::new(),
-            journal_size: 1000,
+            journal_size: Self::JOURNAL_SIZE,
             throttle: Vec::new(),
             limits: Limits::default(),
             cart_lifetime: Self::CART_LIFETIME,
+            tls: None,
         }
     }
 }

@@ -10,6 +10,9 @@
 //! - Request bodies are read (by the handlers, see [`crate::wire::read_body`]) within
 //!   [`Limits::body_read_timeout`].
 //! - Each connection remembers the last bearer token verified on it ([`ConnectionMemo`]).
+//! - Over TLS, each connection's handshake is done on its own task, after it took its place under
+//!   the limit, and must end within [`Limits::header_read_timeout`]; one that does not (or is not
+//!   TLS at all) is closed without an answer. Then the connection is served as any other.
 //! - On shutdown the loop stops accepting, lets each connection finish the request it is serving,
 //!   and closes idle connections.
 
@@ -26,9 +29,13 @@ use axum::extract::Request;
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_util::either::Either;
+use tokio_util::sync::CancellationToken;
 use tower::{Service, ServiceExt as _};
 
 use crate::auth::ConnectionMemo;
@@ -41,13 +48,14 @@ const REFUSALS: usize = 64;
 /// Smallest head buffer hyper accepts.
 const MIN_HEADER_BYTES: usize = 8192;
 
-/// Serves `app` on `listener` until `shutdown` resolves; connections over the limit get
-/// `overloaded`, which answers 503. Returns once every connection is closed.
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` resolves; connections over
+/// the limit get `overloaded`, which answers 503. Returns once every connection is closed.
 pub(crate) async fn serve<S, F>(
     listener: TcpListener,
     app: S,
     overloaded: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: F,
 ) -> io::Result<()>
 where
@@ -58,6 +66,11 @@ where
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(REFUSALS));
     let graceful = GracefulShutdown::new();
+    let handshakes = Arc::new(Handshakes {
+        tls,
+        timeout: limits.header_read_timeout,
+        closing: CancellationToken::new(),
+    });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -81,7 +94,6 @@ where
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "cannot set TCP_NODELAY");
         }
-        let io = TokioIo::new(stream);
         if let Ok(permit) = connections.clone().try_acquire_owned() {
             let app = app.clone();
             let memo = Arc::new(ConnectionMemo::default());
@@ -90,11 +102,13 @@ where
                 request.extensions_mut().insert(memo.clone());
                 app.clone().oneshot(request)
             });
-            tokio::spawn(watched(
-                &graceful,
-                http.serve_connection(io, service),
-                permit,
-            ));
+            let (http, handshakes, watcher) =
+                (http.clone(), handshakes.clone(), graceful.watcher());
+            tokio::spawn(async move {
+                if let Some(io) = handshakes.establish(stream).await {
+                    watched(watcher, http.serve_connection(io, service), permit).await;
+                }
+            });
         } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
             refused += 1;
             // Once a second at most: a flood of connections must not become a flood of logs.
@@ -111,37 +125,71 @@ where
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 overloaded.clone().oneshot(request.map(Body::new))
             });
-            tokio::spawn(watched(
-                &graceful,
-                refusing.serve_connection(io, service),
-                permit,
-            ));
+            let (http, handshakes, watcher) =
+                (refusing.clone(), handshakes.clone(), graceful.watcher());
+            tokio::spawn(async move {
+                if let Some(io) = handshakes.establish(stream).await {
+                    watched(watcher, http.serve_connection(io, service), permit).await;
+                }
+            });
         }
         // Else, under a flood, refusing politely would itself be unbounded: the connection is
         // closed as it is dropped.
     }
     drop(listener);
+    // Handshakes under way end now; their connections were never served.
+    handshakes.closing.cancel();
     graceful.shutdown().await;
     Ok(())
 }
 
+/// A connection's byte stream: the TCP stream itself, or TLS over it.
+type Io = TokioIo<Either<TcpStream, TlsStream<TcpStream>>>;
+
+/// How an accepted TCP stream becomes a stream to serve HTTP on.
+struct Handshakes {
+    /// `None`: plain HTTP.
+    tls: Option<TlsAcceptor>,
+    /// How long a TLS handshake may take.
+    timeout: Duration,
+    /// Cancelled on shutdown: handshakes under way are abandoned.
+    closing: CancellationToken,
+}
+
+impl Handshakes {
+    /// The stream to serve, or `None` when the TLS handshake failed, took too long, or the service
+    /// is shutting down (the connection is closed as it is dropped).
+    async fn establish(&self, stream: TcpStream) -> Option<Io> {
+        let Some(tls) = &self.tls else {
+            return Some(TokioIo::new(Either::Left(stream)));
+        };
+        tokio::select! {
+            () = self.closing.cancelled() => None,
+            handshake = tokio::time::timeout(self.timeout, tls.accept(stream)) => match handshake {
+                Ok(Ok(stream)) => Some(TokioIo::new(Either::Right(stream))),
+                Ok(Err(err)) => {
+                    tracing::debug!(error = %err, "TLS handshake failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    None
+                }
+            },
+        }
+    }
+}
+
 /// The connection, shut down gracefully with the others, holding its permit until it ends.
-fn watched<C>(
-    graceful: &GracefulShutdown,
-    connection: C,
-    permit: OwnedSemaphorePermit,
-) -> impl Future<Output = ()> + Send + 'static
+async fn watched<C>(watcher: Watcher, connection: C, permit: OwnedSemaphorePermit)
 where
     C: hyper_util::server::graceful::GracefulConnection + Send + 'static,
     C::Error: std::fmt::Display,
 {
-    let connection = graceful.watch(connection);
-    async move {
-        if let Err(err) = connection.await {
-            tracing::debug!(error = %err, "connection ended with an error");
-        }
-        drop(permit);
+    if let Err(err) = watcher.watch(connection).await {
+        tracing::debug!(error = %err, "connection ended with an error");
     }
+    drop(permit);
 }
 
 /// A failed `accept`: the connection's own trouble is skipped; running out of file descriptors (or

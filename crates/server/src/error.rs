@@ -216,8 +216,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// Logs the internal cause, if there is one: once, where the error is answered.
+    pub(crate) fn log_cause(&self) {
         match &self.cause {
             Some(cause) if self.status == StatusCode::SERVICE_UNAVAILABLE => {
                 tracing::warn!(error = %cause, "request failed: the database is unavailable");
@@ -225,6 +226,12 @@ impl IntoResponse for ApiError {
             Some(cause) => tracing::error!(error = %cause, "request failed"),
             None => {}
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log_cause();
         let mut response = reply(self.status, self.fault);
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {

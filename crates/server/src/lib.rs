@@ -14,8 +14,10 @@
 //! - `janitor`: purges expired idempotency records in the background.
 //! - [`dev`]: development tokens and the demo fixture.
 //! - [`admin`]: the administration API, off unless an admin token is configured.
+//! - `dashboard`: the operator's web pages under `/admin/`, on with the admin API.
 //! - [`ops`]: fault injection, the request journal, throttling and metrics.
 //! - [`idp`]: the built-in identity provider (client credentials, OIDC discovery, JWKS), off by default.
+//! - [`tls`]: HTTPS, off unless a certificate and key are configured.
 //!
 //! # Start-up
 //!
@@ -42,6 +44,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 mod connections;
+mod dashboard;
 pub mod dev;
 pub mod error;
 pub mod idp;
@@ -52,6 +55,7 @@ pub mod ops;
 mod paging;
 mod render;
 mod routes;
+pub mod tls;
 pub mod wire;
 pub mod worker;
 
@@ -64,6 +68,7 @@ use ops::journal::Journal;
 use ops::metrics::Metrics;
 use ops::throttle::Throttle;
 pub use routes::body::parse as parse_request_body;
+pub use tls::{Tls, TlsError};
 pub use worker::Worker;
 
 /// Shared state of the request handlers; cheap to clone.
@@ -88,6 +93,7 @@ struct StateInner {
     limits: config::Limits,
     paging: paging::Paging,
     cart_lifetime: std::time::Duration,
+    dashboard: dashboard::Sessions,
 }
 
 impl AppState {
@@ -198,6 +204,7 @@ pub enum StartError {
 #[derive(Debug, Clone)]
 pub struct App {
     state: AppState,
+    tls: Option<Tls>,
 }
 
 impl App {
@@ -248,8 +255,10 @@ impl App {
                     limits: config.limits,
                     paging,
                     cart_lifetime: config.cart_lifetime,
+                    dashboard: dashboard::Sessions::new(config.tls.is_some()),
                 }),
             },
+            tls: config.tls,
         })
     }
 
@@ -277,7 +286,7 @@ impl App {
             .route("/openapi.json", axum::routing::get(openapi::serve))
             .route("/metrics", axum::routing::get(serve_metrics));
         if self.state.admin_token().is_some() {
-            routes = routes.merge(admin::router());
+            routes = routes.merge(admin::router()).merge(dashboard::router());
         }
         if let Some(idp) = self.state.identity_provider() {
             routes = routes.merge(idp::router(idp.clone()));
@@ -285,8 +294,9 @@ impl App {
         with_middleware(routes, self.state.clone()).with_state(self.state.clone())
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then stops accepting connections, lets
-    /// in-flight requests finish, and stops the worker (queued registrations stay queued).
+    /// Serves on `listener` (over TLS when [`Config::tls`] is set) until `shutdown` resolves, then
+    /// stops accepting connections, lets in-flight requests finish, and stops the worker (queued
+    /// registrations stay queued).
     ///
     /// # Errors
     ///
@@ -312,6 +322,7 @@ impl App {
             service,
             self.overloaded(),
             self.state.inner.limits,
+            self.tls.as_ref().map(Tls::acceptor),
             shutdown,
         )
         .await;

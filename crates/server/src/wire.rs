@@ -380,9 +380,11 @@ pub(crate) async fn correlate(
             "request served"
         );
     });
-    let operational = ["/admin/", "/metrics", "/healthz", "/readyz"]
-        .iter()
-        .any(|p| path.starts_with(p));
+    // `/admin` is the dashboard's start page (`/admin/` with its trailing slash cut).
+    let operational = path == "/admin"
+        || ["/admin/", "/metrics", "/healthz", "/readyz"]
+            .iter()
+            .any(|p| path.starts_with(p));
     if !operational {
         state
             .metrics()

@@ -140,8 +140,9 @@ pub(super) struct Keys {
     /// Keys that never change (file, identity provider), to rebuild the set on refresh.
     fixed: Vec<(String, JwkSet)>,
     template: Validation,
-    url: Option<String>,
-    client: reqwest::Client,
+    /// The JWKS URL and the client that fetches it; the client exists only when there is a URL
+    /// (building one loads the system's root certificates, which costs start-up time).
+    source: Option<(String, reqwest::Client)>,
     /// The least time between two refreshes.
     refresh_interval: Duration,
     /// When the last refresh started; also serialises refreshes, so that requests arriving
@@ -156,24 +157,29 @@ impl Keys {
         template: Validation,
         refresh_interval: Duration,
     ) -> Result<Self, AuthSetupError> {
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(|source| AuthSetupError::FetchJwks {
-                url: url.clone().unwrap_or_default(),
-                source,
-            })?;
+        let source = match url {
+            Some(url) => {
+                let client = reqwest::Client::builder()
+                    .timeout(FETCH_TIMEOUT)
+                    .build()
+                    .map_err(|source| AuthSetupError::FetchJwks {
+                        url: url.clone(),
+                        source,
+                    })?;
+                Some((url, client))
+            }
+            None => None,
+        };
         let keys = Self {
             current: RwLock::new(Arc::new(KeySet::default())),
             fixed,
             template,
-            url,
-            client,
+            source,
             refresh_interval,
             last_refresh: tokio::sync::Mutex::new(None),
         };
-        let fetched = match &keys.url {
-            Some(url) => Some(keys.fetch(url).await?),
+        let fetched = match &keys.source {
+            Some((url, client)) => Some(Self::fetch(url, client).await?),
             None => None,
         };
         keys.install(fetched.as_ref())?;
@@ -193,7 +199,7 @@ impl Keys {
         for (origin, jwks) in &self.fixed {
             set.add(origin, jwks, &self.template)?;
         }
-        if let (Some(url), Some(jwks)) = (&self.url, fetched) {
+        if let (Some((url, _)), Some(jwks)) = (&self.source, fetched) {
             set.add(url, jwks, &self.template)?;
         }
         match self.current.write() {
@@ -203,13 +209,12 @@ impl Keys {
         Ok(())
     }
 
-    async fn fetch(&self, url: &str) -> Result<JwkSet, AuthSetupError> {
+    async fn fetch(url: &str, client: &reqwest::Client) -> Result<JwkSet, AuthSetupError> {
         let fetch = |source| AuthSetupError::FetchJwks {
             url: url.to_owned(),
             source,
         };
-        let text = self
-            .client
+        let text = client
             .get(url)
             .send()
             .await
@@ -231,7 +236,8 @@ impl Keys {
         if let Some(found) = self.current().find(Some(kid)) {
             return Some(found);
         }
-        let url = self.url.as_deref()?;
+        let (url, client) = self.source.as_ref()?;
+        let url = url.as_str();
         let mut last = self.last_refresh.lock().await;
         // A refresh may have happened while this request waited.
         if let Some(found) = self.current().find(Some(kid)) {
@@ -242,8 +248,7 @@ impl Keys {
             return None;
         }
         *last = Some(now);
-        match self
-            .fetch(url)
+        match Self::fetch(url, client)
             .await
             .and_then(|jwks| self.install(Some(&jwks)))
         {
