@@ -1,6 +1,9 @@
-//! The load generator: `connections` keep-alive HTTP/1.1 connections, each sending its next request
-//! as soon as the previous answer is read (closed loop), for a warm-up and then a measured window.
-//! Latencies go into an HDR histogram (microseconds).
+//! The project's own load generator, a second opinion beside wrk (`--load-generator own`):
+//! `connections` keep-alive HTTP/1.1 connections, each sending its next request as soon as the
+//! previous answer is read (closed loop), for a warm-up and then a measured window. Latencies go
+//! into an HDR histogram (microseconds). Unlike wrk it busy-polls its core (see [`run`]), so it
+//! shows what the service does without the client's wake-ups; the targets are judged on wrk's
+//! figures.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,15 +12,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 
-/// One request to send: method, path and query, and headers.
+/// One request to send: method, path and query, headers and body (JSON when not empty).
 pub struct Call {
     pub method: Method,
     pub path: String,
     pub headers: Vec<(&'static str, String)>,
+    pub body: String,
 }
 
 /// Makes the `n`-th request of a run (n counts from 0 across all connections).
@@ -29,6 +33,8 @@ pub struct Load {
     pub warmup: Duration,
     pub duration: Duration,
     pub make: MakeCall,
+    /// The number of the first request (requests are numbered on from it).
+    pub base: u64,
     /// The statuses that count as success.
     pub expect: &'static [u16],
 }
@@ -41,21 +47,24 @@ pub struct Measured {
     pub first_unexpected: Option<String>,
     pub elapsed: Duration,
     pub latency: Histogram<u64>,
-    /// Requests sent in all, warm-up included.
+    /// The number after the last request made (warm-up included).
     pub sent: u64,
 }
 
 impl Measured {
-    pub fn per_second(&self) -> f64 {
-        self.requests as f64 / self.elapsed.as_secs_f64()
-    }
-
-    pub fn p50_ms(&self) -> f64 {
-        self.latency.value_at_quantile(0.50) as f64 / 1000.0
-    }
-
-    pub fn p99_ms(&self) -> f64 {
-        self.latency.value_at_quantile(0.99) as f64 / 1000.0
+    /// The figures in the form wrk's are read in.
+    pub fn outcome(&self) -> crate::wrk::Outcome {
+        crate::wrk::Outcome {
+            requests: self.requests,
+            duration: self.elapsed,
+            p50_us: self.latency.value_at_quantile(0.50),
+            p99_us: self.latency.value_at_quantile(0.99),
+            unexpected: Some(self.unexpected),
+            first_unexpected: self.first_unexpected.clone().unwrap_or_default(),
+            next: self.sent,
+            command: "the benchmark's own load generator (bench/src/load.rs)".into(),
+            ..crate::wrk::Outcome::default()
+        }
     }
 }
 
@@ -76,9 +85,10 @@ pub async fn run(addr: SocketAddr, load: &Load) -> Result<Measured, String> {
     for _ in 0..load.connections {
         let make = load.make.clone();
         let counter = counter.clone();
+        let base = load.base;
         let expect = load.expect;
         tasks.push(tokio::spawn(async move {
-            connection(addr, make, counter, expect, measure_from, until).await
+            connection(addr, make, counter, base, expect, measure_from, until).await
         }));
     }
     // The generator never sleeps while it runs: a sleeping generator makes every answer pay for
@@ -105,7 +115,7 @@ pub async fn run(addr: SocketAddr, load: &Load) -> Result<Measured, String> {
         first_unexpected,
         elapsed: load.duration,
         latency,
-        sent: counter.load(Ordering::Relaxed),
+        sent: load.base + counter.load(Ordering::Relaxed),
     })
 }
 
@@ -119,6 +129,7 @@ async fn connection(
     addr: SocketAddr,
     make: MakeCall,
     counter: Arc<AtomicU64>,
+    base: u64,
     expect: &'static [u16],
     measure_from: Instant,
     until: Instant,
@@ -143,7 +154,7 @@ async fn connection(
         if now >= until {
             return Ok(result);
         }
-        let call = make(counter.fetch_add(1, Ordering::Relaxed));
+        let call = make(base + counter.fetch_add(1, Ordering::Relaxed));
         let mut request = Request::builder()
             .method(call.method)
             .uri(&call.path)
@@ -151,8 +162,11 @@ async fn connection(
         for (name, value) in &call.headers {
             request = request.header(*name, value);
         }
+        if !call.body.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
         let request = request
-            .body(Empty::<Bytes>::new())
+            .body(Full::new(Bytes::from(call.body)))
             .map_err(|e| e.to_string())?;
         sender.ready().await.map_err(|e| e.to_string())?;
         let sent = Instant::now();

@@ -1,9 +1,13 @@
-//! `bench`: the service under load, beside its ceilings, on this machine. Run it with `bench/run`,
-//! which builds everything in release mode and pins this load generator to one core while the
-//! servers get the other.
+//! `bench`: the service under load, beside its ceilings, on this machine, measured as a user would
+//! measure it: with wrk. Run it with `bench/run`, which builds everything in release mode and pins
+//! the benchmark (and so wrk and pgbench) to core 1 while the servers get core 0.
 //!
-//! Writes `docs/benchmarks.md` (or `--output`) with every figure, the targets they are held to, the
-//! commands and the machine.
+//! - `scenario`: what each load run sends, as wrk's Lua (and the own generator's requests);
+//! - `wrk`: writes the scripts, runs wrk, reads what the scripts report;
+//! - `load`: the project's own load generator, a second opinion (`--load-generator own`);
+//! - `ceiling`, `pgbench`: the ceilings (a bare axum server, one fsync per write, pgbench);
+//! - `population`: the seeded databases; `process`: the servers under test;
+//! - `report`: the figures, the targets, `docs/benchmarks.md` (or `--output`).
 
 #![allow(clippy::cast_precision_loss, reason = "rates and ratios of counts")]
 #![allow(
@@ -13,23 +17,26 @@
 
 mod ceiling;
 mod load;
+mod pgbench;
 mod population;
 mod process;
 mod report;
+mod scenario;
+mod wrk;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use clap::{Parser, Subcommand};
-use hyper::Method;
+use clap::{Parser, Subcommand, ValueEnum};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sqlx::Connection as _;
 
-use crate::load::{Call, Load, Measured};
-use crate::report::{Backend, Report, Run};
+use crate::load::{Call, Load};
+use crate::population::{Guids, Population};
+use crate::report::{Backend, Database, Entry, Pop, Provisioning, Report, Run, names};
+use crate::scenario::{Scenario, SubscriptionPost};
 
 #[derive(Debug, Parser)]
 #[command(name = "bench")]
@@ -41,17 +48,26 @@ struct Args {
     #[arg(long, default_value = "target/release/partner-center")]
     service: PathBuf,
 
-    /// The measured window of each load run.
+    /// The measured run of each scenario (whole seconds for wrk).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
 
-    /// The warm-up before each measured window.
+    /// The warm-up run before each measured run (0s: none).
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     warmup: Duration,
 
-    /// Concurrent connections.
+    /// Concurrent connections (and pgbench clients).
     #[arg(long, default_value_t = 64)]
     connections: usize,
+
+    /// What drives the load: wrk (the targets are judged on its figures) or the benchmark's own
+    /// busy-polling generator (a second opinion; it cannot chain a cart's checkout to its creation).
+    #[arg(long, value_enum, default_value_t = Generator::Wrk)]
+    load_generator: Generator,
+
+    /// wrk's threads (`-t`), all on the load core.
+    #[arg(long, default_value_t = 1)]
+    wrk_threads: usize,
 
     /// The large population.
     #[arg(long, default_value_t = 1_000_000)]
@@ -65,7 +81,17 @@ struct Args {
     #[arg(long, default_value_t = 100_000)]
     large_customer: u64,
 
-    /// A PostgreSQL server to create a database in (`postgres://...`); `none` to skip PostgreSQL.
+    /// Customers of the buying partner, one purchase each: half for the carts, half for the direct
+    /// orders (a run that goes round its half makes a second purchase, still within the sandbox
+    /// limits; a third is refused).
+    #[arg(long, default_value_t = 200_000)]
+    buyers: u64,
+
+    /// How many paths the GET scenarios draw (spread over the population) and go round.
+    #[arg(long, default_value_t = 100_000)]
+    paths: u64,
+
+    /// A PostgreSQL server to create databases in (`postgres://...`); `none` to skip PostgreSQL.
     #[arg(
         long,
         env = "PC_BENCH_POSTGRES_URL",
@@ -73,22 +99,41 @@ struct Args {
     )]
     postgres: String,
 
-    /// The core the servers run on (the load generator should run on another); `none` for no pinning.
+    /// The core the servers run on; `none` for no pinning.
     #[arg(long, default_value = "0")]
     server_core: String,
+
+    /// The core wrk and pgbench run on; `none` for no pinning.
+    #[arg(long, default_value = "1")]
+    load_core: String,
 
     /// Where the results go.
     #[arg(long, default_value = "docs/benchmarks.md")]
     output: PathBuf,
 
-    /// Where databases and keys are kept during the run.
+    /// Where databases, keys and wrk scripts are kept during the run.
     #[arg(long, default_value = "target/bench")]
     work_dir: PathBuf,
 
-    /// Run only the service's load runs whose name contains this (e.g. `POST registrations`), to
-    /// profile one; the report is then partial.
+    /// Run only the scenarios whose name contains this (e.g. `POST registrations`, `checkout`,
+    /// `order provisioning`), to profile one; the report is then partial.
     #[arg(long)]
     only: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Generator {
+    Wrk,
+    Own,
+}
+
+impl Generator {
+    const fn label(self) -> &'static str {
+        match self {
+            Self::Wrk => "wrk",
+            Self::Own => "own",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +148,9 @@ enum Internal {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The name of the order provisioning measurement (for `--only`).
+const PROVISIONING: &str = "order provisioning";
+
 fn main() -> Result<(), Error> {
     let args = Args::parse();
     if let Some(Internal::CeilingServer { listen }) = &args.command {
@@ -111,129 +159,213 @@ fn main() -> Result<(), Error> {
             .build()?;
         return Ok(runtime.block_on(ceiling::serve(listen))?);
     }
-    // The load generator: one thread (the script pins it to its own core).
+    // One thread: it mostly waits for wrk (or, with `--load-generator own`, is the generator).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(bench(args))
 }
 
-/// Signing keys and a token of the benchmark's partner.
+/// The signing key of the benchmark's tokens, and the JWKS file the service trusts.
 struct Credentials {
     jwks_file: PathBuf,
-    token: String,
+    key: EncodingKey,
 }
 
-fn credentials(dir: &Path) -> Result<Credentials, Error> {
-    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-        .map_err(|e| e.to_string())?;
-    let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair)
-        .map_err(|e| e.to_string())?;
-    let key = EncodingKey::from_rsa_pem(
-        pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec())).as_bytes(),
-    )?;
-    let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256)?;
-    jwk.common.key_id = Some("bench".into());
-    let jwks_file = dir.join("jwks.json");
-    std::fs::write(&jwks_file, serde_json::to_vec(&JwkSet { keys: vec![jwk] })?)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let claims = serde_json::json!({
-        "aud": "https://api.partnercenter.microsoft.com",
-        "iss": format!("https://sts.windows.net/{}/", population::PARTNER),
-        "tid": population::PARTNER,
-        "idtyp": "app",
-        "appid": "0be0be0b-0000-4000-8000-000000000001",
-        "iat": now,
-        "nbf": now - 10,
-        "exp": now + 4 * 3600,
-    });
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("bench".into());
-    Ok(Credentials {
-        jwks_file,
-        token: jsonwebtoken::encode(&header, &claims, &key)?,
+impl Credentials {
+    fn new(dir: &Path) -> Result<Self, Error> {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .map_err(|e| e.to_string())?;
+        let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair)
+            .map_err(|e| e.to_string())?;
+        let key = EncodingKey::from_rsa_pem(
+            pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec())).as_bytes(),
+        )?;
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256)?;
+        jwk.common.key_id = Some("bench".into());
+        let jwks_file = dir.join("jwks.json");
+        std::fs::write(&jwks_file, serde_json::to_vec(&JwkSet { keys: vec![jwk] })?)?;
+        Ok(Self { jwks_file, key })
+    }
+
+    /// `Bearer TOKEN`: an App-only token of `partner`, good for four hours.
+    fn bearer(&self, partner: &str) -> Result<String, Error> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let claims = serde_json::json!({
+            "aud": "https://api.partnercenter.microsoft.com",
+            "iss": format!("https://sts.windows.net/{partner}/"),
+            "tid": partner,
+            "idtyp": "app",
+            "appid": "0be0be0b-0000-4000-8000-000000000001",
+            "iat": now,
+            "nbf": now - 10,
+            "exp": now + 4 * 3600,
+        });
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("bench".into());
+        Ok(format!(
+            "Bearer {}",
+            jsonwebtoken::encode(&header, &claims, &self.key)?
+        ))
+    }
+}
+
+fn core(value: &str) -> Result<Option<usize>, Error> {
+    Ok(match value {
+        "none" => None,
+        core => Some(core.parse()?),
     })
-}
-
-/// A pseudo-random, well-spread index for request `n` (SplitMix64).
-fn spread(n: u64) -> u64 {
-    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 struct Bench {
     args: Args,
     credentials: Credentials,
+    /// `Bearer ...` of the benchmark's partner and of the buying partner.
+    bearer: String,
+    buyer_bearer: String,
     core: Option<usize>,
+    wrk: wrk::Wrk,
 }
 
 impl Bench {
-    fn load(
-        &self,
-        make: impl Fn(u64) -> Call + Send + Sync + 'static,
-        expect: &'static [u16],
-    ) -> Load {
-        Load {
-            connections: self.args.connections,
-            warmup: self.args.warmup,
-            duration: self.args.duration,
-            make: Arc::new(make),
-            expect,
-        }
-    }
-
-    fn bearer(&self) -> String {
-        format!("Bearer {}", self.credentials.token)
-    }
-
-    /// Measures `load` against `server` and records it, unless `--only` leaves it out.
-    async fn record(
-        &self,
-        report: &mut Report,
-        label: &str,
-        size: u64,
-        name: &str,
-        server: &process::Server,
-        load: &Load,
-    ) -> Result<(), Error> {
-        if self
-            .args
+    fn wants(&self, name: &str) -> bool {
+        self.args
             .only
             .as_deref()
             .is_none_or(|only| name.contains(only))
+    }
+
+    /// Measures `scenario` against `server` and records it, unless `--only` leaves it out.
+    async fn record(
+        &self,
+        report: &mut Report,
+        backend: &str,
+        pop: Pop,
+        scenario: &Scenario,
+        server: &process::Server,
+    ) -> Result<(), Error> {
+        let prefix = format!(
+            "{}-{}-{}",
+            backend.to_lowercase(),
+            pop.size,
+            pop.shape.split_whitespace().next().unwrap_or_default()
+        );
+        if self.wants(&scenario.name)
+            && let Some(run) = self.measure(&prefix, report, scenario, server).await?
         {
-            let run = self.measure(name, server, load).await?;
-            report.runs.push((label.to_owned(), size, run));
+            report.runs.push(Entry {
+                backend: backend.to_owned(),
+                pop,
+                run,
+            });
         }
         Ok(())
     }
 
-    /// Measures `load` against `server`, with the server's CPU time over the whole run.
+    /// Measures `scenario` against `server`: a warm-up run, then the measured one, with the
+    /// server's CPU time over the measured one.
+    /// Its scripts are named `PREFIX-SLUG.lua`.
     async fn measure(
         &self,
-        name: &str,
+        prefix: &str,
+        report: &mut Report,
+        scenario: &Scenario,
         server: &process::Server,
-        load: &Load,
-    ) -> Result<Run, Error> {
-        let cpu_before = server.cpu()?;
-        let measured: Measured = load::run(server.addr, load).await?;
-        let cpu = server.cpu()?.saturating_sub(cpu_before);
-        let run = Run::new(name, &measured, cpu);
-        eprintln!("  {run}");
-        if measured.unexpected > 0 {
-            eprintln!(
-                "    {} unexpected answers, e.g. {}",
-                measured.unexpected,
-                measured.first_unexpected.as_deref().unwrap_or("")
-            );
-        }
-        Ok(run)
+    ) -> Result<Option<Run>, Error> {
+        self.measure_with(&self.wrk, prefix, report, scenario, server)
+            .await
     }
 
-    async fn service(&self, database: &str) -> Result<process::Server, Error> {
-        let args: Vec<String> = [
+    /// [`Self::measure`] with `wrk` run so.
+    async fn measure_with(
+        &self,
+        wrk: &wrk::Wrk,
+        prefix: &str,
+        report: &mut Report,
+        scenario: &Scenario,
+        server: &process::Server,
+    ) -> Result<Option<Run>, Error> {
+        let slug = format!("{prefix}-{}", scenario.slug);
+        let (outcome, cpu) = match self.args.load_generator {
+            Generator::Wrk => {
+                let checked = wrk.write(
+                    &slug,
+                    &scenario.name,
+                    &scenario.script,
+                    &scenario.bearer,
+                    true,
+                )?;
+                let measured = if scenario.check_measured {
+                    checked.clone()
+                } else {
+                    wrk.write(
+                        &slug,
+                        &scenario.name,
+                        &scenario.script,
+                        &scenario.bearer,
+                        false,
+                    )?
+                };
+                let mut base = 0;
+                if !self.args.warmup.is_zero() {
+                    let warm = wrk
+                        .run(&checked, server.addr, self.args.warmup, 0, true)
+                        .await?;
+                    let wrong =
+                        warm.unexpected.unwrap_or(0) + warm.status_errors + warm.socket_errors;
+                    if wrong > 0 {
+                        let note = format!(
+                            "{}: the warm-up had {wrong} wrong answers of {}, e.g. {}",
+                            scenario.name, warm.requests, warm.first_unexpected
+                        );
+                        eprintln!("    {note}");
+                        report.notes.push(note);
+                    }
+                    base = warm.next;
+                }
+                let cpu_before = server.cpu()?;
+                let outcome = wrk
+                    .run(
+                        &measured,
+                        server.addr,
+                        self.args.duration,
+                        base,
+                        scenario.check_measured,
+                    )
+                    .await?;
+                (outcome, server.cpu()?.saturating_sub(cpu_before))
+            }
+            Generator::Own => {
+                let Some((make, expect)) = &scenario.own else {
+                    eprintln!(
+                        "  {}: skipped (the own generator cannot drive it)",
+                        scenario.name
+                    );
+                    return Ok(None);
+                };
+                let load = Load {
+                    connections: self.args.connections,
+                    warmup: self.args.warmup,
+                    duration: self.args.duration,
+                    make: make.clone(),
+                    base: 0,
+                    expect,
+                };
+                let cpu_before = server.cpu()?;
+                let measured = load::run(server.addr, &load).await?;
+                (measured.outcome(), server.cpu()?.saturating_sub(cpu_before))
+            }
+        };
+        let run = Run::new(&scenario.name, &outcome, cpu, scenario.counts);
+        eprintln!("  {run}");
+        if run.errors() > 0 && !run.first_unexpected.is_empty() {
+            eprintln!("    e.g. {}", run.first_unexpected);
+        }
+        Ok(Some(run))
+    }
+
+    async fn service(&self, database: &str, extra: &[&str]) -> Result<process::Server, Error> {
+        let mut args: Vec<String> = [
             "serve",
             "--listen",
             "127.0.0.1:0",
@@ -247,6 +379,10 @@ impl Bench {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+        if !extra.contains(&"--order-provisioning-delay") {
+            args.extend(["--order-provisioning-delay".into(), "manual".into()]);
+        }
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
         let mut command =
             process::pinned(self.core, &self.args.service.display().to_string(), &args);
         command.env(
@@ -256,25 +392,30 @@ impl Bench {
         Ok(process::start(command, "/readyz").await?)
     }
 
-    /// A migrated database of `size` subscriptions (and the large customer's, if `large_customer`,
-    /// and `empty` customers without any): its URL.
-    async fn database(
-        &self,
-        backend: &Backend,
-        size: u64,
-        large_customer: u64,
-        empty: u64,
-    ) -> Result<String, Error> {
+    /// A migrated database of `population`: its URL.
+    async fn database(&self, backend: &Backend, population: &Population) -> Result<String, Error> {
+        let tag = if population.buyers > 0 {
+            format!("buyers-{}", population.buyers)
+        } else {
+            format!(
+                "{}-{}",
+                population.subscriptions,
+                match population.guids {
+                    Guids::Patterned => "patterned",
+                    Guids::Random => "random",
+                }
+            )
+        };
         let url = match backend {
             Backend::Sqlite => {
-                let file = self.args.work_dir.join(format!("sqlite-{size}.db"));
+                let file = self.args.work_dir.join(format!("sqlite-{tag}.db"));
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
                 }
                 format!("sqlite://{}", file.display())
             }
             Backend::Postgres(server) => {
-                let name = format!("pc_bench_{size}_{}", std::process::id());
+                let name = format!("pc_bench_{}_{}", tag.replace('-', "_"), std::process::id());
                 let mut admin = sqlx::PgConnection::connect(server).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "drop database if exists {name} with (force)"
@@ -301,10 +442,10 @@ impl Bench {
             )
             .into());
         }
-        let started = std::time::Instant::now();
-        population::seed(&url, size, large_customer, empty).await?;
+        let started = Instant::now();
+        population::seed(&url, population).await?;
         eprintln!(
-            "  seeded {size} subscriptions (and {large_customer} of one customer) in {:.1} s",
+            "  seeded {population:?} in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         Ok(url)
@@ -324,276 +465,365 @@ impl Bench {
         }
     }
 
+    /// Seeds `population`, starts the service on it and records its ready-after-start.
+    async fn open(
+        &self,
+        backend: &Backend,
+        population: &Population,
+        pop: Pop,
+        report: &mut Report,
+    ) -> Result<(String, process::Server), Error> {
+        eprintln!("{}, {pop}", backend.label());
+        let url = self.database(backend, population).await?;
+        let server = self.service(&url, &[]).await?;
+        report.databases.push(Database {
+            backend: backend.label(),
+            pop,
+            startup: server.startup,
+            peak_rss: None,
+        });
+        Ok((url, server))
+    }
+
+    /// Records the service's peak RSS and stops it.
+    async fn close(&self, report: &mut Report, server: process::Server) -> Result<(), Error> {
+        let peak = server.peak_rss()?;
+        if let Some(db) = report.databases.last_mut() {
+            db.peak_rss = Some(peak);
+        }
+        server.stop().await;
+        Ok(())
+    }
+
     /// Every figure of one backend.
     async fn backend(&self, backend: &Backend, report: &mut Report) -> Result<(), Error> {
         let label = backend.label();
-        eprintln!("{label}, {} subscriptions", self.args.small);
-        let url = self.database(backend, self.args.small, 0, 0).await?;
-        let server = self.service(&url).await?;
-        report
-            .startup
-            .push((label.clone(), self.args.small, server.startup));
-        let small = self.args.small;
-        let bearer = self.bearer();
-        let get = self.load(
-            move |n| Call {
-                method: Method::GET,
-                path: population::path(spread(n) % small, "registrationstatus"),
-                headers: vec![("authorization", bearer.clone())],
-            },
-            &[200],
-        );
-        self.record(
-            report,
-            &label,
-            small,
-            "GET registrationstatus",
-            &server,
-            &get,
-        )
-        .await?;
-        report
-            .peak_rss
-            .push((label.clone(), small, server.peak_rss()?));
-        server.stop().await;
-        self.drop_database(backend, &url).await;
+        let (small, large, paths) = (self.args.small, self.args.large, self.args.paths);
 
-        let large = self.args.large;
-        eprintln!("{label}, {large} subscriptions");
-        let url = self
-            .database(
-                backend,
-                large,
-                self.args.large_customer,
-                population::EMPTY_CUSTOMERS,
-            )
-            .await?;
-        let server = self.service(&url).await?;
-        report.startup.push((label.clone(), large, server.startup));
-        let bearer = self.bearer();
-        let get = self.load(
-            move |n| Call {
-                method: Method::GET,
-                path: population::path(spread(n) % large, "registrationstatus"),
-                headers: vec![("authorization", bearer.clone())],
-            },
-            &[200],
+        if self.wants(names::GET) {
+            let population = Population::of(small, Guids::Patterned);
+            let pop = Pop {
+                size: small,
+                shape: Guids::Patterned.label(),
+            };
+            let (url, server) = self.open(backend, &population, pop, report).await?;
+            let get = scenario::get_paths(
+                names::GET,
+                scenario::population_paths(paths, small, Guids::Patterned),
+                &self.bearer,
+            );
+            self.record(report, &label, pop, &get, &server).await?;
+            self.close(report, server).await?;
+            self.drop_database(backend, &url).await;
+        }
+
+        let large_names = [
+            names::GET.to_owned(),
+            names::one_customer(population::PER_CUSTOMER),
+            names::one_customer(self.args.large_customer),
+            names::CUSTOMERS_PAGE.to_owned(),
+            names::REGISTER.to_owned(),
+            names::ACTIVATE.to_owned(),
+            names::REPLAY.to_owned(),
+        ];
+        if large_names.iter().any(|n| self.wants(n)) {
+            self.large_patterned(backend, report).await?;
+        }
+
+        if self.wants(names::GET_RANDOM) {
+            let population = Population::of(large, Guids::Random);
+            let pop = Pop {
+                size: large,
+                shape: Guids::Random.label(),
+            };
+            let (url, server) = self.open(backend, &population, pop, report).await?;
+            let get = scenario::get_paths(
+                names::GET_RANDOM,
+                scenario::population_paths(paths, large, Guids::Random),
+                &self.bearer,
+            );
+            self.record(report, &label, pop, &get, &server).await?;
+            self.close(report, server).await?;
+            self.drop_database(backend, &url).await;
+        }
+
+        if [names::CARTS, names::ORDERS, PROVISIONING]
+            .iter()
+            .any(|n| self.wants(n))
+        {
+            self.purchases(backend, report).await?;
+        }
+        Ok(())
+    }
+
+    /// The large population, patterned: its GETs, the customers list, and the POSTs on its
+    /// subscriptions.
+    async fn large_patterned(&self, backend: &Backend, report: &mut Report) -> Result<(), Error> {
+        let label = backend.label();
+        let (large, paths) = (self.args.large, self.args.paths);
+        let population = Population {
+            large_customer: self.args.large_customer,
+            empty: population::EMPTY_CUSTOMERS,
+            ..Population::of(large, Guids::Patterned)
+        };
+        let pop = Pop {
+            size: large,
+            shape: Guids::Patterned.label(),
+        };
+        let (url, server) = self.open(backend, &population, pop, report).await?;
+        let bearer = &self.bearer;
+
+        let get = scenario::get_paths(
+            names::GET,
+            scenario::population_paths(paths, large, Guids::Patterned),
+            bearer,
         );
-        self.record(
-            report,
-            &label,
-            large,
-            "GET registrationstatus",
-            &server,
-            &get,
-        )
-        .await?;
+        self.record(report, &label, pop, &get, &server).await?;
 
         // One customer at a time: an ordinary one, then the large one, in the same run.
-        let bearer = self.bearer();
-        let one_customer = self.load(
-            move |n| Call {
-                method: Method::GET,
-                path: population::path(spread(n) % population::PER_CUSTOMER, "registrationstatus"),
-                headers: vec![("authorization", bearer.clone())],
-            },
-            &[200],
+        let ordinary = scenario::get_paths(
+            &names::one_customer(population::PER_CUSTOMER),
+            scenario::status_paths(paths, population::PER_CUSTOMER, |n| {
+                population::path(n, "registrationstatus")
+            }),
+            bearer,
         );
-        self.record(
-            report,
-            &label,
-            large,
-            &format!(
-                "GET registrationstatus, one customer of {}",
-                population::PER_CUSTOMER
-            ),
-            &server,
-            &one_customer,
-        )
-        .await?;
+        self.record(report, &label, pop, &ordinary, &server).await?;
         let large_customer = self.args.large_customer;
         if large_customer > 0 {
-            let bearer = self.bearer();
-            let on_large = self.load(
-                move |n| Call {
-                    method: Method::GET,
-                    path: population::large_path(spread(n) % large_customer, "registrationstatus"),
-                    headers: vec![("authorization", bearer.clone())],
-                },
-                &[200],
+            let on_large = scenario::get_paths(
+                &names::one_customer(large_customer),
+                scenario::status_paths(paths, large_customer, |n| {
+                    population::large_path(n, "registrationstatus")
+                }),
+                bearer,
             );
-            self.record(
-                report,
-                &label,
-                large,
-                &format!("GET registrationstatus, one customer of {large_customer}"),
-                &server,
-                &on_large,
-            )
-            .await?;
+            self.record(report, &label, pop, &on_large, &server).await?;
         }
 
         // The customers list: pages of 100 at every position, each with the token the page before
         // gave (gathered by walking the whole list once).
-        let bearer = self.bearer();
-        let tokens = match customer_tokens(server.addr, &bearer).await {
-            Ok(tokens) if !tokens.is_empty() => Arc::new(tokens),
-            // A build without the customers list (an older one, measured for comparison).
-            Ok(_) | Err(_) => Arc::new(Vec::new()),
-        };
-        eprintln!("  {} pages of 100 customers", tokens.len() + 1);
-        let tokens_empty = tokens.is_empty();
-        let pages = self.load(
-            move |n| {
-                let token = &tokens[(spread(n) % tokens.len() as u64) as usize];
-                Call {
-                    method: Method::GET,
-                    path: "/v1/customers?size=100&seekOperation=Next".to_owned(),
-                    headers: vec![
-                        ("authorization", bearer.clone()),
-                        ("ms-continuationtoken", token.clone()),
-                    ],
+        if self.wants(names::CUSTOMERS_PAGE) {
+            match customer_tokens(server.addr, bearer).await {
+                Ok(tokens) if !tokens.is_empty() => {
+                    eprintln!("  {} pages of 100 customers", tokens.len() + 1);
+                    let pages = scenario::customers_pages(names::CUSTOMERS_PAGE, tokens, bearer);
+                    self.record(report, &label, pop, &pages, &server).await?;
                 }
-            },
-            &[200],
-        );
-        if !tokens_empty {
-            self.record(report, &label, large, CUSTOMERS_PAGE, &server, &pages)
-                .await?;
+                // A build without the customers list (an older one, measured for comparison).
+                Ok(_) | Err(_) => eprintln!("  no customers list: skipped"),
+            }
         }
 
         // Each on its own registrable (even) subscription, with its own MS-RequestId. The last
-        // 2,000 subscriptions are kept for the replays.
-        let bearer = self.bearer();
-        let register = self.load(
-            move |n| {
-                let subscription = (2 * n) % (large - 4000);
-                Call {
-                    method: Method::POST,
-                    path: population::path(subscription, "registrations"),
-                    headers: vec![
-                        ("authorization", bearer.clone()),
-                        ("ms-requestid", format!("register-{n}")),
-                    ],
-                }
+        // 4,000 subscriptions are kept for the replays.
+        let usable = large.saturating_sub(4000).max(2);
+        let register = scenario::subscription_post(
+            SubscriptionPost {
+                name: names::REGISTER,
+                action: "registrations",
+                tag: "register",
+                expect: &[202],
+                lua_subscription: format!("(2 * n) % {usable}"),
+                subscription: std::sync::Arc::new(move |n| (2 * n) % usable),
+                replays: 0,
             },
-            &[202],
+            bearer,
         );
-        self.record(
-            report,
-            &label,
-            large,
-            "POST registrations",
-            &server,
-            &register,
-        )
-        .await?;
-
-        let bearer = self.bearer();
-        let activate = self.load(
-            move |n| {
-                let subscription = (2 * n + 1) % (large - 4000);
-                Call {
-                    method: Method::POST,
-                    path: population::path(subscription, "activate"),
-                    headers: vec![
-                        ("authorization", bearer.clone()),
-                        ("ms-requestid", format!("activate-{n}")),
-                    ],
-                }
+        self.record(report, &label, pop, &register, &server).await?;
+        let activate = scenario::subscription_post(
+            SubscriptionPost {
+                name: names::ACTIVATE,
+                action: "activate",
+                tag: "activate",
+                expect: &[200],
+                lua_subscription: format!("(2 * n + 1) % {usable}"),
+                subscription: std::sync::Arc::new(move |n| (2 * n + 1) % usable),
+                replays: 0,
             },
-            &[200],
+            bearer,
         );
-        self.record(report, &label, large, "POST activate", &server, &activate)
-            .await?;
+        self.record(report, &label, pop, &activate, &server).await?;
 
         // Replays: 1,000 registrations made once, then repeated with their MS-RequestId.
-        let replayed = move |k: u64| large - 2 - 2 * (k % 1000);
-        let bearer = self.bearer();
-        let first = Load {
-            connections: 8,
-            warmup: Duration::ZERO,
-            duration: Duration::from_secs(60),
-            make: Arc::new({
-                let bearer = bearer.clone();
-                move |n| Call {
-                    method: Method::POST,
-                    path: population::path(replayed(n), "registrations"),
-                    headers: vec![
-                        ("authorization", bearer.clone()),
-                        ("ms-requestid", format!("replay-{}", n % 1000)),
-                    ],
-                }
-            }),
-            expect: &[202],
-        };
-        if self
-            .args
-            .only
-            .as_deref()
-            .is_none_or(|only| "POST registrations, replayed".contains(only))
-        {
-            prime(server.addr, &first, 1000).await?;
-        }
-        let replay = self.load(
-            move |n| Call {
-                method: Method::POST,
-                path: population::path(replayed(n), "registrations"),
-                headers: vec![
-                    ("authorization", bearer.clone()),
-                    ("ms-requestid", format!("replay-{}", n % 1000)),
-                ],
+        let last = large.saturating_sub(2);
+        let replay = scenario::subscription_post(
+            SubscriptionPost {
+                name: names::REPLAY,
+                action: "registrations",
+                tag: "replay",
+                expect: &[202],
+                lua_subscription: format!("{last} - 2 * (n % 1000)"),
+                subscription: std::sync::Arc::new(move |n| last - 2 * (n % 1000)),
+                replays: 1000,
             },
-            &[202],
+            bearer,
         );
-        self.record(
-            report,
-            &label,
-            large,
-            "POST registrations, replayed",
-            &server,
-            &replay,
-        )
-        .await?;
-        report
-            .peak_rss
-            .push((label.clone(), large, server.peak_rss()?));
-        server.stop().await;
+        if self.wants(names::REPLAY) {
+            if let Some((make, expect)) = &replay.own {
+                prime(server.addr, make, expect, 1000).await?;
+            }
+            self.record(report, &label, pop, &replay, &server).await?;
+        }
+        self.close(report, server).await?;
         self.drop_database(backend, &url).await;
         Ok(())
     }
+
+    /// The buyers: carts created and checked out, direct orders, then the worker provisioning the
+    /// orders they placed.
+    async fn purchases(&self, backend: &Backend, report: &mut Report) -> Result<(), Error> {
+        let label = backend.label();
+        let buyers = self.args.buyers.max(2);
+        let population = Population {
+            buyers,
+            ..Population::of(0, Guids::Patterned)
+        };
+        let pop = Pop {
+            size: buyers,
+            shape: report::BUYERS,
+        };
+        let (url, server) = self.open(backend, &population, pop, report).await?;
+        let half = buyers / 2;
+        let carts = scenario::carts(names::CARTS, 0, half, &self.buyer_bearer);
+        self.record(report, &label, pop, &carts, &server).await?;
+        let orders = scenario::orders(names::ORDERS, half, buyers - half, &self.buyer_bearer);
+        self.record(report, &label, pop, &orders, &server).await?;
+        self.close(report, server).await?;
+        if self.wants(PROVISIONING) {
+            if let Some(provisioning) = self.provisioning(&label, &url).await? {
+                eprintln!(
+                    "  {PROVISIONING}: {} orders in {:.2} s, {:.0} orders/s ({} still pending)",
+                    provisioning.orders,
+                    provisioning.elapsed.as_secs_f64(),
+                    provisioning.per_second(),
+                    provisioning.pending
+                );
+                report.provisioning.push(provisioning);
+            } else {
+                eprintln!("  {PROVISIONING}: no orders queued, skipped");
+            }
+        }
+        self.drop_database(backend, &url).await;
+        Ok(())
+    }
+
+    /// Starts the service again on `url` with `--order-provisioning-delay 0s` and times its worker
+    /// until no order is left to provision.
+    async fn provisioning(&self, label: &str, url: &str) -> Result<Option<Provisioning>, Error> {
+        let mut queue = Queue::open(url).await?;
+        let orders = queue.count("select count(*) from order_jobs").await?;
+        if orders == 0 {
+            return Ok(None);
+        }
+        let spawned = Instant::now();
+        let server = self
+            .service(url, &["--order-provisioning-delay", "0s"])
+            .await?;
+        loop {
+            if queue.count("select count(*) from order_jobs").await? == 0 {
+                break;
+            }
+            if spawned.elapsed() > Duration::from_secs(600) {
+                return Err("the worker did not provision the orders within 10 minutes".into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let elapsed = spawned.elapsed();
+        let startup = server.startup;
+        let pending = queue
+            .count("select count(*) from orders where status = 'pending'")
+            .await?;
+        server.stop().await;
+        queue.close().await;
+        Ok(Some(Provisioning {
+            backend: label.to_owned(),
+            orders,
+            elapsed,
+            startup,
+            pending,
+        }))
+    }
 }
 
-/// The name of the customers-list scenario.
-pub const CUSTOMERS_PAGE: &str = "GET customers, a page of 100 at 10,000 customers";
+/// A connection to a service's database, to watch its order queue (SQLite's WAL lets it read
+/// while the service writes).
+enum Queue {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
 
-/// The continuation token of every page of 100 customers but the first, walking the list once.
-async fn customer_tokens(addr: SocketAddr, bearer: &str) -> Result<Vec<String>, Error> {
+impl Queue {
+    async fn open(url: &str) -> Result<Self, Error> {
+        Ok(if url.starts_with("sqlite:") {
+            Self::Sqlite(sqlx::SqliteConnection::connect(url).await?)
+        } else {
+            Self::Postgres(sqlx::PgConnection::connect(url).await?)
+        })
+    }
+
+    async fn count(&mut self, sql: &'static str) -> Result<u64, Error> {
+        let (count,): (i64,) = match self {
+            Self::Sqlite(conn) => sqlx::query_as(sql).fetch_one(conn).await?,
+            Self::Postgres(conn) => sqlx::query_as(sql).fetch_one(conn).await?,
+        };
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn close(self) {
+        let _ = match self {
+            Self::Sqlite(conn) => conn.close().await,
+            Self::Postgres(conn) => conn.close().await,
+        };
+    }
+}
+
+/// One request on a fresh connection: its status and body.
+async fn send(addr: SocketAddr, call: Call) -> Result<(u16, bytes::Bytes), Error> {
     use http_body_util::BodyExt as _;
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(conn);
+    let mut request = hyper::Request::builder()
+        .method(call.method)
+        .uri(&call.path)
+        .header("host", addr.to_string());
+    for (name, value) in &call.headers {
+        request = request.header(*name, value);
+    }
+    if !call.body.is_empty() {
+        request = request.header("content-type", "application/json");
+    }
+    let response = sender
+        .send_request(request.body(http_body_util::Full::new(bytes::Bytes::from(call.body)))?)
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.into_body().collect().await?.to_bytes()))
+}
+
+/// The continuation token of every page of 100 customers but the first, walking the list once.
+async fn customer_tokens(addr: SocketAddr, bearer: &str) -> Result<Vec<String>, Error> {
     let mut tokens: Vec<String> = Vec::new();
     loop {
-        let mut request = hyper::Request::builder()
-            .uri(if tokens.is_empty() {
-                "/v1/customers?size=100"
-            } else {
+        let mut headers = vec![("authorization", bearer.to_owned())];
+        let path = match tokens.last() {
+            None => "/v1/customers?size=100",
+            Some(token) => {
+                headers.push(("ms-continuationtoken", token.clone()));
                 "/v1/customers?size=100&seekOperation=Next"
-            })
-            .header("host", addr.to_string())
-            .header("authorization", bearer);
-        if let Some(token) = tokens.last() {
-            request = request.header("ms-continuationtoken", token);
+            }
+        };
+        let call = Call {
+            method: hyper::Method::GET,
+            path: path.to_owned(),
+            headers,
+            body: String::new(),
+        };
+        let (status, body) = send(addr, call).await?;
+        if status != 200 {
+            return Err(format!("listing customers: {status}").into());
         }
-        let response = sender
-            .send_request(request.body(http_body_util::Empty::<bytes::Bytes>::new())?)
-            .await?;
-        if response.status() != 200 {
-            return Err(format!("listing customers: {}", response.status()).into());
-        }
-        let body = response.into_body().collect().await?.to_bytes();
         let page: serde_json::Value = serde_json::from_slice(&body)?;
         match page["continuationToken"].as_str() {
             Some(token) => tokens.push(token.to_owned()),
@@ -602,26 +832,124 @@ async fn customer_tokens(addr: SocketAddr, bearer: &str) -> Result<Vec<String>, 
     }
 }
 
-/// Sends the first `count` requests of `load`, one connection at a time.
-async fn prime(addr: SocketAddr, load: &Load, count: u64) -> Result<(), Error> {
+/// Sends requests `0..count` of `make`, one at a time.
+async fn prime(
+    addr: SocketAddr,
+    make: &load::MakeCall,
+    expect: &[u16],
+    count: u64,
+) -> Result<(), Error> {
     for n in 0..count {
-        let call = (load.make)(n);
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
-        let mut request = hyper::Request::builder()
-            .method(call.method)
-            .uri(&call.path)
-            .header("host", addr.to_string());
-        for (name, value) in &call.headers {
-            request = request.header(*name, value);
+        let call = make(n);
+        let path = call.path.clone();
+        let (status, _) = send(addr, call).await?;
+        if !expect.contains(&status) {
+            return Err(format!("priming {path}: {status}").into());
         }
-        let response = sender
-            .send_request(request.body(http_body_util::Empty::<bytes::Bytes>::new())?)
+    }
+    Ok(())
+}
+
+/// The ceilings: one fsync per write, the bare axum server (three ways), pgbench.
+async fn ceilings(bench: &Bench, report: &mut Report) -> Result<(), Error> {
+    eprintln!("ceilings");
+    report.fsync_per_second = tokio::task::spawn_blocking({
+        let dir = bench.args.work_dir.clone();
+        move || ceiling::fsync_writes_per_second(&dir, Duration::from_secs(5))
+    })
+    .await??;
+    eprintln!(
+        "  one writer, write + fsync per record: {:.0} writes/s",
+        report.fsync_per_second
+    );
+    let me = std::env::current_exe()?.display().to_string();
+    let ceiling_server = process::start(
+        process::pinned(
+            bench.core,
+            &me,
+            &[
+                "ceiling-server".into(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+            ],
+        ),
+        "/readyz",
+    )
+    .await?;
+    // The very requests the service's GETs are (the small population's), token included (the
+    // ceiling ignores it): the ceiling is what the same traffic costs a server that does no work.
+    let get = scenario::get_paths(
+        "bare axum, same bytes",
+        scenario::population_paths(bench.args.paths, bench.args.small, Guids::Patterned),
+        &bench.bearer,
+    );
+    report.ceiling = bench
+        .measure("ceiling", report, &get, &ceiling_server)
+        .await?;
+    if bench.args.load_generator == Generator::Wrk {
+        // What the client costs: the same with the other thread count, without checking the
+        // answers, then with one fixed request (no `request()` at all).
+        let threads = if bench.wrk.threads == 1 { 2 } else { 1 };
+        let other = wrk::Wrk {
+            threads,
+            ..bench.wrk.clone()
+        };
+        let other_threads = Scenario {
+            name: format!("bare axum, same bytes, wrk -t{threads}"),
+            slug: format!("bare-axum-t{threads}"),
+            own: None,
+            script: get.script.clone(),
+            bearer: get.bearer.clone(),
+            ..get
+        };
+        report.ceiling_other_threads = bench
+            .measure_with(&other, "ceiling", report, &other_threads, &ceiling_server)
+            .await?
+            .map(|run| (threads, run));
+        let unchecked = Scenario {
+            name: "bare axum, same bytes, answers not checked".into(),
+            slug: "bare-axum-same-bytes".into(),
+            check_measured: false,
+            ..other_threads
+        };
+        report.ceiling_unchecked = bench
+            .measure("ceiling", report, &unchecked, &ceiling_server)
             .await?;
-        if !load.expect.contains(&response.status().as_u16()) {
-            return Err(format!("priming {}: {}", call.path, response.status()).into());
+        let fixed = Scenario {
+            name: "bare axum, same bytes, one fixed request".into(),
+            slug: "bare-axum-one-fixed-request".into(),
+            script: wrk::Script {
+                make: format!(
+                    "wrk.path = {}\nwrk.headers[\"Authorization\"] = bearer",
+                    wrk::lua_string(&population::path(0, "registrationstatus"))
+                ),
+                check: unchecked.script.check.clone(),
+                rows: None,
+                fixed: true,
+            },
+            ..unchecked
+        };
+        report.ceiling_static = bench
+            .measure("ceiling", report, &fixed, &ceiling_server)
+            .await?;
+    }
+    ceiling_server.stop().await;
+
+    if bench.args.postgres != "none" {
+        match pgbench::ceilings(
+            &bench.args.postgres,
+            bench.args.connections,
+            bench.args.warmup,
+            bench.args.duration,
+            bench.wrk.core,
+        )
+        .await
+        {
+            Ok(figures) => report.pgbench = Some(figures),
+            Err(err) => {
+                eprintln!("  pgbench: {err}");
+                report.pgbench_error = Some(err.to_string());
+            }
         }
     }
     Ok(())
@@ -629,68 +957,37 @@ async fn prime(addr: SocketAddr, load: &Load, count: u64) -> Result<(), Error> {
 
 async fn bench(args: Args) -> Result<(), Error> {
     std::fs::create_dir_all(&args.work_dir)?;
-    let core = match args.server_core.as_str() {
-        "none" => None,
-        core => Some(core.parse()?),
-    };
-    if core.is_some()
+    let server_core = core(&args.server_core)?;
+    let load_core = core(&args.load_core)?;
+    if (server_core.is_some() || load_core.is_some())
         && std::process::Command::new("taskset")
             .arg("--version")
             .output()
             .is_err()
     {
-        return Err("taskset is missing (util-linux); run with --server-core none".into());
+        return Err(
+            "taskset is missing (util-linux); run with --server-core none --load-core none".into(),
+        );
     }
-    let credentials = credentials(&args.work_dir)?;
+    let credentials = Credentials::new(&args.work_dir)?;
+    let wrk = wrk::Wrk {
+        core: load_core,
+        threads: args.wrk_threads.max(1),
+        connections: args.connections,
+        dir: args.work_dir.clone(),
+    };
     let bench = Bench {
+        bearer: credentials.bearer(population::PARTNER)?,
+        buyer_bearer: credentials.bearer(population::BUYER)?,
         credentials,
-        core,
+        core: server_core,
+        wrk,
         args,
     };
     let mut report = Report::new(&bench.args);
 
     if bench.args.only.is_none() {
-        eprintln!("ceilings");
-        report.fsync_per_second = tokio::task::spawn_blocking({
-            let dir = bench.args.work_dir.clone();
-            move || ceiling::fsync_writes_per_second(&dir, Duration::from_secs(5))
-        })
-        .await??;
-        eprintln!(
-            "  one writer, write + fsync per record: {:.0} writes/s",
-            report.fsync_per_second
-        );
-        let me = std::env::current_exe()?.display().to_string();
-        let ceiling_server = process::start(
-            process::pinned(
-                core,
-                &me,
-                &[
-                    "ceiling-server".into(),
-                    "--listen".into(),
-                    "127.0.0.1:0".into(),
-                ],
-            ),
-            "/readyz",
-        )
-        .await?;
-        // The very requests the service gets, token included (the ceiling ignores it): the
-        // ceiling is what the same traffic costs a server that does no work.
-        let bearer = bench.bearer();
-        let get = bench.load(
-            move |n| Call {
-                method: Method::GET,
-                path: population::path(spread(n) % 1000, "registrationstatus"),
-                headers: vec![("authorization", bearer.clone())],
-            },
-            &[200],
-        );
-        report.ceiling = Some(
-            bench
-                .measure("bare axum, same bytes", &ceiling_server, &get)
-                .await?,
-        );
-        ceiling_server.stop().await;
+        ceilings(&bench, &mut report).await?;
     }
 
     bench.backend(&Backend::Sqlite, &mut report).await?;

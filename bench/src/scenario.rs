@@ -1,0 +1,358 @@
+//! The scenarios: what each one sends, as wrk's Lua (see `wrk`) and, where its requests depend on
+//! their number alone, as the own load generator's requests too.
+//!
+//! Every request carries the partner's RS256 token. GETs draw their paths (or continuation
+//! tokens) from a table computed here and written beside the script; POSTs compute their paths
+//! from their number, each on a subscription or a customer of its own, with an `MS-RequestId` of
+//! its own.
+
+use std::sync::Arc;
+
+use hyper::Method;
+
+use crate::load::{Call, MakeCall};
+use crate::population::{self, Guids};
+use crate::wrk::{Script, lua_string};
+
+pub struct Scenario {
+    pub name: String,
+    /// The `Authorization` header of its requests.
+    pub bearer: String,
+    /// Its scripts' file name in the work directory.
+    pub slug: String,
+    pub script: Script,
+    /// Whether the measured run checks every answer in wrk's `response()` (the warm-up always
+    /// does): every scenario does; the ceiling is also measured without, to show what it costs.
+    pub check_measured: bool,
+    /// What the script counts beside the requests, when the scenario's figure is that (e.g. the
+    /// checkouts among the requests of a create-then-check-out flow).
+    pub counts: Option<&'static str>,
+    /// The own generator's requests and the statuses it expects (`None`: wrk only).
+    pub own: Option<(MakeCall, &'static [u16])>,
+}
+
+fn slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_owned()
+}
+
+const STATUS_200: &str = "function check(status, body) return status == 200 end";
+
+fn get(bearer: &str, path: String, headers: Vec<(&'static str, String)>) -> Call {
+    let mut all = vec![("authorization", bearer.to_owned())];
+    all.extend(headers);
+    Call {
+        method: Method::GET,
+        path,
+        headers: all,
+        body: String::new(),
+    }
+}
+
+fn post(bearer: &str, path: String, request_id: String, body: String) -> Call {
+    Call {
+        method: Method::POST,
+        path,
+        headers: vec![
+            ("authorization", bearer.to_owned()),
+            ("ms-requestid", request_id),
+        ],
+        body,
+    }
+}
+
+/// GETs of `paths`, in turn (a table of well-spread draws of the population).
+pub fn get_paths(name: &str, paths: Vec<String>, bearer: &str) -> Scenario {
+    let rows = Arc::new(paths);
+    let own_rows = rows.clone();
+    let bearer = bearer.to_owned();
+    Scenario {
+        name: name.to_owned(),
+        bearer: bearer.clone(),
+        slug: slug(name),
+        script: Script {
+            make: "function make() return get(rows[number() % #rows + 1]) end".into(),
+            check: STATUS_200.into(),
+            rows: Some(rows.to_vec()),
+            fixed: false,
+        },
+        check_measured: true,
+        counts: None,
+        own: Some((
+            Arc::new(move |n| {
+                get(
+                    &bearer,
+                    own_rows[(n % own_rows.len() as u64) as usize].clone(),
+                    vec![],
+                )
+            }),
+            &[200],
+        )),
+    }
+}
+
+/// `count` draws of `size` subscriptions' status paths, spread over all of them (SplitMix64).
+pub fn status_paths(count: u64, size: u64, path: impl Fn(u64) -> String) -> Vec<String> {
+    (0..count)
+        .map(|n| path(population::spread(n) % size))
+        .collect()
+}
+
+/// The pages of 100 customers after the first, each asked for with the continuation token the
+/// page before gave.
+pub fn customers_pages(name: &str, tokens: Vec<String>, bearer: &str) -> Scenario {
+    let tokens = Arc::new(tokens);
+    let own_tokens = tokens.clone();
+    let bearer = bearer.to_owned();
+    Scenario {
+        name: name.to_owned(),
+        bearer: bearer.clone(),
+        slug: slug(name),
+        script: Script {
+            make: r#"function make()
+  return get("/v1/customers?size=100&seekOperation=Next",
+             { ["MS-ContinuationToken"] = rows[number() % #rows + 1] })
+end"#
+                .into(),
+            check: STATUS_200.into(),
+            rows: Some(tokens.to_vec()),
+            fixed: false,
+        },
+        check_measured: true,
+        counts: None,
+        own: Some((
+            Arc::new(move |n| {
+                let token = &own_tokens[(population::spread(n) % own_tokens.len() as u64) as usize];
+                get(
+                    &bearer,
+                    "/v1/customers?size=100&seekOperation=Next".into(),
+                    vec![("ms-continuationtoken", token.clone())],
+                )
+            }),
+            &[200],
+        )),
+    }
+}
+
+/// Lua's `path(s, action)`: the path of `action` on patterned subscription `s`.
+fn lua_patterned_path() -> String {
+    format!(
+        r#"local function path(s, action)
+  return string.format("/v1/customers/%s%012d/subscriptions/%s%012d/%s",
+    {}, math.floor(s / {}), {}, s, action)
+end"#,
+        lua_string(population::CUSTOMER_PREFIX),
+        population::PER_CUSTOMER,
+        lua_string(population::SUBSCRIPTION_PREFIX)
+    )
+}
+
+/// A POST of `action` on patterned subscription `subscription(n)` for each number `n`, with the
+/// `MS-RequestId` `tag-n` (or `tag-(n % replays)`, repeating the same `replays` requests).
+pub struct SubscriptionPost {
+    pub name: &'static str,
+    pub action: &'static str,
+    pub tag: &'static str,
+    /// The expected status.
+    pub expect: &'static [u16],
+    /// Subscription of number `n`, as Lua (`n` is the number) and as Rust.
+    pub lua_subscription: String,
+    pub subscription: Arc<dyn Fn(u64) -> u64 + Send + Sync>,
+    /// Repeat the first `replays` requests over and over (0: never repeat).
+    pub replays: u64,
+}
+
+pub fn subscription_post(post_: SubscriptionPost, bearer: &str) -> Scenario {
+    let request_id = if post_.replays > 0 {
+        format!(
+            "{} .. (n % {})",
+            lua_string(&format!("{}-", post_.tag)),
+            post_.replays
+        )
+    } else {
+        format!("{} .. n", lua_string(&format!("{}-", post_.tag)))
+    };
+    let make = format!(
+        "{path}\nfunction make()\n  local n = number()\n  return post(path({subscription}, {action}), {request_id}, \"\")\nend",
+        path = lua_patterned_path(),
+        subscription = post_.lua_subscription,
+        action = lua_string(post_.action),
+    );
+    let bearer = bearer.to_owned();
+    let (action, tag, replays, subscription) =
+        (post_.action, post_.tag, post_.replays, post_.subscription);
+    let expect = post_.expect;
+    Scenario {
+        name: post_.name.to_owned(),
+        bearer: bearer.clone(),
+        slug: slug(post_.name),
+        script: Script {
+            make,
+            check: format!(
+                "function check(status, body) return status == {} end",
+                expect.first().copied().unwrap_or(200)
+            ),
+            rows: None,
+            fixed: false,
+        },
+        check_measured: true,
+        counts: None,
+        own: Some((
+            Arc::new(move |n| {
+                let id = if replays > 0 { n % replays } else { n };
+                post(
+                    &bearer,
+                    population::path(subscription(n), action),
+                    format!("{tag}-{id}"),
+                    String::new(),
+                )
+            }),
+            expect,
+        )),
+    }
+}
+
+/// Lua's `buyer(n)`: the customer and the Azure plan of buyer `first + n % count`.
+fn lua_buyer(first: u64, count: u64) -> String {
+    format!(
+        r#"local function buyer(n)
+  local b = {first} + n % {count}
+  return string.format("%s%012d", {}, b), string.format("%s%012d", {}, b)
+end"#,
+        lua_string(population::BUYER_CUSTOMER_PREFIX),
+        lua_string(population::BUYER_SUBSCRIPTION_PREFIX),
+    )
+}
+
+/// A body of `body(subscription)`, as Lua: `prefix .. subscription .. suffix`.
+fn lua_body(body: fn(&str) -> String) -> (String, String) {
+    let whole = body("\u{0}");
+    let (prefix, suffix) = whole.split_once('\u{0}').unwrap_or((&whole, ""));
+    (lua_string(prefix), lua_string(suffix))
+}
+
+/// A cart of one reservation created for each buyer in turn, then checked out: each answer to a
+/// create queues its cart, and the next request of the wrk thread checks the oldest queued cart
+/// out. Buyers `first..first + count`, one purchase each (two, under the sandbox limits, if the
+/// run goes round them twice).
+pub fn carts(name: &str, first: u64, count: u64, bearer: &str) -> Scenario {
+    let bearer = bearer.to_owned();
+    let (prefix, suffix) = lua_body(population::cart_body);
+    let make = format!(
+        r#"{buyer}
+local queue, head, tail = {{}}, 1, 0
+function make()
+  if head <= tail then
+    local cart = queue[head]
+    queue[head] = nil
+    head = head + 1
+    return post(cart.path, "checkout-" .. cart.id, "")
+  end
+  local n = number()
+  local customer, subscription = buyer(n)
+  return post("/v1/customers/" .. customer .. "/carts", "cart-" .. n,
+              {prefix} .. subscription .. {suffix})
+end"#,
+        buyer = lua_buyer(first, count),
+    );
+    let check = r#"function check(status, body)
+  if status ~= 201 then return false end
+  if string.find(body, '"objectType":"CartCheckoutResult"', 1, true) then
+    counted = counted + 1
+    return true
+  end
+  local customer, cart = string.match(body, '"uri":"/customers/([%w%-]+)/carts/([%w%-]+)"')
+  if not cart or string.find(body, '"error":', 1, true) then return false end
+  tail = tail + 1
+  queue[tail] = { path = "/v1/customers/" .. customer .. "/carts/" .. cart .. "/checkout", id = cart }
+  return true
+end"#;
+    Scenario {
+        name: name.to_owned(),
+        bearer: bearer.clone(),
+        slug: slug(name),
+        script: Script {
+            make,
+            check: check.into(),
+            rows: None,
+            fixed: false,
+        },
+        check_measured: true,
+        counts: Some("checkouts"),
+        own: None,
+    }
+}
+
+/// A direct order of one reservation for each buyer in turn, buyers `first..first + count`.
+pub fn orders(name: &str, first: u64, count: u64, bearer: &str) -> Scenario {
+    let (prefix, suffix) = lua_body(population::order_body);
+    let make = format!(
+        r#"{buyer}
+function make()
+  local n = number()
+  local customer, subscription = buyer(n)
+  return post("/v1/customers/" .. customer .. "/orders", "order-" .. n,
+              {prefix} .. subscription .. {suffix})
+end"#,
+        buyer = lua_buyer(first, count),
+    );
+    let bearer = bearer.to_owned();
+    Scenario {
+        name: name.to_owned(),
+        bearer: bearer.clone(),
+        slug: slug(name),
+        script: Script {
+            make,
+            check: "function check(status, body) return status == 201 end".into(),
+            rows: None,
+            fixed: false,
+        },
+        check_measured: true,
+        counts: None,
+        own: Some((
+            Arc::new(move |n| {
+                let b = first + n % count;
+                post(
+                    &bearer,
+                    format!("/v1/customers/{}/orders", population::buyer_customer(b)),
+                    format!("order-{n}"),
+                    population::order_body(&population::buyer_subscription(b)),
+                )
+            }),
+            &[201],
+        )),
+    }
+}
+
+/// The status paths of `guids` for the whole population, as a table of `count` draws.
+pub fn population_paths(count: u64, size: u64, guids: Guids) -> Vec<String> {
+    status_paths(count, size, |n| guids.path(n, "registrationstatus"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(
+            slug("GET registrationstatus, one customer of 1000"),
+            "get-registrationstatus-one-customer-of-1000"
+        );
+        assert_eq!(slug("POST carts + checkout"), "post-carts-checkout");
+    }
+
+    #[test]
+    fn bodies_split_around_the_subscription() {
+        let (prefix, suffix) = lua_body(population::order_body);
+        assert!(prefix.ends_with(r#"\"subscriptionId\":\"""#), "{prefix}");
+        assert!(suffix.starts_with(r#""\",\"scope\""#), "{suffix}");
+    }
+}
