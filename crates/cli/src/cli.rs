@@ -103,7 +103,7 @@ pub(crate) struct ServeArgs {
 
     /// The least time between two fetches of the JWKS URL for tokens naming an unknown key id,
     /// whatever the key id (at least 1s).
-    #[arg(long, env = "PC_JWKS_REFRESH_INTERVAL", default_value = duration(AuthConfig::JWKS_REFRESH_INTERVAL), value_parser = refresh_interval, value_name = "DURATION")]
+    #[arg(long, env = "PC_JWKS_REFRESH_INTERVAL", default_value = duration(AuthConfig::JWKS_REFRESH_INTERVAL), value_parser = at_least_a_second, value_name = "DURATION")]
     pub(crate) jwks_refresh_interval: Duration,
 
     /// Also accept HS256 tokens signed with this secret. Development only.
@@ -188,7 +188,7 @@ pub(crate) struct ServeArgs {
 
     /// How long the identity provider locks an application out after 5 wrong client secrets
     /// within it (429 with `Retry-After`, whatever secret comes).
-    #[arg(long, env = "PC_IDENTITY_PROVIDER_LOCKOUT", default_value = duration(partner_center_server::idp::LOCKOUT_WINDOW), value_parser = refresh_interval, value_name = "DURATION")]
+    #[arg(long, env = "PC_IDENTITY_PROVIDER_LOCKOUT", default_value = duration(partner_center_server::idp::LOCKOUT_WINDOW), value_parser = at_least_a_second, value_name = "DURATION")]
     pub(crate) identity_provider_lockout: Duration,
 
     /// The service's base URL as clients reach it (the identity provider's issuer is
@@ -365,7 +365,7 @@ fn duration(duration: Duration) -> String {
 }
 
 /// A JWKS refresh interval or a lockout window: at least a second.
-fn refresh_interval(s: &str) -> Result<Duration, String> {
+fn at_least_a_second(s: &str) -> Result<Duration, String> {
     let interval = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if interval < Duration::from_secs(1) {
         return Err("at least 1s".into());

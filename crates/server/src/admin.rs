@@ -32,6 +32,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
+use crate::config::Secret;
 use crate::error::ApiError;
 use crate::ops::journal::{self, Query as JournalQuery};
 use crate::render::json;
@@ -92,12 +93,7 @@ impl FromRequestParts<AppState> for Admin {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(ApiError::token_missing)?;
-        if aws_lc_rs::constant_time::verify_slices_are_equal(
-            token.as_bytes(),
-            expected.expose().as_bytes(),
-        )
-        .is_err()
-        {
+        if !is_admin_token(expected, token) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 codes::FORBIDDEN,
@@ -169,6 +165,17 @@ fn guid<T: std::str::FromStr>(value: &str, name: &str) -> Result<T, ApiError> {
     value.parse().map_err(|_| ApiError::not_a_guid(name))
 }
 
+/// Whether `token` (trimmed) is the admin token, compared in constant time; the admin API's bearer
+/// and the dashboard's sign-in both ask this.
+pub(crate) fn is_admin_token(expected: &Secret, token: &str) -> bool {
+    let token = token.trim();
+    !token.is_empty()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(
+            token.as_bytes(),
+            expected.expose().as_bytes(),
+        )
+        .is_ok()
+}
 fn not_found(what: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,

@@ -102,13 +102,14 @@ where
                 request.extensions_mut().insert(memo.clone());
                 app.clone().oneshot(request)
             });
-            let (http, handshakes, watcher) =
-                (http.clone(), handshakes.clone(), graceful.watcher());
-            tokio::spawn(async move {
-                if let Some(io) = handshakes.establish(stream).await {
-                    watched(watcher, http.serve_connection(io, service), permit).await;
-                }
-            });
+            let http = http.clone();
+            tokio::spawn(served(
+                handshakes.clone(),
+                stream,
+                graceful.watcher(),
+                move |io| http.serve_connection(io, service),
+                permit,
+            ));
         } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
             refused += 1;
             // Once a second at most: a flood of connections must not become a flood of logs.
@@ -125,13 +126,14 @@ where
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 overloaded.clone().oneshot(request.map(Body::new))
             });
-            let (http, handshakes, watcher) =
-                (refusing.clone(), handshakes.clone(), graceful.watcher());
-            tokio::spawn(async move {
-                if let Some(io) = handshakes.establish(stream).await {
-                    watched(watcher, http.serve_connection(io, service), permit).await;
-                }
-            });
+            let refusing = refusing.clone();
+            tokio::spawn(served(
+                handshakes.clone(),
+                stream,
+                graceful.watcher(),
+                move |io| refusing.serve_connection(io, service),
+                permit,
+            ));
         }
         // Else, under a flood, refusing politely would itself be unbounded: the connection is
         // closed as it is dropped.
@@ -180,13 +182,21 @@ impl Handshakes {
     }
 }
 
-/// The connection, shut down gracefully with the others, holding its permit until it ends.
-async fn watched<C>(watcher: Watcher, connection: C, permit: OwnedSemaphorePermit)
-where
-    C: hyper_util::server::graceful::GracefulConnection + Send + 'static,
+/// The connection on `stream`, once established (see [`Handshakes::establish`]), served by
+/// `serve` and shut down gracefully with the others, holding its permit until it ends.
+async fn served<C>(
+    handshakes: Arc<Handshakes>,
+    stream: TcpStream,
+    watcher: Watcher,
+    serve: impl FnOnce(Io) -> C,
+    permit: OwnedSemaphorePermit,
+) where
+    C: hyper_util::server::graceful::GracefulConnection,
     C::Error: std::fmt::Display,
 {
-    if let Err(err) = watcher.watch(connection).await {
+    if let Some(io) = handshakes.establish(stream).await
+        && let Err(err) = watcher.watch(serve(io)).await
+    {
         tracing::debug!(error = %err, "connection ended with an error");
     }
     drop(permit);

@@ -7,7 +7,8 @@
 //! issuer (`{public_url}/{tid}/v2.0`) joins the accepted issuers. Applications are declared in the
 //! seed fixture, with their secrets stored hashed.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequest, Path, Request, State};
@@ -37,30 +38,27 @@ pub const MAX_SECRET_FAILURES: u32 = 5;
 /// The lockout window: failures older than this are forgotten.
 pub const LOCKOUT_WINDOW: Duration = Duration::from_secs(60);
 
-/// The wrong secrets each application was given lately, so that secrets cannot be guessed without
+/// When the window of each application's attempts opened, and how many it holds.
+type Attempts = HashMap<(TenantId, ClientId), (Instant, u32)>;
+
+/// The secrets each application was given lately, so that secrets cannot be guessed without
 /// limit. Only applications that exist are tracked, so it is bounded by their number.
 #[derive(Debug)]
 struct Lockout {
     window: Duration,
-    /// When the window of each application's failures opened, and how many it holds.
-    failures: std::sync::Mutex<std::collections::HashMap<(TenantId, ClientId), (Instant, u32)>>,
+    failures: Mutex<Attempts>,
 }
 
 impl Lockout {
     fn new(window: Duration) -> Self {
         Self {
             window,
-            failures: std::sync::Mutex::default(),
+            failures: Mutex::default(),
         }
     }
 
-    fn failures(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(TenantId, ClientId), (Instant, u32)>>
-    {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn failures(&self) -> MutexGuard<'_, Attempts> {
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts a secret about to be checked, or says how long the application stays locked out.

@@ -774,6 +774,15 @@ async fn a_postgres_that_stops_answering_is_bounded_in_time_and_recovers_by_itse
     outage(Link::BlackHole, "blackhole-postgres").await;
 }
 
+/// A client that gives up after 10 s, so that a service that stops answering fails the test
+/// instead of hanging it.
+fn bounded_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
 /// Registrations under load while the proxy is `outage` for two seconds; the figures go to `name`.
 async fn outage(outage: Link, name: &str) {
     const N: usize = 5000;
@@ -806,7 +815,7 @@ async fn outage(outage: Link, name: &str) {
         .map(|_| {
             let (base, next, stop) = (base.clone(), next.clone(), stop.clone());
             tokio::spawn(async move {
-                let http = reqwest::Client::new();
+                let http = bounded_client();
                 let token = token();
                 let mut attempts = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
@@ -835,7 +844,7 @@ async fn outage(outage: Link, name: &str) {
         })
         .collect();
 
-    let http = reqwest::Client::new();
+    let http = bounded_client();
     let ready = async |expected: u16| {
         let deadline = tokio::time::Instant::now() + DEADLINE;
         loop {

@@ -131,14 +131,9 @@ pub(crate) async fn sign_in(
     State(state): State<AppState>,
     Posted(form): Posted<SignIn>,
 ) -> Response {
-    let right = state.admin_token().is_some_and(|expected| {
-        !form.token.is_empty()
-            && aws_lc_rs::constant_time::verify_slices_are_equal(
-                form.token.as_bytes(),
-                expected.expose().as_bytes(),
-            )
-            .is_ok()
-    });
+    let right = state
+        .admin_token()
+        .is_some_and(|expected| crate::admin::is_admin_token(expected, &form.token));
     if !right {
         tracing::warn!("dashboard sign-in with a wrong admin token refused");
         return (

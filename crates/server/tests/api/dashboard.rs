@@ -162,7 +162,7 @@ e2e! {
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'") && csp.contains("'unsafe-inline'"), "{csp}");
-        assert!(!csp.contains("script-src 'self'"), "{csp}");
+        assert!(csp.contains("script-src 'none'") && csp.contains("form-action 'self'") && csp.contains("base-uri 'none'"), "{csp}");
         assert_eq!(headers["x-frame-options"], "DENY");
         assert_eq!(headers["cache-control"], "no-store");
         assert_eq!(headers["referrer-policy"], "same-origin");
