@@ -49,6 +49,7 @@ use partner_center_model::{
 mod codec;
 mod deadline;
 mod outcome;
+mod partners;
 pub mod postgres;
 pub mod secret;
 pub mod sqlite;

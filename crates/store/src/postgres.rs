@@ -52,6 +52,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Connection, Row};
 
 use crate::outcome::StoredOutcome;
+use crate::partners::PartnerCache;
 use crate::{
     AdminStore, Application, FixtureStore, Idempotency, IdentityStore, JobQueue, Recorded,
     RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, SubscriptionDetail,
@@ -60,10 +61,18 @@ use crate::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long a pooled connection may have been idle and still be used without a ping.
+const TRUSTED_IDLE: Duration = Duration::from_secs(1);
+
+/// How long an instance trusts a partner it read: another instance's change to partners is seen
+/// within it (see [`crate::partners`]).
+const PARTNER_LIFETIME: Duration = Duration::from_secs(1);
+
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    partners: Arc<PartnerCache>,
 }
 
 impl PostgresStore {
@@ -77,7 +86,10 @@ impl PostgresStore {
     pub async fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         let pool = Self::connect(url, options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            partners: Arc::new(PartnerCache::expiring(PARTNER_LIFETIME)),
+        })
     }
 
     /// Connects without migrating, for `partner-center migrate` to report and apply migrations itself.
@@ -102,6 +114,18 @@ impl PostgresStore {
         Ok(PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // A connection used within the last second is handed out as it is; one idle for
+            // longer is pinged first (and replaced if the ping fails). Pinging every one, sqlx's
+            // default, costs a round trip to the server per query.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= TRUSTED_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await?)
     }
@@ -542,6 +566,17 @@ impl PostgresStore {
         })
     }
 
+    /// [`Self::transaction`] for a write that may change partners (the operator's, a fixture):
+    /// this instance's cached partners are forgotten once it is over, whatever its outcome.
+    async fn changing_partners<T>(
+        &self,
+        write: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let outcome = self.transaction(write).await;
+        self.partners.clear();
+        outcome
+    }
+
     /// Runs `write` in a transaction, committed if it succeeds.
     async fn transaction<T>(
         &self,
@@ -563,8 +598,16 @@ impl RequestStore for PostgresStore {
     }
 
     async fn partner(&self, tenant: TenantId) -> Result<Option<Partner>, StoreError> {
+        if let Some(partner) = self.partners.get(tenant) {
+            return Ok(Some(partner));
+        }
+        let read_at = self.partners.generation();
         let mut conn = self.pool.acquire().await?;
-        partner_row(&mut conn, tenant, false).await
+        let partner = partner_row(&mut conn, tenant, false).await?;
+        if let Some(partner) = &partner {
+            self.partners.insert(partner.clone(), read_at);
+        }
+        Ok(partner)
     }
 
     async fn service_key(&self, name: &str, candidate: Vec<u8>) -> Result<Vec<u8>, StoreError> {
@@ -909,7 +952,7 @@ impl AdminStore for PostgresStore {
     }
 
     async fn put_partner(&self, partner: &Partner, now: Timestamp) -> Result<Upserted, StoreError> {
-        self.transaction(async |tx| {
+        self.changing_partners(async |tx| {
             let existed = partner_row(tx, partner.tenant_id, true).await?.is_some();
             decided(tx, operator::put_partner(partner.clone(), existed, now)).await
         })
@@ -917,7 +960,7 @@ impl AdminStore for PostgresStore {
     }
 
     async fn delete_partner(&self, tenant: TenantId) -> Result<bool, StoreError> {
-        self.transaction(async |tx| {
+        self.changing_partners(async |tx| {
             let existed = partner_row(tx, tenant, true).await?.is_some();
             decided(tx, operator::delete_partner(tenant, existed)).await
         })
@@ -1042,7 +1085,7 @@ impl AdminStore for PostgresStore {
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        self.transaction(async |tx| decided(tx, operator::reset()).await)
+        self.changing_partners(async |tx| decided(tx, operator::reset()).await)
             .await
     }
 
@@ -1075,7 +1118,7 @@ impl FixtureStore for PostgresStore {
             stored.extend(hash.map(|hash| ((tenant, client), hash)));
         }
         let secrets = secret::check_fixture(fixture.clone(), stored).await?;
-        self.transaction(async |tx| {
+        self.changing_partners(async |tx| {
             let existing = lock_existing(tx, &fixture).await?;
             decided(
                 tx,

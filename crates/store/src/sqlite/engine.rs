@@ -32,12 +32,24 @@
 //! is abandoned (the writer skips it) and its caller is told the database is unavailable, so a 503
 //! always means nothing was written. A job the writer has begun is waited for.
 //!
+//! # Checkpoints
+//!
+//! The writer does not checkpoint as it commits (SQLite's automatic checkpoint is off on its
+//! connection): a checkpointer thread, on a connection of its own, copies the WAL's frames into the
+//! database file, passively (it waits for no reader and no writer), at most every
+//! [`CHECKPOINT_INTERVAL`] while writes come in. The writer's commits then only append to the WAL
+//! and fsync it; copying pages and the database file's fsync happen beside them, once for every
+//! page written since the last checkpoint rather than once per thousand pages in a commit. With
+//! the WAL copied in full, the writer's next transaction starts it again from its beginning; under
+//! steady writes, the writer's own full checkpoint past [`CHECKPOINT_BYTES`] restarts it, and
+//! finds little left to copy.
+//!
 //! An in-memory database lives in one connection: the writer's, which then serves reads too.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use partner_center_domain::{Change, Decision};
@@ -176,6 +188,10 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
         }
     }
     conn.pragma_update(None, "synchronous", "full")?;
+    if matches!(location, Location::File { .. }) {
+        // The checkpointer thread copies the WAL; the writer's commits do not (see the module).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    }
     // A WAL restarted from its beginning is cut back to this size (see `checkpoint`).
     conn.pragma_update(
         None,
@@ -297,9 +313,24 @@ impl Engine {
         };
         let (jobs, queue) = mpsc::channel(QUEUE);
         let sweep = readers.clone();
+        let checkpoints = match location {
+            Location::Memory => None,
+            Location::File { .. } => Some(Checkpointer::start(location)?),
+        };
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(&writer, queue, sweep.as_deref(), &caches))
+            .spawn(move || {
+                write_loop(
+                    &writer,
+                    queue,
+                    sweep.as_deref(),
+                    &caches,
+                    checkpoints.as_deref(),
+                );
+                if let Some(checkpoints) = checkpoints {
+                    checkpoints.stop();
+                }
+            })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self {
             readers,
@@ -531,6 +562,7 @@ fn write_loop(
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     readers: Option<&Readers>,
     caches: &Caches,
+    checkpoints: Option<&Checkpointer>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
@@ -578,6 +610,9 @@ fn write_loop(
                     readers.committed();
                 }
                 caches.follow(&changes);
+                if let Some(checkpoints) = checkpoints {
+                    checkpoints.committed();
+                }
             }
             Err(err) => {
                 tracing::error!(error = %err, "a write transaction failed to commit");
@@ -596,11 +631,94 @@ fn write_loop(
     }
 }
 
+/// Longest a checkpoint waits after the one before: what the writer committed meanwhile is copied
+/// at once, so a page written many times in that time is copied once.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(if cfg!(test) { 5 } else { 50 });
+
+/// Each checkpointer's page cache, in KiB (it copies pages through its own buffer).
+const CHECKPOINTER_CACHE_KIB: i64 = -64;
+
+/// The checkpointer thread's work: whether the writer committed since its last checkpoint.
+#[derive(Debug)]
+struct Checkpointer {
+    state: Mutex<CheckpointState>,
+    wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct CheckpointState {
+    committed: bool,
+    stopped: bool,
+}
+
+impl Checkpointer {
+    /// Opens the checkpointer's connection and starts its thread.
+    fn start(location: &Location) -> Result<Arc<Self>, StoreError> {
+        let conn = location.open(false)?;
+        conn.pragma_update(None, "cache_size", CHECKPOINTER_CACHE_KIB)?;
+        let this = Arc::new(Self {
+            state: Mutex::new(CheckpointState::default()),
+            wake: Condvar::new(),
+        });
+        let worker = this.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpointer".into())
+            .spawn(move || worker.run(&conn))
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the SQLite checkpointer: {e}"))
+            })?;
+        Ok(this)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CheckpointState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called by the writer after each commit.
+    fn committed(&self) {
+        let mut state = self.lock();
+        if !state.committed {
+            state.committed = true;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Ends the thread (the writer has stopped), after a last checkpoint of what it committed.
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.wake.notify_one();
+    }
+
+    fn run(&self, conn: &Connection) {
+        loop {
+            let stopped = {
+                let mut state = self.lock();
+                while !state.committed && !state.stopped {
+                    state = self
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                state.committed = false;
+                state.stopped
+            };
+            if let Err(err) = conn.query_row("pragma wal_checkpoint(passive)", [], |_| Ok(())) {
+                tracing::warn!(error = %err, "cannot checkpoint the WAL");
+            }
+            if stopped {
+                return;
+            }
+            std::thread::sleep(CHECKPOINT_INTERVAL);
+        }
+    }
+}
+
 /// The WAL size past which the writer checkpoints it in full and restarts it from its beginning,
-/// once the batch is answered (the file keeps its size, at most this, so that it is not allocated
-/// again). SQLite's own checkpoints (after each 1,000 pages) copy what they can, but they cannot
-/// reach the end of the WAL while readers keep snapshots, so under steady load the WAL would only
-/// grow; this keeps it (and the time readers spend looking through it) bounded.
+/// once the batch is answered, waiting for readers and blocking writes meanwhile (the file keeps
+/// its size, at most this, so that it is not allocated again). Under steady writes the WAL does
+/// not restart by itself (the writer would have to begin a transaction just as the checkpointer
+/// has copied the last frame, with no reader holding it), so this bounds it (and the time readers
+/// spend looking through it); the checkpointer has copied most of it by then.
 const CHECKPOINT_BYTES: u64 = if cfg!(test) { 1 << 20 } else { 64 << 20 };
 
 /// How long a checkpoint waits for readers to let go of the WAL before it settles for what it

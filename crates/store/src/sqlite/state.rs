@@ -25,10 +25,11 @@
 
 use partner_center_domain::change::{ApplicationValues, Settlement, SubscriptionValues};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
-use partner_center_domain::{Change, CustomerKey, Lookup, Partner, SubscriptionKey};
+use partner_center_domain::{Change, CustomerKey, Lookup, SubscriptionKey};
+
+use crate::partners::PartnerCache;
 use partner_center_model::{RegistrationState, SubscriptionId, TenantId};
 
 /// The caches, as the writer thread updates them after each commit.
@@ -42,7 +43,7 @@ impl Caches {
     pub(crate) fn new(index_capacity: usize) -> Self {
         Self {
             index: SubscriptionIndex::new(index_capacity),
-            partners: PartnerCache::default(),
+            partners: PartnerCache::exact(),
         }
     }
 
@@ -54,59 +55,6 @@ impl Caches {
         }
         self.partners.follow(changes);
         self.index.follow(changes);
-    }
-}
-
-/// The partners, by tenant. A lookup caches what it read only if no partner changed meanwhile
-/// (the generation did not move), so that a read racing a write never caches the old value.
-#[derive(Debug, Default)]
-pub(crate) struct PartnerCache {
-    map: RwLock<HashMap<TenantId, Partner>>,
-    generation: AtomicU64,
-}
-
-impl PartnerCache {
-    pub(crate) fn get(&self, tenant: TenantId) -> Option<Partner> {
-        self.map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&tenant)
-            .cloned()
-    }
-
-    /// Where writes stand: taken before reading a partner, handed back to [`Self::insert`].
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Caches a partner read when the generation was `read_at`, unless a partner changed since.
-    pub(crate) fn insert(&self, partner: Partner, read_at: u64) {
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        // Checked under the lock that `follow` takes to move the generation.
-        if self.generation() == read_at {
-            map.insert(partner.tenant_id, partner);
-        }
-    }
-
-    fn follow(&self, changes: &[Change]) {
-        let mut touched = false;
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        for change in changes {
-            match change {
-                Change::PartnerPut { partner, .. } => {
-                    map.insert(partner.tenant_id, partner.clone());
-                }
-                Change::PartnerDeleted(tenant) => {
-                    map.remove(tenant);
-                }
-                Change::Reset => map.clear(),
-                _ => continue,
-            }
-            touched = true;
-        }
-        if touched {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-        }
     }
 }
 
@@ -752,32 +700,5 @@ mod tests {
         let answer = load(&index, &k).finish(loaded(&too_big), &k);
         assert_eq!(answer, Lookup::Found(RegistrationState::NotRegistered));
         assert_eq!(index.lookup(&k), None, "larger than the whole index");
-    }
-
-    #[test]
-    fn the_partner_cache_follows_committed_partner_changes_only() {
-        let cache = PartnerCache::default();
-        let partner = Partner {
-            tenant_id: key(0, 0).partner,
-            name: "P".into(),
-            sandbox: true,
-        };
-        let before = cache.generation();
-        cache.follow(&[put(key(0, 0))]);
-        assert_eq!(cache.generation(), before, "not a partner change");
-        cache.follow(&[Change::PartnerPut {
-            partner: partner.clone(),
-            at: partner_center_model::Timestamp::from_millis(0),
-        }]);
-        assert_eq!(cache.get(partner.tenant_id), Some(partner.clone()));
-        // A read that raced that write does not overwrite it.
-        let stale = Partner {
-            name: "old".into(),
-            ..partner.clone()
-        };
-        cache.insert(stale, before);
-        assert_eq!(cache.get(partner.tenant_id), Some(partner.clone()));
-        cache.follow(&[Change::PartnerDeleted(partner.tenant_id)]);
-        assert_eq!(cache.get(partner.tenant_id), None);
     }
 }
