@@ -102,7 +102,7 @@ impl PartnerCache {
 mod tests {
     use super::*;
 
-    fn partner(name: &str) -> Partner {
+    fn named(name: &str) -> Partner {
         Partner {
             tenant_id: "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap(),
             name: name.into(),
@@ -113,30 +113,37 @@ mod tests {
     #[test]
     fn the_exact_cache_follows_committed_partner_changes_only() {
         let cache = PartnerCache::exact();
-        let partner = partner("P");
+        let partner = named("P");
         let before = cache.generation();
-        cache.follow(&[Change::Reset][..0]);
-        assert_eq!(cache.generation(), before, "no partner change");
+        cache.follow(&[Change::CustomerPut {
+            key: partner_center_domain::CustomerKey {
+                partner: partner.tenant_id,
+                customer: "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap(),
+            },
+            company_name: "C".into(),
+            domain: None,
+            at: partner_center_model::Timestamp::from_millis(0),
+        }]);
+        assert_eq!(cache.generation(), before, "not a partner change");
         cache.follow(&[Change::PartnerPut {
             partner: partner.clone(),
             at: partner_center_model::Timestamp::from_millis(0),
         }]);
         assert_eq!(cache.get(partner.tenant_id), Some(partner.clone()));
         // A read that raced that write does not overwrite it.
-        cache.insert(partner_of_old_name(), before);
+        cache.insert(named("old"), before);
         assert_eq!(cache.get(partner.tenant_id), Some(partner.clone()));
         cache.follow(&[Change::PartnerDeleted(partner.tenant_id)]);
         assert_eq!(cache.get(partner.tenant_id), None);
-    }
-
-    fn partner_of_old_name() -> Partner {
-        partner("old")
+        cache.insert(partner.clone(), cache.generation());
+        cache.follow(&[Change::Reset]);
+        assert_eq!(cache.get(partner.tenant_id), None, "a reset forgets all");
     }
 
     #[test]
     fn an_expiring_cache_trusts_an_entry_for_its_lifetime_and_forgets_on_clear() {
         let cache = PartnerCache::expiring(Duration::from_secs(3600));
-        let partner = partner("P");
+        let partner = named("P");
         cache.insert(partner.clone(), cache.generation());
         assert_eq!(cache.get(partner.tenant_id), Some(partner.clone()));
         let read_at = cache.generation();

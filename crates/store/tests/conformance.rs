@@ -1070,6 +1070,9 @@ mod stories {
             store.put_partner(&partner, now).await.unwrap(),
             Upserted::Created
         );
+        // Read (and so cached, where the store caches partners) before each change: the change is
+        // seen at once all the same.
+        assert_eq!(store.partner(tenant).await.unwrap(), Some(partner.clone()));
         let renamed = Partner {
             name: "Contoso Renamed".into(),
             sandbox: true,
@@ -1080,6 +1083,7 @@ mod stories {
             Upserted::Updated
         );
         assert_eq!(store.list_partners().await.unwrap(), vec![renamed.clone()]);
+        assert_eq!(store.partner(tenant).await.unwrap(), Some(renamed.clone()));
 
         let customer_id: CustomerId = CUSTOMER.parse().unwrap();
         let customer = CustomerKey {
@@ -1188,6 +1192,7 @@ mod stories {
             .put_subscription(tenant, customer_id, &saas, now)
             .await
             .unwrap();
+        assert_eq!(store.partner(tenant).await.unwrap(), Some(renamed.clone()));
         assert!(store.delete_partner(tenant).await.unwrap());
         assert!(!store.delete_partner(tenant).await.unwrap());
         assert_eq!(store.partner(tenant).await.unwrap(), None);

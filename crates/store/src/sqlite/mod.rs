@@ -1323,6 +1323,54 @@ mod tests {
         }
     }
 
+    /// The writer's commits do not checkpoint; the checkpointer thread copies what they wrote into
+    /// the database file soon after (read here with `immutable=1`, which ignores the WAL; the few
+    /// writes stay far below the writer's own full checkpoint).
+    #[tokio::test]
+    async fn the_checkpointer_copies_committed_writes_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("copied.db");
+        let store = SqliteStore::open(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
+        let subscriptions = azure_plans(3);
+        store
+            .apply_fixture(&one_customer(partner, customer, &subscriptions))
+            .await
+            .unwrap();
+        for subscription in &subscriptions {
+            let key = SubscriptionKey {
+                partner,
+                customer,
+                subscription: subscription.id,
+            };
+            store
+                .register(&key, Timestamp::now(), None, RegistrationEnding::Registered)
+                .await
+                .unwrap();
+        }
+        let in_file = || -> Option<i64> {
+            let conn = Connection::open_with_flags(
+                format!("file:{}?immutable=1", file.display()),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )
+            .ok()?;
+            conn.query_row("select count(*) from registrations", [], |row| row.get(0))
+                .ok()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while in_file() != Some(3) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file holds {:?} registrations",
+                in_file()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Readers keep their transactions from one read to the next; an idle one must still let go
     /// of it once a write makes it stale, or checkpoints could never reset the WAL, which would
     /// grow with every write.
