@@ -416,20 +416,7 @@ impl Bench {
             }
             Backend::Postgres(server) => {
                 let name = format!("pc_bench_{}_{}", tag.replace('-', "_"), std::process::id());
-                let mut admin = sqlx::PgConnection::connect(server).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "drop database if exists {name} with (force)"
-                )))
-                .execute(&mut admin)
-                .await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-                    .execute(&mut admin)
-                    .await?;
-                admin.close().await?;
-                let (base, _) = server
-                    .rsplit_once('/')
-                    .ok_or("a PostgreSQL URL ends with /database")?;
-                format!("{base}/{name}")
+                pgbench::fresh_database(server, &name).await?
             }
         };
         let migrate = std::process::Command::new(&self.args.service)

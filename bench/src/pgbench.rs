@@ -31,24 +31,32 @@ pub fn tps(report: &str) -> Option<f64> {
     line.split_whitespace().next()?.parse().ok()
 }
 
-async fn run(args: &[String]) -> Result<String, String> {
-    let output = tokio::process::Command::new(&args[0])
-        .args(&args[1..])
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| format!("cannot run {}: {e} (is pgbench installed?)", args[0]))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if !output.status.success() {
-        return Err(format!(
-            "{} failed ({}): {stdout}{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    Ok(stdout)
+/// Creates the database `name` afresh on the PostgreSQL server of `server` (a URL naming any
+/// database of it): its URL.
+pub async fn fresh_database(server: &str, name: &str) -> Result<String, crate::Error> {
+    let (base, _) = server
+        .rsplit_once('/')
+        .ok_or("a PostgreSQL URL ends with /database")?;
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    drop_database(&mut admin, name).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(format!("{base}/{name}"))
+}
+
+async fn drop_database(admin: &mut sqlx::PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(admin)
+    .await
+    .map(drop)
+}
+
+async fn run(words: &[String]) -> Result<String, String> {
+    crate::process::output_of(words, "pgbench").await
 }
 
 /// Measures PostgreSQL at `server` (a URL naming any database of it): creates a database, runs
@@ -61,25 +69,9 @@ pub async fn ceilings(
     core: Option<usize>,
 ) -> Result<Pgbench, crate::Error> {
     let name = format!("pc_bench_pgbench_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(server).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {name} with (force)"
-    )))
-    .execute(&mut admin)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .execute(&mut admin)
-        .await?;
-    let (base, _) = server
-        .rsplit_once('/')
-        .ok_or("a PostgreSQL URL ends with /database")?;
-    let url = format!("{base}/{name}");
+    let url = fresh_database(server, &name).await?;
     let pinned = |args: &[&str]| -> Vec<String> {
-        let mut command: Vec<String> = Vec::new();
-        if let Some(core) = core {
-            command.extend(["taskset".into(), "-c".into(), core.to_string()]);
-        }
-        command.push("pgbench".into());
+        let mut command = crate::process::pinned_words(core, "pgbench");
         command.extend(args.iter().map(|a| (*a).to_owned()));
         command.push(url.clone());
         command
@@ -118,12 +110,10 @@ pub async fn ceilings(
         })
     }
     .await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {name} with (force)"
-    )))
-    .execute(&mut admin)
-    .await;
-    let _ = admin.close().await;
+    if let Ok(mut admin) = sqlx::PgConnection::connect(server).await {
+        let _ = drop_database(&mut admin, &name).await;
+        let _ = admin.close().await;
+    }
     Ok(result?)
 }
 

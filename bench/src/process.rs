@@ -35,6 +35,39 @@ pub fn pinned(core: Option<usize>, program: &str, args: &[String]) -> Command {
     command
 }
 
+/// `taskset -c CORE program` (or `program` alone), as the words of a command: the load tools'
+/// commands are kept as text for the report's "as run" list.
+pub fn pinned_words(core: Option<usize>, program: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    if let Some(core) = core {
+        words.extend(["taskset".into(), "-c".into(), core.to_string()]);
+    }
+    words.push(program.to_owned());
+    words
+}
+
+/// Runs the command `words` to its end: its standard output, or an error naming the command,
+/// its exit status and what it printed (`tool` is what to install when it cannot be started).
+pub async fn output_of(words: &[String], tool: &str) -> Result<String, String> {
+    let output = Command::new(&words[0])
+        .args(&words[1..])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e} (is {tool} installed?)", words[0]))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed ({}): {stdout}{}",
+            words.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(stdout)
+}
+
 /// Starts `command`, reads `Listening on http://ADDR` from its standard output, then asks
 /// `ready_path` every millisecond until it answers 200.
 pub async fn start(mut command: Command, ready_path: &str) -> Result<Server, String> {

@@ -31,6 +31,39 @@ pub struct Scenario {
     pub own: Option<(MakeCall, &'static [u16])>,
 }
 
+impl Scenario {
+    /// A scenario that wrk drives with `make` and `check` (and the table `rows` beside the script,
+    /// if any), checking every answer, with no own-generator requests.
+    fn wrk(
+        name: &str,
+        bearer: &str,
+        make: String,
+        check: impl Into<String>,
+        rows: Option<Vec<String>>,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            bearer: bearer.to_owned(),
+            slug: slug(name),
+            script: Script {
+                make,
+                check: check.into(),
+                rows,
+                fixed: false,
+            },
+            check_measured: true,
+            counts: None,
+            own: None,
+        }
+    }
+
+    /// The same requests for the own generator, and the statuses it expects.
+    fn with_own(mut self, make: MakeCall, expect: &'static [u16]) -> Self {
+        self.own = Some((make, expect));
+        self
+    }
+}
+
 fn slug(name: &str) -> String {
     let mut slug = String::new();
     for c in name.chars() {
@@ -72,30 +105,24 @@ fn post(bearer: &str, path: String, request_id: String, body: String) -> Call {
 pub fn get_paths(name: &str, paths: Vec<String>, bearer: &str) -> Scenario {
     let rows = Arc::new(paths);
     let own_rows = rows.clone();
-    let bearer = bearer.to_owned();
-    Scenario {
-        name: name.to_owned(),
-        bearer: bearer.clone(),
-        slug: slug(name),
-        script: Script {
-            make: "function make() return get(rows[number() % #rows + 1]) end".into(),
-            check: STATUS_200.into(),
-            rows: Some(rows.to_vec()),
-            fixed: false,
-        },
-        check_measured: true,
-        counts: None,
-        own: Some((
-            Arc::new(move |n| {
-                get(
-                    &bearer,
-                    own_rows[(n % own_rows.len() as u64) as usize].clone(),
-                    vec![],
-                )
-            }),
-            &[200],
-        )),
-    }
+    let own_bearer = bearer.to_owned();
+    Scenario::wrk(
+        name,
+        bearer,
+        "function make() return get(rows[number() % #rows + 1]) end".into(),
+        STATUS_200,
+        Some(rows.to_vec()),
+    )
+    .with_own(
+        Arc::new(move |n| {
+            get(
+                &own_bearer,
+                own_rows[(n % own_rows.len() as u64) as usize].clone(),
+                vec![],
+            )
+        }),
+        &[200],
+    )
 }
 
 /// `count` draws of `size` subscriptions' status paths, spread over all of them (SplitMix64).
@@ -110,35 +137,29 @@ pub fn status_paths(count: u64, size: u64, path: impl Fn(u64) -> String) -> Vec<
 pub fn customers_pages(name: &str, tokens: Vec<String>, bearer: &str) -> Scenario {
     let tokens = Arc::new(tokens);
     let own_tokens = tokens.clone();
-    let bearer = bearer.to_owned();
-    Scenario {
-        name: name.to_owned(),
-        bearer: bearer.clone(),
-        slug: slug(name),
-        script: Script {
-            make: r#"function make()
+    let own_bearer = bearer.to_owned();
+    Scenario::wrk(
+        name,
+        bearer,
+        r#"function make()
   return get("/v1/customers?size=100&seekOperation=Next",
              { ["MS-ContinuationToken"] = rows[number() % #rows + 1] })
 end"#
-                .into(),
-            check: STATUS_200.into(),
-            rows: Some(tokens.to_vec()),
-            fixed: false,
-        },
-        check_measured: true,
-        counts: None,
-        own: Some((
-            Arc::new(move |n| {
-                let token = &own_tokens[(population::spread(n) % own_tokens.len() as u64) as usize];
-                get(
-                    &bearer,
-                    "/v1/customers?size=100&seekOperation=Next".into(),
-                    vec![("ms-continuationtoken", token.clone())],
-                )
-            }),
-            &[200],
-        )),
-    }
+            .into(),
+        STATUS_200,
+        Some(tokens.to_vec()),
+    )
+    .with_own(
+        Arc::new(move |n| {
+            let token = &own_tokens[(population::spread(n) % own_tokens.len() as u64) as usize];
+            get(
+                &own_bearer,
+                "/v1/customers?size=100&seekOperation=Next".into(),
+                vec![("ms-continuationtoken", token.clone())],
+            )
+        }),
+        &[200],
+    )
 }
 
 /// Lua's `path(s, action)`: the path of `action` on patterned subscription `s`.
@@ -185,38 +206,32 @@ pub fn subscription_post(post_: SubscriptionPost, bearer: &str) -> Scenario {
         subscription = post_.lua_subscription,
         action = lua_string(post_.action),
     );
-    let bearer = bearer.to_owned();
+    let own_bearer = bearer.to_owned();
     let (action, tag, replays, subscription) =
         (post_.action, post_.tag, post_.replays, post_.subscription);
     let expect = post_.expect;
-    Scenario {
-        name: post_.name.to_owned(),
-        bearer: bearer.clone(),
-        slug: slug(post_.name),
-        script: Script {
-            make,
-            check: format!(
-                "function check(status, body) return status == {} end",
-                expect.first().copied().unwrap_or(200)
-            ),
-            rows: None,
-            fixed: false,
-        },
-        check_measured: true,
-        counts: None,
-        own: Some((
-            Arc::new(move |n| {
-                let id = if replays > 0 { n % replays } else { n };
-                post(
-                    &bearer,
-                    population::path(subscription(n), action),
-                    format!("{tag}-{id}"),
-                    String::new(),
-                )
-            }),
-            expect,
-        )),
-    }
+    Scenario::wrk(
+        post_.name,
+        bearer,
+        make,
+        format!(
+            "function check(status, body) return status == {} end",
+            expect.first().copied().unwrap_or(200)
+        ),
+        None,
+    )
+    .with_own(
+        Arc::new(move |n| {
+            let id = if replays > 0 { n % replays } else { n };
+            post(
+                &own_bearer,
+                population::path(subscription(n), action),
+                format!("{tag}-{id}"),
+                String::new(),
+            )
+        }),
+        expect,
+    )
 }
 
 /// Lua's `buyer(n)`: the customer and the Azure plan of buyer `first + n % count`.
@@ -243,7 +258,6 @@ fn lua_body(body: fn(&str) -> String) -> (String, String) {
 /// out. Buyers `first..first + count`, one purchase each (two, under the sandbox limits, if the
 /// run goes round them twice).
 pub fn carts(name: &str, first: u64, count: u64, bearer: &str) -> Scenario {
-    let bearer = bearer.to_owned();
     let (prefix, suffix) = lua_body(population::cart_body);
     let make = format!(
         r#"{buyer}
@@ -275,18 +289,8 @@ end"#,
   return true
 end"#;
     Scenario {
-        name: name.to_owned(),
-        bearer: bearer.clone(),
-        slug: slug(name),
-        script: Script {
-            make,
-            check: check.into(),
-            rows: None,
-            fixed: false,
-        },
-        check_measured: true,
         counts: Some("checkouts"),
-        own: None,
+        ..Scenario::wrk(name, bearer, make, check, None)
     }
 }
 
@@ -303,32 +307,26 @@ function make()
 end"#,
         buyer = lua_buyer(first, count),
     );
-    let bearer = bearer.to_owned();
-    Scenario {
-        name: name.to_owned(),
-        bearer: bearer.clone(),
-        slug: slug(name),
-        script: Script {
-            make,
-            check: "function check(status, body) return status == 201 end".into(),
-            rows: None,
-            fixed: false,
-        },
-        check_measured: true,
-        counts: None,
-        own: Some((
-            Arc::new(move |n| {
-                let b = first + n % count;
-                post(
-                    &bearer,
-                    format!("/v1/customers/{}/orders", population::buyer_customer(b)),
-                    format!("order-{n}"),
-                    population::order_body(&population::buyer_subscription(b)),
-                )
-            }),
-            &[201],
-        )),
-    }
+    let own_bearer = bearer.to_owned();
+    Scenario::wrk(
+        name,
+        bearer,
+        make,
+        "function check(status, body) return status == 201 end",
+        None,
+    )
+    .with_own(
+        Arc::new(move |n| {
+            let b = first + n % count;
+            post(
+                &own_bearer,
+                format!("/v1/customers/{}/orders", population::buyer_customer(b)),
+                format!("order-{n}"),
+                population::order_body(&population::buyer_subscription(b)),
+            )
+        }),
+        &[201],
+    )
 }
 
 /// The status paths of `guids` for the whole population, as a table of `count` draws.

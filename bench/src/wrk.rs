@@ -243,12 +243,8 @@ impl Wrk {
         duration: Duration,
         base: u64,
     ) -> Vec<String> {
-        let mut args: Vec<String> = Vec::new();
-        if let Some(core) = self.core {
-            args.extend(["taskset".into(), "-c".into(), core.to_string()]);
-        }
+        let mut args = crate::process::pinned_words(self.core, "wrk");
         args.extend([
-            "wrk".into(),
             format!("-t{}", self.threads),
             format!("-c{}", self.connections),
             format!("-d{}s", duration.as_secs().max(1)),
@@ -273,22 +269,7 @@ impl Wrk {
         checked: bool,
     ) -> Result<Outcome, String> {
         let args = self.command(script, addr, duration, base);
-        let output = tokio::process::Command::new(&args[0])
-            .args(&args[1..])
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| format!("cannot run {}: {e} (is wrk installed?)", args[0]))?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        if !output.status.success() {
-            return Err(format!(
-                "{} failed ({}): {stdout}{}",
-                args.join(" "),
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
+        let stdout = crate::process::output_of(&args, "wrk").await?;
         let line = stdout
             .lines()
             .find_map(|l| l.strip_prefix("BENCH "))

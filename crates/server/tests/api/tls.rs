@@ -20,6 +20,23 @@ use crate::helpers::*;
 
 const BOUND: Duration = Duration::from_secs(10);
 
+/// A request for `/healthz` that asks the service to close the connection after it.
+const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/// Sends `request` on `stream` and reads until the service closes it (within the bound): what
+/// came back, up to a read error if one ended it.
+async fn exchange(
+    stream: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin),
+    request: &[u8],
+) -> String {
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .expect("the service closes the connection");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// A certificate authority, and a certificate for 127.0.0.1 it signed, with its key (PEM).
 struct Certificate {
     authority: String,
@@ -165,35 +182,11 @@ async fn the_sdk_calls_the_service_over_https_trusting_its_authority() {
 async fn plain_http_sent_to_the_https_port_gets_no_http_answer() {
     let app = HttpsApp::spawn(Limits::default()).await;
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
-        .await
-        .expect("the service closes the connection")
-        .unwrap_or_default();
-    assert!(
-        !answer.starts_with(b"HTTP/"),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    let answer = exchange(&mut stream, HEALTHZ).await;
+    assert!(!answer.starts_with("HTTP/"), "{answer}");
     // Then HTTPS still works.
-    let mut tls = app.connect().await;
-    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(BOUND, tls.read_to_end(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        answer.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    let answer = exchange(&mut app.connect().await, HEALTHZ).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     app.stop().await;
 }
 
@@ -231,16 +224,7 @@ async fn connections_over_the_limit_get_503_over_tls_too() {
     held.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
     held.flush().await.unwrap();
     let mut refused = app.connect().await;
-    refused
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(BOUND, refused.read_to_end(&mut answer))
-        .await
-        .expect("the refusal is closed")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = exchange(&mut refused, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(
         answer.starts_with("HTTP/1.1 503 Service Unavailable"),
         "{answer}"
