@@ -1323,31 +1323,49 @@ mod tests {
         }
     }
 
-    /// The writer's commits do not checkpoint; the checkpointer thread copies what they wrote into
-    /// the database file soon after (read here with `immutable=1`, which ignores the WAL; the few
-    /// writes stay far below the writer's own full checkpoint).
-    #[tokio::test]
-    async fn the_checkpointer_copies_committed_writes_into_the_database_file() {
+    /// A store on the file `name` in a fresh directory (kept as long as the test holds it), with one
+    /// customer of `count` Azure plans: the directory, the file, the store and the plans' keys.
+    async fn one_customer_on_file(
+        name: &str,
+        count: usize,
+    ) -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        SqliteStore,
+        Vec<SubscriptionKey>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("copied.db");
+        let file = dir.path().join(name);
         let store = SqliteStore::open(&format!("sqlite://{}", file.display()))
             .await
             .unwrap();
         let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
         let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
-        let subscriptions = azure_plans(3);
+        let subscriptions = azure_plans(count);
         store
             .apply_fixture(&one_customer(partner, customer, &subscriptions))
             .await
             .unwrap();
-        for subscription in &subscriptions {
-            let key = SubscriptionKey {
+        let keys = subscriptions
+            .iter()
+            .map(|subscription| SubscriptionKey {
                 partner,
                 customer,
                 subscription: subscription.id,
-            };
+            })
+            .collect();
+        (dir, file, store, keys)
+    }
+
+    /// The writer's commits do not checkpoint; the checkpointer thread copies what they wrote into
+    /// the database file soon after (read here with `immutable=1`, which ignores the WAL; the few
+    /// writes stay far below the writer's own full checkpoint).
+    #[tokio::test]
+    async fn the_checkpointer_copies_committed_writes_into_the_database_file() {
+        let (_dir, file, store, keys) = one_customer_on_file("copied.db", 3).await;
+        for key in &keys {
             store
-                .register(&key, Timestamp::now(), None, RegistrationEnding::Registered)
+                .register(key, Timestamp::now(), None, RegistrationEnding::Registered)
                 .await
                 .unwrap();
         }
@@ -1376,27 +1394,12 @@ mod tests {
     /// grow with every write.
     #[tokio::test]
     async fn idle_readers_do_not_hold_the_wal_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("wal.db");
-        let store = SqliteStore::open(&format!("sqlite://{}", file.display()))
-            .await
-            .unwrap();
-        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
-        let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
-        let subscriptions = azure_plans(1500);
-        store
-            .apply_fixture(&one_customer(partner, customer, &subscriptions))
-            .await
-            .unwrap();
-        let key = |n: usize| SubscriptionKey {
-            partner,
-            customer,
-            subscription: subscriptions[n].id,
-        };
+        let (_dir, file, store, keys) = one_customer_on_file("wal.db", 1500).await;
+        let key = |n: usize| keys[n];
         // A read opens a transaction on the first reader, which then sits idle.
         let before = store.registration_status(&key(0)).await.unwrap();
         assert_eq!(before, Lookup::Found(RegistrationState::NotRegistered));
-        for n in 0..subscriptions.len() {
+        for n in 0..keys.len() {
             store
                 .register(
                     &key(n),
@@ -1407,7 +1410,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let wal = std::fs::metadata(dir.path().join("wal.db-wal"))
+        let wal = std::fs::metadata(format!("{}-wal", file.display()))
             .unwrap()
             .len();
         assert!(wal < 8 << 20, "the WAL grew to {wal} bytes");
@@ -1416,46 +1419,30 @@ mod tests {
         assert_eq!(after, Lookup::Found(RegistrationState::Registering));
     }
 
-    /// Under steady load readers always hold some snapshot, so SQLite's own checkpoints never
-    /// reach the end of the WAL; the writer's full checkpoints keep it bounded all the same.
+    /// Under steady load readers always hold some snapshot, so the checkpointer's passive
+    /// checkpoints never reach the end of the WAL; the writer's full checkpoints keep it bounded
+    /// all the same.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_steady_reads_and_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("steady.db");
-        let store = std::sync::Arc::new(
-            SqliteStore::open(&format!("sqlite://{}", file.display()))
-                .await
-                .unwrap(),
-        );
-        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
-        let customer: CustomerId = "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap();
-        let subscriptions = azure_plans(4000);
-        let ids: Vec<_> = subscriptions.iter().map(|s| s.id).collect();
-        store
-            .apply_fixture(&one_customer(partner, customer, &subscriptions))
-            .await
-            .unwrap();
-        let wal = dir.path().join("steady.db-wal");
+        let (_dir, file, store, keys) = one_customer_on_file("steady.db", 4000).await;
+        let (store, keys) = (Arc::new(store), Arc::new(keys));
+        let wal = std::path::PathBuf::from(format!("{}-wal", file.display()));
         let largest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         // Eight clients register with idempotency keys: each first looks its key up on a reader,
         // which keeps that snapshot, while the writer commits.
         let clients: Vec<_> = (0..8)
             .map(|client| {
-                let (store, ids, wal, largest) =
-                    (store.clone(), ids.clone(), wal.clone(), largest.clone());
+                let (store, keys, wal, largest) =
+                    (store.clone(), keys.clone(), wal.clone(), largest.clone());
                 tokio::spawn(async move {
-                    for n in (client..ids.len()).step_by(8) {
-                        let key = SubscriptionKey {
-                            partner,
-                            customer,
-                            subscription: ids[n],
-                        };
+                    for n in (client..keys.len()).step_by(8) {
+                        let key = keys[n];
                         let idempotency = Idempotency {
                             request_id: format!("request-{n}"),
                             method: "POST".into(),
                             path: format!(
-                                "/v1/customers/{customer}/subscriptions/{}/registrations",
-                                ids[n]
+                                "/v1/customers/{}/subscriptions/{}/registrations",
+                                key.customer, key.subscription
                             ),
                             expires_at: Timestamp::from_millis(i64::MAX),
                         };
@@ -1481,12 +1468,7 @@ mod tests {
         let largest = largest.load(std::sync::atomic::Ordering::Relaxed);
         // The threshold (1 MiB in tests), plus what the batches in between add.
         assert!(largest < 4 << 20, "the WAL grew to {largest} bytes");
-        let key = SubscriptionKey {
-            partner,
-            customer,
-            subscription: ids[0],
-        };
-        let history = store.registration_history(&key).await.unwrap();
+        let history = store.registration_history(&keys[0]).await.unwrap();
         assert!(matches!(history, Lookup::Found(h) if h.len() == 1));
     }
 
