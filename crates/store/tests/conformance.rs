@@ -7,10 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use partner_center_domain::catalog::Catalog;
+use partner_center_domain::purchase::{LineError, LineRequest, OrderOutcome};
 use partner_center_domain::{
     ActivateOutcome, CustomerKey, Lookup, Partner, RegisterOutcome, Settled, SubscriptionKey,
     Upserted,
 };
+use partner_center_model::catalog::{CatalogItem, PurchaseKind};
 use partner_center_model::fixture::{
     FixtureApplication, FixtureCustomer, FixturePartner, FixtureSubscription,
 };
@@ -185,6 +188,7 @@ on_every_backend!(customers_are_paged_in_the_order_they_were_added_and_scoped_to
 on_every_backend!(subscriptions_are_read_with_their_fields_and_by_order);
 on_every_backend!(a_fixture_sets_domains_offers_names_and_quantities);
 on_every_backend!(the_first_service_key_stays);
+on_every_backend!(purchases_are_checked_against_the_catalog_as_it_is_now);
 
 fn foreign_key(subscription: &str) -> SubscriptionKey {
     SubscriptionKey {
@@ -204,6 +208,87 @@ fn idem(request_id: &str, subscription: &str, action: &str, expires_at: Timestam
 
 mod stories {
     use super::*;
+
+    /// A purchase is checked against the catalog as it is when it is made: the one a fixture
+    /// declared since the last purchase, and the built-in one again after a reset.
+    pub(super) async fn purchases_are_checked_against_the_catalog_as_it_is_now(
+        store: Arc<dyn Store>,
+    ) {
+        let buyer = CustomerKey {
+            partner: OTHER_PARTNER.parse().unwrap(),
+            customer: "c2f6e3b1-0000-4000-8000-0000000000aa".parse().unwrap(),
+        };
+        let with_catalog = |catalog: Option<Vec<CatalogItem>>| Fixture {
+            partners: vec![FixturePartner {
+                applications: vec![],
+                tenant_id: buyer.partner,
+                name: "Northwind".into(),
+                sandbox: false,
+                customers: vec![FixtureCustomer {
+                    id: buyer.customer,
+                    company_name: "Buyer".into(),
+                    domain: None,
+                    subscriptions: vec![],
+                }],
+            }],
+            catalog,
+        };
+        let builtin = Catalog::builtin()
+            .items()
+            .iter()
+            .find(|item| item.kind == PurchaseKind::Saas)
+            .cloned()
+            .unwrap();
+        let declared = CatalogItem {
+            id: "DZH318Z0TEST:0001:DZH318Z0TEST".into(),
+            ..builtin.clone()
+        };
+        let mut orders = 0;
+        let mut buy = async |item: &CatalogItem| {
+            orders += 1;
+            let line = LineRequest {
+                id: 1,
+                catalog_item_id: item.id.clone(),
+                quantity: 1,
+                ..LineRequest::default()
+            };
+            store
+                .place_order(
+                    buyer,
+                    &format!("order-{orders}"),
+                    &[line],
+                    Timestamp::now(),
+                    None,
+                )
+                .await
+                .unwrap()
+                .outcome
+        };
+        store.apply_fixture(&with_catalog(None)).await.unwrap();
+        assert!(matches!(buy(&builtin).await, OrderOutcome::Placed(_)));
+        store
+            .apply_fixture(&with_catalog(Some(vec![declared.clone()])))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                buy(&builtin).await,
+                OrderOutcome::Refused(1, LineError::CatalogItemNotFound)
+            ),
+            "the declared catalog replaced the built-in one"
+        );
+        assert!(matches!(buy(&declared).await, OrderOutcome::Placed(_)));
+        store.reset().await.unwrap();
+        store.apply_fixture(&with_catalog(None)).await.unwrap();
+        assert!(
+            matches!(
+                buy(&declared).await,
+                OrderOutcome::Refused(1, LineError::CatalogItemNotFound)
+            ),
+            "a reset brings the built-in catalog back"
+        );
+        assert!(matches!(buy(&builtin).await, OrderOutcome::Placed(_)));
+    }
 
     pub(super) async fn applying_a_fixture_twice_changes_nothing(store: Arc<dyn Store>) {
         let first = store.apply_fixture(&fixture()).await.unwrap();

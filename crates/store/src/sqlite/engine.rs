@@ -52,6 +52,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
+use partner_center_domain::catalog::Catalog;
 use partner_center_domain::{Change, Decision};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
@@ -188,6 +189,11 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
         }
     }
     conn.pragma_update(None, "synchronous", "full")?;
+    // Each job's savepoint copies the pages it is first to change into the statement journal;
+    // kept in memory, that journal is never spilled to a temporary file (opened, written and
+    // truncated in every batch). It holds one job's pages at a time: each savepoint is released
+    // before the next begins.
+    conn.pragma_update(None, "temp_store", "memory")?;
     if matches!(location, Location::File { .. }) {
         // The checkpointer thread copies the WAL; the writer's commits do not (see the module).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -201,13 +207,43 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
     Ok(conn)
 }
 
-/// A write job's transaction: the connection, and the changes the job persisted through it.
+/// A write job's transaction: the connection, the changes the job persisted through it, and what
+/// the writer remembers between jobs.
 pub(crate) struct Tx<'c> {
     conn: &'c Connection,
     changes: Vec<Change>,
+    memo: &'c WriterMemo,
+}
+
+/// What the writer thread remembers of the database between its jobs: the catalog, which every
+/// purchase decision is checked against and which changes only by a fixture or a reset. Only the
+/// writer sees it, so it is exactly what the writer's transaction would read: forgotten as soon as
+/// a job persists a change to it, and whenever a job or a batch is rolled back.
+#[derive(Debug, Default)]
+pub(crate) struct WriterMemo {
+    catalog: std::cell::RefCell<Option<Arc<Catalog>>>,
+}
+
+impl WriterMemo {
+    fn forget(&self) {
+        self.catalog.replace(None);
+    }
 }
 
 impl<'c> Tx<'c> {
+    /// The catalog, as `load` reads it from the transaction, remembered until it changes.
+    pub(crate) fn catalog(
+        &self,
+        load: impl FnOnce(&Connection) -> Result<Catalog, StoreError>,
+    ) -> Result<Arc<Catalog>, StoreError> {
+        if let Some(catalog) = self.memo.catalog.borrow().as_ref() {
+            return Ok(catalog.clone());
+        }
+        let catalog = Arc::new(load(self.conn)?);
+        self.memo.catalog.replace(Some(catalog.clone()));
+        Ok(catalog)
+    }
+
     /// The connection, to load (and, being the only writer, lock) what a decision needs.
     pub(crate) fn conn(&self) -> &'c Connection {
         self.conn
@@ -216,6 +252,9 @@ impl<'c> Tx<'c> {
     /// Persists a decision's changes, in order, and returns its outcome.
     pub(crate) fn decided<T>(&mut self, decision: Decision<T>) -> Result<T, StoreError> {
         for change in decision.changes {
+            if matches!(change, Change::CatalogReplaced(_) | Change::Reset) {
+                self.memo.forget();
+            }
             persist::write(self.conn, &change)?;
             self.changes.push(change);
         }
@@ -230,7 +269,7 @@ type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 trait Job: Send {
     /// Runs in the batch's transaction, unless its caller gave up waiting for its turn; returns
     /// the changes it persisted and what to do once the commit is known.
-    fn run(self: Box<Self>, conn: &Connection) -> (Vec<Change>, Completion);
+    fn run(self: Box<Self>, conn: &Connection, memo: &WriterMemo) -> (Vec<Change>, Completion);
     /// Answers without running: the batch could not start.
     fn abort(self: Box<Self>, err: StoreError);
 }
@@ -252,7 +291,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send,
 {
-    fn run(self: Box<Self>, conn: &Connection) -> (Vec<Change>, Completion) {
+    fn run(self: Box<Self>, conn: &Connection, memo: &WriterMemo) -> (Vec<Change>, Completion) {
         let (job, reply) = (self.job, self.reply);
         if self
             .turn
@@ -265,8 +304,13 @@ where
         let mut tx = Tx {
             conn,
             changes: Vec::new(),
+            memo,
         };
         let outcome = in_savepoint(conn, || job(&mut tx));
+        if outcome.is_err() {
+            // Rolled back: what it remembered may be what it undid.
+            memo.forget();
+        }
         let changes = if outcome.is_ok() {
             tx.changes
         } else {
@@ -567,6 +611,7 @@ fn write_loop(
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     let mut changes: Vec<Change> = Vec::new();
+    let memo = WriterMemo::default();
     let wal = conn
         .path()
         .filter(|path| !path.is_empty())
@@ -593,7 +638,7 @@ fn write_loop(
             continue;
         }
         for job in batch.drain(..) {
-            let (persisted, completion) = job.run(conn);
+            let (persisted, completion) = job.run(conn, &memo);
             changes.extend(persisted);
             completions.push(completion);
         }
@@ -617,6 +662,7 @@ fn write_loop(
             Err(err) => {
                 tracing::error!(error = %err, "a write transaction failed to commit");
                 let _ = conn.execute_batch("rollback");
+                memo.forget();
             }
         }
         changes.clear();

@@ -55,6 +55,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "purchases",
         "20261126000006_purchases.sql"
     ),
+    migration!(
+        20_261_202_000_007,
+        "checks without lists",
+        "20261202000007_checks_without_lists.sql"
+    ),
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

@@ -540,8 +540,10 @@ fn idempotent_in<T: StoredOutcome>(
 }
 
 impl SqliteStore {
-    /// A POST, idempotent by its key. A repeat is answered from a reader when its record is there
-    /// already (the common case of a client's retry), without queueing behind writes.
+    /// A POST, idempotent by its key, checked in the write transaction. A repeat is not looked up
+    /// on a reader first: that lookup would cost every first request a read (of pages the
+    /// writer's last commit made stale) to spare the rare repeat its turn at the writer, where it
+    /// writes nothing and waits for no fsync.
     async fn idempotent<T, F>(
         &self,
         partner: TenantId,
@@ -554,18 +556,6 @@ impl SqliteStore {
         F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let idempotency = idempotency.cloned();
-        if let Some(idem) = idempotency.clone() {
-            let stored = self
-                .engine
-                .read(move |conn| stored_outcome::<T>(conn, partner, &idem, now))
-                .await?;
-            if let Some(outcome) = stored {
-                return Ok(Recorded {
-                    outcome,
-                    replayed: true,
-                });
-            }
-        }
         self.engine
             .write(move |tx| idempotent_in(tx, partner, now, idempotency.as_ref(), execute))
             .await
@@ -1208,9 +1198,10 @@ mod tests {
 
     use super::*;
 
-    /// The registration-failures migration rebuilds `registrations`, and the customers-and-
-    /// subscriptions one rebuilds `subscriptions`: rows, their ids (referenced by registrations and
-    /// queued jobs) and the foreign keys must survive both.
+    /// The registration-failures migration rebuilds `registrations`, the customers-and-
+    /// subscriptions one rebuilds `subscriptions`, and the checks-without-lists one both again:
+    /// rows, their ids (referenced by registrations and queued jobs) and the foreign keys must
+    /// survive them all.
     #[test]
     fn rebuilding_registrations_keeps_every_row_and_the_queue() {
         let dir = tempfile::tempdir().unwrap();
@@ -1235,7 +1226,7 @@ mod tests {
                 .iter()
                 .map(|(_, _, before)| *before)
                 .collect::<Vec<_>>(),
-            [true, true, true, false, false, false]
+            [true, true, true, false, false, false, false]
         );
         // The rebuilt subscriptions keep their rows and ids, with the new columns' defaults.
         let subscription: (i64, String, i64, Option<String>) = conn
@@ -1275,6 +1266,29 @@ mod tests {
             })
             .unwrap();
         assert_eq!(left, 0);
+        // The checks still refuse what they refused, without a temporary table per statement.
+        assert!(
+            conn.execute_batch(
+                "insert into subscriptions (customer_ref, subscription_id, kind, status, offer_name, created_at, updated_at) values (1, 't', 'azurePlan', 'bogus', '', 0, 0)"
+            )
+            .is_err()
+        );
+        for statement in [
+            "update subscriptions set registration_state = 'Registered' where id = 7",
+            "insert into registrations (subscription_ref, state, requested_at) values (7, 'Registering', 0)",
+            "update orders set status = 'completed' where id = 'o'",
+        ] {
+            let mut explained = conn.prepare(&format!("explain {statement}")).unwrap();
+            let opcodes: Vec<String> = explained
+                .query_map([], |row| row.get(1))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                !opcodes.iter().any(|op| op == "OpenEphemeral"),
+                "{statement}: {opcodes:?}"
+            );
+        }
         // Applying again changes nothing.
         assert!(
             migrations::apply(&conn, None)

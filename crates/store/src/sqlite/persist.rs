@@ -130,33 +130,42 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
         }
         Change::RegistrationAccepted { key, ending, at } => {
             let (partner, customer, subscription) = subscription(key);
-            let subscription_ref: i64 = conn
+            let changed = conn
                 .prepare_cached(concat!(
                     "update subscriptions set registration_state = ?4, updated_at = ?5
                      where customer_ref = ",
                     customer_ref!(),
-                    " and subscription_id = ?3
-                     returning id"
+                    " and subscription_id = ?3"
                 ))?
-                .query_row(
-                    params![
-                        partner,
-                        customer,
-                        subscription,
-                        RegistrationState::Registering.as_str(),
-                        at.as_millis()
-                    ],
-                    |row| row.get(0),
-                )?;
-            let registration: i64 = conn
-                .prepare_cached(
+                .execute(params![
+                    partner,
+                    customer,
+                    subscription,
+                    RegistrationState::Registering.as_str(),
+                    at.as_millis()
+                ])?;
+            // Not `returning`: SQLite would collect the returned rows in a temporary table first.
+            let added = conn
+                .prepare_cached(concat!(
                     "insert into registrations (subscription_ref, state, requested_at)
-                     values (?1, ?2, ?3) returning id",
-                )?
-                .query_row(
-                    params![subscription_ref, record_state(None), at.as_millis()],
-                    |row| row.get(0),
-                )?;
+                     select id, ?4, ?5 from subscriptions where customer_ref = ",
+                    customer_ref!(),
+                    " and subscription_id = ?3"
+                ))?
+                .execute(params![
+                    partner,
+                    customer,
+                    subscription,
+                    record_state(None),
+                    at.as_millis()
+                ])?;
+            if changed != 1 || added != 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "the subscription {} to register is not there",
+                    key.subscription
+                )));
+            }
+            let registration = conn.last_insert_rowid();
             conn.prepare_cached(
                 "insert into registration_jobs (registration_ref, enqueued_at, fails) values (?1, ?2, ?3)",
             )?

@@ -2,6 +2,8 @@
 //! and orders), and the capability's methods. Being the only writer, a write sees nothing change
 //! between its loads and its changes.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use partner_center_domain::CustomerKey;
 use partner_center_domain::catalog::Catalog;
@@ -172,14 +174,15 @@ pub(super) fn order_of_subscription(
 
 /// The customer's row id, and its facts and the catalog: what every purchase decision takes.
 fn purchase_context(
-    conn: &Connection,
+    tx: &Tx<'_>,
     customer: CustomerKey,
-) -> Result<Option<(i64, CustomerFacts, Catalog)>, StoreError> {
+) -> Result<Option<(i64, CustomerFacts, Arc<Catalog>)>, StoreError> {
+    let conn = tx.conn();
     let Some(customer_ref) = customer_ref(conn, customer.partner, customer.customer)? else {
         return Ok(None);
     };
     let facts = load_facts(conn, customer, customer_ref)?;
-    Ok(Some((customer_ref, facts, load_catalog(conn)?)))
+    Ok(Some((customer_ref, facts, tx.catalog(load_catalog)?)))
 }
 
 /// Provisions one claimed order.
@@ -209,7 +212,7 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         let (cart_id, lines) = (cart_id.to_owned(), lines.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let Some((_, facts, catalog)) = purchase_context(tx.conn(), customer)? else {
+            let Some((_, facts, catalog)) = purchase_context(tx, customer)? else {
                 return Ok(CartOutcome::CustomerNotFound);
             };
             tx.decided(purchase::create_cart(
@@ -230,8 +233,7 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         let (cart_id, lines) = (cart_id.to_owned(), lines.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let Some((customer_ref, facts, catalog)) = purchase_context(tx.conn(), customer)?
-            else {
+            let Some((customer_ref, facts, catalog)) = purchase_context(tx, customer)? else {
                 return Ok(CartOutcome::CustomerNotFound);
             };
             let found = load_cart(tx.conn(), customer, customer_ref, &cart_id)?;
@@ -264,8 +266,7 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CheckoutOutcome>, StoreError> {
         let (cart_id, order_ids) = (cart_id.to_owned(), order_ids.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let Some((customer_ref, facts, catalog)) = purchase_context(tx.conn(), customer)?
-            else {
+            let Some((customer_ref, facts, catalog)) = purchase_context(tx, customer)? else {
                 return Ok(CheckoutOutcome::CustomerNotFound);
             };
             let found = load_cart(tx.conn(), customer, customer_ref, &cart_id)?;
@@ -284,7 +285,7 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<OrderOutcome>, StoreError> {
         let (order_id, lines) = (order_id.to_owned(), lines.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let Some((_, facts, catalog)) = purchase_context(tx.conn(), customer)? else {
+            let Some((_, facts, catalog)) = purchase_context(tx, customer)? else {
                 return Ok(OrderOutcome::CustomerNotFound);
             };
             tx.decided(purchase::place_order(
