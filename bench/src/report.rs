@@ -467,6 +467,11 @@ impl Report {
 
     #[allow(clippy::too_many_lines, reason = "one document, top to bottom")]
     pub fn markdown(&self) -> String {
+        /// Where the reasons are: profiles are read by hand, this report is written by the benchmark.
+        const WHY_MISSED: &str = "Why a target is missed, with the profile that shows where the time goes \
+            (`perf record --call-graph dwarf` on the server during the scenario), and what was changed to \
+            approach it: [benchmark-history.md](benchmark-history.md), its latest entries, written by hand \
+            from runs of this benchmark.";
         let mut md = String::new();
         let _ = writeln!(md, "# Benchmarks\n");
         let _ = writeln!(
@@ -571,6 +576,7 @@ impl Report {
                 let _ = writeln!(md, "- {note}");
             }
         }
+        let _ = writeln!(md, "\n{WHY_MISSED}");
         let _ = writeln!(md, "\n## Ceilings\n");
         let _ = writeln!(md, "| ceiling | figure |\n|---|---|");
         let ceiling_row = |md: &mut String, what: &str, run: &Run| {

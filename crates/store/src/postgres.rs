@@ -495,6 +495,21 @@ async fn lock_existing(tx: &mut PgConnection, fixture: &Fixture) -> Result<Exist
 }
 
 impl PostgresStore {
+    /// Begins a transaction on a pooled connection, on a task of its own, so that a request given
+    /// up meanwhile (its client went away) cannot cancel the `BEGIN` half-way. sqlx 0.9.0 counts
+    /// the transaction only once `BEGIN` is answered: cancelled before that, the connection went
+    /// back to the pool inside a transaction nobody would end, and the next borrower's writes ran
+    /// in it, to be lost with it (sqlx issue #4393, fixed after 0.9.0). Here the task finishes the
+    /// `BEGIN`, and a transaction nobody awaits any more is dropped, so rolled back, as sqlx does
+    /// for every transaction once it has begun.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot begin a transaction: {e}")))?
+            .map_err(StoreError::from)
+    }
+
     /// Runs `execute` in a transaction under the idempotency key if there is one; see the module
     /// documentation for how concurrent duplicates meet.
     async fn idempotent<T: StoredOutcome>(
@@ -504,7 +519,7 @@ impl PostgresStore {
         idempotency: Option<&Idempotency>,
         execute: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
     ) -> Result<Recorded<T>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let partner = partner.to_string();
         if let Some(idem) = idempotency {
             // Claim the key: a fresh insert, or the takeover of an expired record. A concurrent
@@ -582,7 +597,7 @@ impl PostgresStore {
         &self,
         write: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let outcome = write(&mut tx).await?;
         tx.commit().await?;
         Ok(outcome)
