@@ -1442,8 +1442,8 @@ mod tests {
         let (store, keys) = (Arc::new(store), Arc::new(keys));
         let wal = std::path::PathBuf::from(format!("{}-wal", file.display()));
         let largest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        // Eight clients register with idempotency keys: each first looks its key up on a reader,
-        // which keeps that snapshot, while the writer commits.
+        // Eight clients register with idempotency keys: each first reads the subscription's
+        // history on a reader, which keeps that snapshot, while the writer commits.
         let clients: Vec<_> = (0..8)
             .map(|client| {
                 let (store, keys, wal, largest) =
@@ -1460,6 +1460,8 @@ mod tests {
                             ),
                             expires_at: Timestamp::from_millis(i64::MAX),
                         };
+                        let before = store.registration_history(&key).await.unwrap();
+                        assert!(matches!(before, Lookup::Found(h) if h.is_empty()));
                         let recorded = store
                             .register(
                                 &key,
