@@ -59,13 +59,28 @@ impl Caches {
 }
 
 /// One customer's subscriptions, complete: sorted by id, 17 bytes each (a hash map would take about
-/// twice that). Ids are random GUIDs, so an id's first eight bytes say about where it sits; a lookup
-/// gallops from there and searches the bracket it finds, touching a few cache lines (ids that are
-/// not random cost a binary search at worst).
+/// twice that). A lookup interpolates: it guesses where the id sits from its value between two
+/// ids it knows (at first the lowest and the highest, kept beside the vector) and narrows the
+/// bracket by guessing again, a few times, then searches what is left. Random GUIDs and numbered
+/// ones (`...-000000000001`) are found in two or three probes; ids spread otherwise cost a binary
+/// search at worst.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Subscriptions {
     sorted: Vec<(SubscriptionId, RegistrationState)>,
+    /// The lowest and the highest id, as numbers (`0, 0` when empty).
+    bounds: (u128, u128),
 }
+
+/// An id as the number its bytes spell: ids sort as these do.
+fn value(id: &SubscriptionId) -> u128 {
+    u128::from_be_bytes(*id.as_uuid().as_bytes())
+}
+
+/// How many times a lookup guesses before it searches the bracket it has.
+const GUESSES: usize = 4;
+
+/// A bracket this small is searched at once.
+const SMALL: usize = 16;
 
 impl Subscriptions {
     pub(crate) fn len(&self) -> usize {
@@ -86,6 +101,7 @@ impl Subscriptions {
             Ok(i) => Some(std::mem::replace(&mut self.sorted[i].1, state)),
             Err(i) => {
                 self.sorted.insert(i, (id, state));
+                self.sorted_changed();
                 None
             }
         }
@@ -93,69 +109,79 @@ impl Subscriptions {
 
     pub(crate) fn remove(&mut self, id: &SubscriptionId) -> Option<RegistrationState> {
         let i = self.position(id).ok()?;
-        Some(self.sorted.remove(i).1)
+        let (_, state) = self.sorted.remove(i);
+        self.sorted_changed();
+        Some(state)
+    }
+
+    fn sorted_changed(&mut self) {
+        self.bounds = match (self.sorted.first(), self.sorted.last()) {
+            (Some((first, _)), Some((last, _))) => (value(first), value(last)),
+            _ => (0, 0),
+        };
     }
 
     /// Where `id` is (`Ok`) or would go (`Err`).
     fn position(&self, id: &SubscriptionId) -> Result<usize, usize> {
         let items = &self.sorted;
         let n = items.len();
-        if n == 0 {
+        let key = value(id);
+        let (first, last) = self.bounds;
+        if n == 0 || key < first {
             return Err(0);
         }
-        let key = id.as_uuid().as_bytes();
-        let cmp = |i: usize| items[i].0.as_uuid().as_bytes().cmp(key);
-        let mut prefix = [0; 8];
-        prefix.copy_from_slice(&key[..8]);
-        let scaled = u128::from(u64::from_be_bytes(prefix)) * u128::try_from(n).unwrap_or(0);
-        let guess = usize::try_from(scaled >> 64).unwrap_or(0).min(n - 1);
-        // Bracket [lo, hi) by galloping away from the guess.
-        let (lo, hi) = match cmp(guess) {
-            std::cmp::Ordering::Equal => return Ok(guess),
-            std::cmp::Ordering::Less => {
-                let (mut lo, mut step) = (guess + 1, 1);
-                loop {
-                    let probe = guess + step;
-                    if probe >= n {
-                        break (lo, n);
-                    }
-                    match cmp(probe) {
-                        std::cmp::Ordering::Equal => return Ok(probe),
-                        std::cmp::Ordering::Less => lo = probe + 1,
-                        std::cmp::Ordering::Greater => break (lo, probe),
-                    }
-                    step *= 2;
-                }
+        if key > last {
+            return Err(n);
+        }
+        if key == first {
+            return Ok(0);
+        }
+        if key == last {
+            return Ok(n - 1);
+        }
+        // The id is strictly between those at `a` and `b`: somewhere in `a + 1..b`.
+        let (mut a, mut b, mut low, mut high) = (0, n - 1, first, last);
+        for _ in 0..GUESSES {
+            if b - a <= SMALL {
+                break;
             }
-            std::cmp::Ordering::Greater => {
-                let (mut hi, mut step) = (guess, 1);
-                loop {
-                    let Some(probe) = guess.checked_sub(step) else {
-                        break (0, hi);
-                    };
-                    match cmp(probe) {
-                        std::cmp::Ordering::Equal => return Ok(probe),
-                        std::cmp::Ordering::Greater => hi = probe,
-                        std::cmp::Ordering::Less => break (probe + 1, hi),
-                    }
-                    step *= 2;
-                }
+            let guess = a + interpolate(key - low, high - low, b - a).clamp(1, b - a - 1);
+            let probe = value(&items[guess].0);
+            match probe.cmp(&key) {
+                std::cmp::Ordering::Equal => return Ok(guess),
+                std::cmp::Ordering::Less => (a, low) = (guess, probe),
+                std::cmp::Ordering::Greater => (b, high) = (guess, probe),
             }
-        };
-        items[lo..hi]
-            .binary_search_by(|(s, _)| s.as_uuid().as_bytes().cmp(key))
-            .map(|i| lo + i)
-            .map_err(|i| lo + i)
+        }
+        items[a + 1..b]
+            .binary_search_by(|(s, _)| value(s).cmp(&key))
+            .map(|i| a + 1 + i)
+            .map_err(|i| a + 1 + i)
     }
+}
+
+/// `offset / span * steps`, rounded down: where an id `offset` past the bracket's low end sits, in
+/// a bracket `span` wide of `steps` positions (`offset < span`, `steps < 2^64`).
+fn interpolate(offset: u128, span: u128, steps: usize) -> usize {
+    // Both cut to their top 64 bits, so that the product cannot overflow.
+    let shift = (128 - span.leading_zeros()).saturating_sub(64);
+    let (offset, span) = (offset >> shift, (span >> shift).max(1));
+    let steps = u128::try_from(steps).unwrap_or(u128::MAX >> 64);
+    usize::try_from(offset * steps / span).unwrap_or(usize::MAX)
 }
 
 impl FromIterator<(SubscriptionId, RegistrationState)> for Subscriptions {
     fn from_iter<I: IntoIterator<Item = (SubscriptionId, RegistrationState)>>(iter: I) -> Self {
         let mut sorted: Vec<_> = iter.into_iter().collect();
-        sorted.sort_unstable_by(|a, b| a.0.as_uuid().as_bytes().cmp(b.0.as_uuid().as_bytes()));
+        sorted.sort_unstable_by_key(|(id, _)| value(id));
         sorted.dedup_by(|a, b| a.0 == b.0);
         sorted.shrink_to_fit();
-        Self { sorted }
+        let mut subscriptions = Self {
+            sorted,
+            bounds: (0, 0),
+        };
+        subscriptions.sorted_changed();
+        subscriptions
     }
 }
 
@@ -457,11 +483,23 @@ mod tests {
             (0..3000u32).map(|i| format!("00000000-0000-4000-8000-{i:012}").parse().unwrap());
         let clustered =
             (0..3000u32).map(|i| format!("ffffffff-ffff-4fff-8fff-{i:012}").parse().unwrap());
-        for ids in [
+        // Spreads that interpolation guesses badly: each id twice as far as the one before, and
+        // two tight clusters at the ends of the range.
+        let doubling = (0..3000u128)
+            .map(|i| SubscriptionId::from_uuid(uuid::Uuid::from_u128((1 << (i / 24)) + i)));
+        let ends = (0..3000u128).map(|i| {
+            let at = if i % 2 == 0 { i } else { u128::MAX - i };
+            SubscriptionId::from_uuid(uuid::Uuid::from_u128(at))
+        });
+        for mut ids in [
             random.collect::<Vec<SubscriptionId>>(),
             sequential.collect(),
             clustered.collect(),
+            doubling.collect(),
+            ends.collect(),
         ] {
+            // Held and absent ids interleave, whatever order they were made in.
+            ids.sort_by_key(|id| value(id).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let (held, absent) = ids.split_at(2000);
             let mut subscriptions: Subscriptions = held
                 .iter()
@@ -476,6 +514,9 @@ mod tests {
             }
             for id in absent {
                 assert_eq!(subscriptions.get(id), None);
+                // Where it would go: after every held id below it.
+                let below = held.iter().filter(|h| value(h) < value(id)).count();
+                assert_eq!(subscriptions.position(id), Err(below));
             }
             // Changes keep it sorted and exact.
             for (i, id) in ids.iter().enumerate().step_by(7) {
