@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use base64::Engine as _;
 use partner_center_domain::purchase::{
     self, CancelOutcome, LineRequest, Order as OrderRecord, OrderLine, OrderOutcome,
 };
@@ -52,13 +51,11 @@ pub(crate) fn router() -> Router<AppState> {
 /// subscription is activated.
 const SANDBOX_LANDING_PAGE: &str = "https://saas-landing.sandbox.invalid/activate";
 
-/// A new order id, in the style of Partner Center's (32 URL-safe characters).
+/// A new order id, in the style of Partner Center's (32 URL-safe characters): a version-7 GUID's
+/// 32 hex digits, which begin with the time, so that ids made later sort later and the orders'
+/// index (and their jobs') grows at its end instead of being written all over.
 pub(crate) fn new_id() -> String {
-    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    let mut bytes = [0u8; 24];
-    bytes[..16].copy_from_slice(a.as_bytes());
-    bytes[16..].copy_from_slice(&b.as_bytes()[..8]);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// The `{order_id}` of an order route.
