@@ -278,7 +278,7 @@ pub(crate) async fn checkout(
     let now = Timestamp::now();
     let idempotency = request.idempotency(&state, "POST", paths::checkout(key.customer, &id), now);
     // Enough order ids for one order per line (there is one per order group).
-    let order_ids: Vec<String> = (0..purchase::MAX_LINES).map(|_| orders::new_id()).collect();
+    let order_ids = orders::new_ids(purchase::MAX_LINES);
     let recorded = state
         .purchases()
         .checkout(key, &id, &order_ids, now, idempotency.as_ref())
