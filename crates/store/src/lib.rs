@@ -38,8 +38,8 @@ use partner_center_domain::purchase::{
 };
 use partner_center_domain::subscription::SubscriptionRecord;
 use partner_center_domain::{
-    ActivateOutcome, ClaimedRegistration, CompletedRegistration, CustomerKey, Lookup, Partner,
-    RegisterOutcome, SeedReport, Settled, SubscriptionKey, Upserted,
+    ActivateOutcome, Change, ClaimedRegistration, CompletedRegistration, CustomerKey, Lookup,
+    Partner, RegisterOutcome, SeedReport, Settled, SubscriptionKey, Upserted,
 };
 use partner_center_model::fixture::FixtureSubscription;
 use partner_center_model::{
@@ -185,12 +185,72 @@ pub struct Idempotency {
 
 /// An outcome, and whether it is the stored outcome of an earlier request with the same
 /// idempotency key rather than the effect of this one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded<T> {
     /// What the request did (or what its first occurrence did).
     pub outcome: T,
     /// `true` when this is a repeat: nothing was executed.
     pub replayed: bool,
+    /// The carts and orders the request saved, as it saved them (none when it is a repeat).
+    pub saved: Saved,
+}
+
+impl<T> Recorded<T> {
+    /// A request's own outcome, with what it saved.
+    #[must_use]
+    pub fn fresh(outcome: T, saved: Saved) -> Self {
+        Self {
+            outcome,
+            replayed: false,
+            saved,
+        }
+    }
+
+    /// An earlier request's stored outcome: nothing was executed, or saved.
+    #[must_use]
+    pub fn repeat(outcome: T) -> Self {
+        Self {
+            outcome,
+            replayed: true,
+            saved: Saved::default(),
+        }
+    }
+}
+
+/// The carts and orders a write saved, as it saved them: what its answer shows, without reading
+/// them again. A store may leave it empty (PostgreSQL does), and a repeat's is: the answer then
+/// reads them as they are now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Saved {
+    carts: Vec<Cart>,
+    orders: Vec<Order>,
+}
+
+impl Saved {
+    /// The carts and orders that `changes` put.
+    pub(crate) fn of<'c>(changes: impl IntoIterator<Item = &'c Change>) -> Self {
+        let mut saved = Self::default();
+        for change in changes {
+            match change {
+                Change::CartPut(cart) => saved.carts.push(cart.clone()),
+                Change::OrderPut(order) => saved.orders.push(order.clone()),
+                _ => {}
+            }
+        }
+        saved
+    }
+
+    /// Cart `id`, as the write last saved it.
+    #[must_use]
+    pub fn cart(&self, id: &str) -> Option<&Cart> {
+        self.carts.iter().rev().find(|cart| cart.id == id)
+    }
+
+    /// Order `id`, as the write last saved it.
+    #[must_use]
+    pub fn order(&self, id: &str) -> Option<&Order> {
+        self.orders.iter().rev().find(|order| order.id == id)
+    }
 }
 
 /// An application registered in a partner's tenant, for the built-in identity provider.

@@ -55,8 +55,8 @@ use crate::outcome::StoredOutcome;
 use crate::partners::PartnerCache;
 use crate::{
     AdminStore, Application, FixtureStore, Idempotency, IdentityStore, JobQueue, Recorded,
-    RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, SubscriptionDetail,
-    planned_ending, record_ending, record_state, secret,
+    RegistrationRecord, RequestStore, Saved, SigningKey, StoreError, StoreOptions,
+    SubscriptionDetail, planned_ending, record_ending, record_state, secret,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -554,10 +554,7 @@ impl PostgresStore {
                 .await?;
                 let outcome = T::decode(&text)
                     .ok_or_else(|| corrupt(format!("idempotency outcome `{text}`")))?;
-                return Ok(Recorded {
-                    outcome,
-                    replayed: true,
-                });
+                return Ok(Recorded::repeat(outcome));
             }
         }
         let outcome = execute(&mut tx).await?;
@@ -575,10 +572,8 @@ impl PostgresStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(Recorded {
-            outcome,
-            replayed: false,
-        })
+        // What it saved is not collected here: the answer reads it.
+        Ok(Recorded::fresh(outcome, Saved::default()))
     }
 
     /// [`Self::transaction`] for a write that may change partners (the operator's, a fixture):

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use partner_center_domain::catalog::Catalog;
-use partner_center_domain::purchase::{LineError, LineRequest, OrderOutcome};
+use partner_center_domain::purchase::{
+    CartOutcome, CheckoutOutcome, LineError, LineRequest, OrderOutcome,
+};
 use partner_center_domain::{
     ActivateOutcome, CustomerKey, Lookup, Partner, RegisterOutcome, Settled, SubscriptionKey,
     Upserted,
@@ -23,7 +25,8 @@ use partner_center_model::{
 };
 use partner_center_store::testing::{self, PostgresSchema};
 use partner_center_store::{
-    Idempotency, PostgresStore, Recorded, SigningKey, SqliteStore, Store, StoreOptions, secret,
+    Idempotency, PostgresStore, Recorded, Saved, SigningKey, SqliteStore, Store, StoreOptions,
+    secret,
 };
 
 const PARTNER: &str = "b1e5d2a0-0000-4000-8000-000000000001";
@@ -190,6 +193,19 @@ on_every_backend!(a_fixture_sets_domains_offers_names_and_quantities);
 on_every_backend!(the_first_service_key_stays);
 on_every_backend!(purchases_are_checked_against_the_catalog_as_it_is_now);
 
+/// What a purchase saved is what is stored; SQLite hands it back (PostgreSQL may leave it empty).
+#[tokio::test]
+async fn what_a_purchase_saved_is_what_is_stored() {
+    for backend in backends().await {
+        eprintln!("backend: {}", backend.name);
+        let hands_back = backend.name.starts_with("sqlite");
+        stories::what_a_purchase_saved_is_what_is_stored(backend.store.clone(), hands_back).await;
+        if let Some(schema) = backend.schema {
+            schema.drop().await;
+        }
+    }
+}
+
 fn foreign_key(subscription: &str) -> SubscriptionKey {
     SubscriptionKey {
         partner: OTHER_PARTNER.parse().unwrap(),
@@ -208,6 +224,92 @@ fn idem(request_id: &str, subscription: &str, action: &str, expires_at: Timestam
 
 mod stories {
     use super::*;
+
+    pub(super) async fn what_a_purchase_saved_is_what_is_stored(
+        store: Arc<dyn Store>,
+        hands_back: bool,
+    ) {
+        let buyer = CustomerKey {
+            partner: OTHER_PARTNER.parse().unwrap(),
+            customer: "c2f6e3b1-0000-4000-8000-0000000000ab".parse().unwrap(),
+        };
+        store
+            .apply_fixture(&Fixture {
+                partners: vec![FixturePartner {
+                    applications: vec![],
+                    tenant_id: buyer.partner,
+                    name: "Northwind".into(),
+                    sandbox: true,
+                    customers: vec![FixtureCustomer {
+                        id: buyer.customer,
+                        company_name: "Buyer".into(),
+                        domain: None,
+                        subscriptions: vec![],
+                    }],
+                }],
+                catalog: None,
+            })
+            .await
+            .unwrap();
+        let saas = Catalog::builtin()
+            .items()
+            .iter()
+            .find(|item| item.kind == PurchaseKind::Saas)
+            .cloned()
+            .unwrap();
+        let line = LineRequest {
+            id: 0,
+            catalog_item_id: saas.id.clone(),
+            quantity: 1,
+            ..LineRequest::default()
+        };
+        let lines = [line];
+        let (now, lifetime) = (Timestamp::now(), Duration::from_secs(600));
+        let request = |id: &str| Idempotency {
+            request_id: id.to_owned(),
+            method: "POST".to_owned(),
+            path: format!("/v1/customers/{}/carts", buyer.customer),
+            expires_at: now.saturating_add(Duration::from_secs(60)),
+        };
+        let cart_id = "0a1b2c3d-0000-7000-8000-000000000001";
+        let created = store
+            .create_cart(buyer, cart_id, &lines, now, lifetime, Some(&request("r1")))
+            .await
+            .unwrap();
+        assert_eq!(created.outcome, CartOutcome::Saved(cart_id.into()));
+        let stored = store.cart(buyer, cart_id).await.unwrap().unwrap();
+        match created.saved.cart(cart_id) {
+            Some(saved) => assert_eq!(saved, &stored),
+            None => assert!(!hands_back, "the cart it saved is handed back"),
+        }
+        let repeat = store
+            .create_cart(buyer, cart_id, &lines, now, lifetime, Some(&request("r1")))
+            .await
+            .unwrap();
+        assert!(repeat.replayed);
+        assert_eq!(repeat.saved, Saved::default(), "a repeat saved nothing");
+
+        let order_ids: Vec<String> = (0..3).map(|i| format!("order-{i}")).collect();
+        let checked_out = store
+            .checkout(buyer, cart_id, &order_ids, now, None)
+            .await
+            .unwrap();
+        let CheckoutOutcome::Ordered(placed) = &checked_out.outcome else {
+            panic!("{:?}", checked_out.outcome);
+        };
+        assert_eq!(placed, &order_ids[..1]);
+        let order = store.order(buyer, &placed[0]).await.unwrap().unwrap();
+        match checked_out.saved.order(&placed[0]) {
+            Some(saved) => assert_eq!(saved, &order),
+            None => assert!(!hands_back, "the order it placed is handed back"),
+        }
+        let ordered = store.cart(buyer, cart_id).await.unwrap().unwrap();
+        match checked_out.saved.cart(cart_id) {
+            Some(saved) => assert_eq!(saved, &ordered),
+            None => assert!(!hands_back, "the cart it checked out is handed back"),
+        }
+        assert_ne!(ordered, stored, "the checkout changed the cart");
+    }
 
     /// A purchase is checked against the catalog as it is when it is made: the one a fixture
     /// declared since the last purchase, and the built-in one again after a reset.
@@ -775,10 +877,7 @@ mod stories {
             .unwrap();
         assert_eq!(
             first,
-            Recorded {
-                outcome: Lookup::Found(RegisterOutcome::Accepted),
-                replayed: false
-            }
+            Recorded::fresh(Lookup::Found(RegisterOutcome::Accepted), Saved::default())
         );
         let later = t0.saturating_add(Duration::from_secs(60));
         let repeat = store
@@ -792,10 +891,7 @@ mod stories {
             .unwrap();
         assert_eq!(
             repeat,
-            Recorded {
-                outcome: Lookup::Found(RegisterOutcome::Accepted),
-                replayed: true
-            }
+            Recorded::repeat(Lookup::Found(RegisterOutcome::Accepted))
         );
         // Completing the registration does not change what a repeat gets; a new request sees it.
         let claimed = store
@@ -825,10 +921,10 @@ mod stories {
             .unwrap();
         assert_eq!(
             fresh,
-            Recorded {
-                outcome: Lookup::Found(RegisterOutcome::AlreadyRegistered),
-                replayed: false
-            }
+            Recorded::fresh(
+                Lookup::Found(RegisterOutcome::AlreadyRegistered),
+                Saved::default()
+            )
         );
         let Lookup::Found(history) = store.registration_history(&key(AZURE_PLAN)).await.unwrap()
         else {
@@ -846,10 +942,7 @@ mod stories {
             .unwrap();
         assert_eq!(
             repeat,
-            Recorded {
-                outcome: Lookup::Found(ActivateOutcome::Activated),
-                replayed: true
-            }
+            Recorded::repeat(Lookup::Found(ActivateOutcome::Activated))
         );
     }
 
@@ -885,10 +978,7 @@ mod stories {
             .unwrap();
         assert_eq!(
             other,
-            Recorded {
-                outcome: Lookup::Found(RegisterOutcome::Accepted),
-                replayed: false
-            }
+            Recorded::fresh(Lookup::Found(RegisterOutcome::Accepted), Saved::default())
         );
         // Another operation on the same subscription: another path.
         let activate = idem("shared", AZURE_PLAN, "activate", expires);
@@ -912,10 +1002,7 @@ mod stories {
             .unwrap();
         assert_eq!(
             other,
-            Recorded {
-                outcome: Lookup::CustomerNotFound,
-                replayed: false
-            }
+            Recorded::fresh(Lookup::CustomerNotFound, Saved::default())
         );
     }
 
@@ -941,10 +1028,7 @@ mod stories {
             .unwrap();
         assert_eq!(
             repeat,
-            Recorded {
-                outcome: Lookup::Found(ActivateOutcome::NotSandbox),
-                replayed: true
-            }
+            Recorded::repeat(Lookup::Found(ActivateOutcome::NotSandbox))
         );
         // A not-found is kept too.
         let unknown = SubscriptionKey {
@@ -969,13 +1053,7 @@ mod stories {
             .register(&unknown, t0, Some(&request), RegistrationEnding::Registered)
             .await
             .unwrap();
-        assert_eq!(
-            repeat,
-            Recorded {
-                outcome: Lookup::SubscriptionNotFound,
-                replayed: true
-            }
-        );
+        assert_eq!(repeat, Recorded::repeat(Lookup::SubscriptionNotFound));
     }
 
     pub(super) async fn an_expired_record_executes_anew_and_purging_removes_only_expired_ones(
@@ -1004,10 +1082,10 @@ mod stories {
             .unwrap();
         assert_eq!(
             anew,
-            Recorded {
-                outcome: Lookup::Found(ActivateOutcome::AlreadyActive),
-                replayed: false
-            }
+            Recorded::fresh(
+                Lookup::Found(ActivateOutcome::AlreadyActive),
+                Saved::default()
+            )
         );
         // The new record replaced the old one and lives for its own window.
         let repeat = store
@@ -1016,10 +1094,7 @@ mod stories {
             .unwrap();
         assert_eq!(
             repeat,
-            Recorded {
-                outcome: Lookup::Found(ActivateOutcome::AlreadyActive),
-                replayed: true
-            }
+            Recorded::repeat(Lookup::Found(ActivateOutcome::AlreadyActive))
         );
 
         for (i, ttl) in [1_u64, 2, 3, 10].iter().enumerate() {
@@ -1454,10 +1529,7 @@ mod stories {
             .unwrap();
         assert_eq!(
             again,
-            Recorded {
-                outcome: Lookup::Found(ActivateOutcome::Activated),
-                replayed: false
-            }
+            Recorded::fresh(Lookup::Found(ActivateOutcome::Activated), Saved::default())
         );
         let other = SigningKey {
             kid: "other".into(),

@@ -16,6 +16,7 @@ use partner_center_model::purchase::{
 };
 use partner_center_model::resources::ResourceAttributes;
 use partner_center_model::{Timestamp, paths};
+use partner_center_store::Saved;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -114,11 +115,13 @@ fn cart_not_found() -> ApiError {
     )
 }
 
-/// The saved cart, answered with `status`; or the error its outcome is.
+/// The saved cart, answered with `status` (as the write saved it, else as it is now); or the
+/// error its outcome is.
 async fn answer(
     state: &AppState,
     key: CustomerKey,
     outcome: CartOutcome,
+    saved: &Saved,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     match outcome {
@@ -130,6 +133,9 @@ async fn answer(
             "This cart was checked out already: it cannot be changed.",
         )),
         CartOutcome::Saved(id) => {
+            if let Some(cart) = saved.cart(&id) {
+                return Ok(reply(status, resource(cart)));
+            }
             let cart = state
                 .purchases()
                 .cart(key, &id)
@@ -165,7 +171,7 @@ pub(crate) async fn create_cart(
     let idempotency = request.idempotency(&state, "POST", paths::carts(key.customer), now);
     // Time-ordered (version 7), so that the carts' index grows at its end.
     let id = uuid::Uuid::now_v7().hyphenated().to_string();
-    let recorded = state
+    let mut recorded = state
         .purchases()
         .create_cart(
             key,
@@ -176,8 +182,9 @@ pub(crate) async fn create_cart(
             idempotency.as_ref(),
         )
         .await?;
+    let saved = std::mem::take(&mut recorded.saved);
     let outcome = request.replayed(&state, recorded);
-    answer(&state, key, outcome, StatusCode::CREATED).await
+    answer(&state, key, outcome, &saved, StatusCode::CREATED).await
 }
 
 /// Get a cart.
@@ -238,7 +245,7 @@ pub(crate) async fn update_cart(
     let id = path.id();
     let now = Timestamp::now();
     let idempotency = request.idempotency(&state, "PUT", paths::cart(key.customer, &id), now);
-    let recorded = state
+    let mut recorded = state
         .purchases()
         .update_cart(
             key,
@@ -249,8 +256,9 @@ pub(crate) async fn update_cart(
             idempotency.as_ref(),
         )
         .await?;
+    let saved = std::mem::take(&mut recorded.saved);
     let outcome = request.replayed(&state, recorded);
-    answer(&state, key, outcome, StatusCode::OK).await
+    answer(&state, key, outcome, &saved, StatusCode::OK).await
 }
 
 /// Check a cart out.
@@ -279,11 +287,12 @@ pub(crate) async fn checkout(
     let idempotency = request.idempotency(&state, "POST", paths::checkout(key.customer, &id), now);
     // Enough order ids for one order per line (there is one per order group).
     let order_ids = orders::new_ids(purchase::MAX_LINES);
-    let recorded = state
+    let mut recorded = state
         .purchases()
         .checkout(key, &id, &order_ids, now, idempotency.as_ref())
         .await?;
     let replayed = recorded.replayed;
+    let saved = std::mem::take(&mut recorded.saved);
     match request.replayed(&state, recorded) {
         CheckoutOutcome::CustomerNotFound => Err(ApiError::customer_not_found(key.customer)),
         CheckoutOutcome::CartNotFound => Err(cart_not_found()),
@@ -304,7 +313,9 @@ pub(crate) async fn checkout(
             }
             let mut placed = Vec::with_capacity(ids.len());
             for order_id in &ids {
-                if let Some(order) = state.purchases().order(key, order_id).await? {
+                if let Some(order) = saved.order(order_id) {
+                    placed.push(orders::resource(order));
+                } else if let Some(order) = state.purchases().order(key, order_id).await? {
                     placed.push(orders::resource(&order));
                 }
             }

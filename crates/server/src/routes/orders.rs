@@ -22,6 +22,7 @@ use partner_center_model::purchase::{
 };
 use partner_center_model::resources::ResourceAttributes;
 use partner_center_model::{Collection, SubscriptionId, Timestamp, paths};
+use partner_center_store::Saved;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -146,6 +147,21 @@ fn order_not_found(order_id: &str) -> ApiError {
 }
 
 /// The customer's order `order_id`, or the 404 it is (60003 when the customer is not there).
+/// The order as the write saved it, else as it is now.
+async fn saved_or_found<'s>(
+    state: &AppState,
+    key: CustomerKey,
+    order_id: &str,
+    saved: &'s Saved,
+) -> Result<std::borrow::Cow<'s, OrderRecord>, ApiError> {
+    match saved.order(order_id) {
+        Some(order) => Ok(std::borrow::Cow::Borrowed(order)),
+        None => find_order(state, key, order_id)
+            .await
+            .map(std::borrow::Cow::Owned),
+    }
+}
+
 async fn find_order(
     state: &AppState,
     key: CustomerKey,
@@ -204,11 +220,12 @@ pub(crate) async fn create_order(
     let lines = lines(body)?;
     let now = Timestamp::now();
     let idempotency = request.idempotency(&state, "POST", paths::orders(key.customer), now);
-    let recorded = state
+    let mut recorded = state
         .purchases()
         .place_order(key, &new_id(), &lines, now, idempotency.as_ref())
         .await?;
     let replayed = recorded.replayed;
+    let saved = std::mem::take(&mut recorded.saved);
     match request.replayed(&state, recorded) {
         OrderOutcome::CustomerNotFound => Err(ApiError::customer_not_found(key.customer)),
         OrderOutcome::Refused(line, error) => Err(ApiError::new(
@@ -221,7 +238,7 @@ pub(crate) async fn create_order(
                 tracing::info!(order = %id, "order placed");
                 state.worker().wake();
             }
-            let order = find_order(&state, key, &id).await?;
+            let order = saved_or_found(&state, key, &id, &saved).await?;
             Ok(reply(StatusCode::CREATED, resource(&order)))
         }
     }
@@ -310,10 +327,11 @@ pub(crate) async fn cancel_order(
     let now = Timestamp::now();
     let idempotency =
         request.idempotency(&state, "PATCH", paths::order(key.customer, &order_id), now);
-    let recorded = state
+    let mut recorded = state
         .purchases()
         .cancel_order(key, &order_id, now, idempotency.as_ref())
         .await?;
+    let saved = std::mem::take(&mut recorded.saved);
     match request.replayed(&state, recorded) {
         CancelOutcome::CustomerNotFound => Err(ApiError::customer_not_found(key.customer)),
         CancelOutcome::OrderNotFound => Err(order_not_found(&order_id)),
@@ -323,7 +341,7 @@ pub(crate) async fn cancel_order(
             "Non-Sandbox tenants are not allowed to cancel purchases other than software subscriptions and perpetual software.",
         )),
         CancelOutcome::Cancelled(id) => {
-            let order = find_order(&state, key, &id).await?;
+            let order = saved_or_found(&state, key, &id, &saved).await?;
             Ok(reply(StatusCode::OK, resource(&order)))
         }
     }

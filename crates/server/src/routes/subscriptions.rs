@@ -186,12 +186,13 @@ pub(crate) async fn register(
         .requests()
         .register(&key, now, idempotency.as_ref(), request.ending)
         .await?;
+    let replayed = recorded.replayed;
     let outcome = found(request.replayed(&state, recorded), &key)?;
     let location = paths::registration_status_location(key.customer, key.subscription);
     let location = HeaderValue::try_from(location).map_err(ApiError::internal)?;
     let mut response = match outcome {
         RegisterOutcome::Accepted | RegisterOutcome::AlreadyRegistering => {
-            if outcome == RegisterOutcome::Accepted && !recorded.replayed {
+            if outcome == RegisterOutcome::Accepted && !replayed {
                 tracing::info!(subscription = %key.subscription, "registration accepted");
                 state.worker().wake();
             }
@@ -283,6 +284,7 @@ pub(crate) async fn activate(
         .requests()
         .activate(&key, now, idempotency.as_ref())
         .await?;
+    let replayed = recorded.replayed;
     match found(request.replayed(&state, recorded), &key)? {
         ActivateOutcome::NotSandbox => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -290,7 +292,7 @@ pub(crate) async fn activate(
             "This operation is not supported in this environment.",
         )),
         ActivateOutcome::Activated => {
-            if !recorded.replayed {
+            if !replayed {
                 tracing::info!(subscription = %key.subscription, "subscription activated");
             }
             Ok(reply(

@@ -57,8 +57,8 @@ use self::state::{Caches, Miss};
 use crate::outcome::StoredOutcome;
 use crate::{
     AdminStore, Application, FixtureStore, Idempotency, IdentityStore, JobQueue, Recorded,
-    RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, SubscriptionDetail,
-    record_ending, record_state, secret,
+    RegistrationRecord, RequestStore, Saved, SigningKey, StoreError, StoreOptions,
+    SubscriptionDetail, record_ending, record_state, secret,
 };
 
 /// The SQLite store.
@@ -509,12 +509,10 @@ fn idempotent_in<T: StoredOutcome>(
     if let Some(idem) = idempotency
         && let Some(outcome) = stored_outcome(tx.conn(), partner, idem, now)?
     {
-        return Ok(Recorded {
-            outcome,
-            replayed: true,
-        });
+        return Ok(Recorded::repeat(outcome));
     }
     let outcome = execute(tx)?;
+    let saved = Saved::of(tx.written());
     if let Some(idem) = idempotency {
         // No record, or an expired one, which this one replaces (a live one was answered above).
         tx.conn()
@@ -533,10 +531,7 @@ fn idempotent_in<T: StoredOutcome>(
                 idem.expires_at.as_millis()
             ])?;
     }
-    Ok(Recorded {
-        outcome,
-        replayed: false,
-    })
+    Ok(Recorded::fresh(outcome, saved))
 }
 
 impl SqliteStore {
