@@ -269,7 +269,7 @@ pub(crate) struct DatabaseArgs {
     pub(crate) statement_timeout: Duration,
 
     /// SQLite: how many subscriptions' registration states are kept in memory for status reads
-    /// (17 bytes each; beyond it, reads query the database).
+    /// (about 18 bytes each; beyond it, reads query the database).
     #[arg(
         long = "database-memory-index",
         env = "PC_DATABASE_MEMORY_INDEX",

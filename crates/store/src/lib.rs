@@ -137,8 +137,8 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// How long a statement may run, or wait for a lock, before failing.
     pub statement_timeout: Duration,
-    /// SQLite: how many subscriptions' registration states are kept in memory for reads (17 bytes
-    /// each).
+    /// SQLite: how many subscriptions' registration states are kept in memory for reads (about 18
+    /// bytes each).
     pub memory_index: usize,
     /// SQLite: open without claiming the database for this process, beside the process that serves
     /// it. Only for short-lived tools (`partner-center token` reading the signing key) that change

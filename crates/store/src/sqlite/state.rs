@@ -19,9 +19,9 @@
 //!
 //! # Bounded
 //!
-//! At most [`SubscriptionIndex::capacity`] subscriptions are held (17 bytes each); past it, other
-//! customers are let go to make room. A customer larger than the whole index is never held: its
-//! lookups query the database, one indexed row each.
+//! At most [`SubscriptionIndex::capacity`] subscriptions are held (about 18 bytes each); past it,
+//! other customers are let go to make room. A customer larger than the whole index is never held:
+//! its lookups query the database, one indexed row each.
 
 use partner_center_domain::change::{ApplicationValues, Settlement, SubscriptionValues};
 use std::collections::HashMap;
@@ -59,28 +59,106 @@ impl Caches {
 }
 
 /// One customer's subscriptions, complete: sorted by id, 17 bytes each (a hash map would take about
-/// twice that). A lookup interpolates: it guesses where the id sits from its value between two
-/// ids it knows (at first the lowest and the highest, kept beside the vector) and narrows the
-/// bracket by guessing again, a few times, then searches what is left. Random GUIDs and numbered
-/// ones (`...-000000000001`) are found in two or three probes; ids spread otherwise cost a binary
-/// search at worst.
+/// twice that), and where each bucket of them begins (about 1 byte more an id). The ids between the
+/// lowest and the highest share their leading bits; the next few bits name an id's bucket. A
+/// lookup reads its bucket's bounds and searches only that bucket, a few ids long for random GUIDs
+/// and numbered ones (`...-000000000001`) alike: two or three cache lines, where a binary search
+/// over a large customer touched one per step.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Subscriptions {
     sorted: Vec<(SubscriptionId, RegistrationState)>,
+    buckets: Buckets,
+}
+
+/// Where each bucket of ids begins in the sorted vector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Buckets {
     /// The lowest and the highest id, as numbers (`0, 0` when empty).
     bounds: (u128, u128),
+    /// An id's bucket is its number shifted right by this, less the lowest id's.
+    shift: u32,
+    /// `starts[b]`: the position of the first id in bucket `b` or after it (one more than there
+    /// are buckets: the last is the vector's length).
+    starts: Vec<u32>,
 }
+
+/// Buckets of ids are named by at most this many bits (16 million buckets).
+const MAX_BUCKET_BITS: u32 = 24;
+
+/// Ids are bucketed by more bits while the bucket of an id holds more than this many on average.
+const CROWDED: usize = 12;
 
 /// An id as the number its bytes spell: ids sort as these do.
 fn value(id: &SubscriptionId) -> u128 {
     u128::from_be_bytes(*id.as_uuid().as_bytes())
 }
 
-/// How many times a lookup guesses before it searches the bracket it has.
-const GUESSES: usize = 4;
+impl Buckets {
+    /// The buckets of `sorted`: about a quarter as many as its ids, or up to four times that when
+    /// the ids crowd into a few of them (numbered ids leave most values of each hex digit unused).
+    fn of(sorted: &[(SubscriptionId, RegistrationState)]) -> Self {
+        let base = (sorted.len() / 4).max(1).ilog2().min(MAX_BUCKET_BITS);
+        let mut buckets = Self::with_bits(sorted, base);
+        for bits in base + 1..=(base + 2).min(MAX_BUCKET_BITS) {
+            if buckets.crowding(sorted.len()) <= CROWDED {
+                break;
+            }
+            buckets = Self::with_bits(sorted, bits);
+        }
+        buckets
+    }
 
-/// A bracket this small is searched at once.
-const SMALL: usize = 16;
+    /// The buckets of `sorted` by `bits` bits after those the lowest and highest ids share.
+    fn with_bits(sorted: &[(SubscriptionId, RegistrationState)], bits: u32) -> Self {
+        let (Some((first, _)), Some((last, _))) = (sorted.first(), sorted.last()) else {
+            return Self::default();
+        };
+        let bounds = (value(first), value(last));
+        let varying = 128 - (bounds.0 ^ bounds.1).leading_zeros();
+        // At most 127: a shift of 128 would not be defined (two ids differing in the top bit).
+        let shift = varying.saturating_sub(bits).min(127);
+        let mut buckets = Self {
+            bounds,
+            shift,
+            starts: Vec::new(),
+        };
+        let count = buckets.bucket(bounds.1) + 1;
+        let mut starts = Vec::with_capacity(count + 1);
+        for (position, (id, _)) in sorted.iter().enumerate() {
+            let bucket = buckets.bucket(value(id));
+            while starts.len() <= bucket {
+                starts.push(u32::try_from(position).unwrap_or(u32::MAX));
+            }
+        }
+        starts.resize(count + 1, u32::try_from(sorted.len()).unwrap_or(u32::MAX));
+        buckets.starts = starts;
+        buckets
+    }
+
+    /// How many ids the bucket of an id holds, on average over the `len` ids.
+    fn crowding(&self, len: usize) -> usize {
+        let squares: u64 = self
+            .starts
+            .windows(2)
+            .map(|w| u64::from(w[1] - w[0]).pow(2))
+            .sum();
+        usize::try_from(squares / u64::try_from(len.max(1)).unwrap_or(1)).unwrap_or(usize::MAX)
+    }
+
+    /// The bucket of an id between the lowest and the highest.
+    fn bucket(&self, id: u128) -> usize {
+        usize::try_from((id >> self.shift) - (self.bounds.0 >> self.shift)).unwrap_or(usize::MAX)
+    }
+
+    /// Moves the starts of the buckets after `id`'s by one, for an id inserted (`grew`) or
+    /// removed strictly between the lowest and the highest.
+    fn shift_after(&mut self, id: u128, grew: bool) {
+        let bucket = self.bucket(id);
+        for start in &mut self.starts[bucket + 1..] {
+            *start = if grew { *start + 1 } else { *start - 1 };
+        }
+    }
+}
 
 impl Subscriptions {
     pub(crate) fn len(&self) -> usize {
@@ -101,7 +179,13 @@ impl Subscriptions {
             Ok(i) => Some(std::mem::replace(&mut self.sorted[i].1, state)),
             Err(i) => {
                 self.sorted.insert(i, (id, state));
-                self.sorted_changed();
+                let key = value(&id);
+                let (first, last) = self.buckets.bounds;
+                if self.sorted.len() > 1 && first < key && key < last {
+                    self.buckets.shift_after(key, true);
+                } else {
+                    self.buckets = Buckets::of(&self.sorted);
+                }
                 None
             }
         }
@@ -110,64 +194,35 @@ impl Subscriptions {
     pub(crate) fn remove(&mut self, id: &SubscriptionId) -> Option<RegistrationState> {
         let i = self.position(id).ok()?;
         let (_, state) = self.sorted.remove(i);
-        self.sorted_changed();
+        let key = value(id);
+        let (first, last) = self.buckets.bounds;
+        if first < key && key < last {
+            self.buckets.shift_after(key, false);
+        } else {
+            self.buckets = Buckets::of(&self.sorted);
+        }
         Some(state)
-    }
-
-    fn sorted_changed(&mut self) {
-        self.bounds = match (self.sorted.first(), self.sorted.last()) {
-            (Some((first, _)), Some((last, _))) => (value(first), value(last)),
-            _ => (0, 0),
-        };
     }
 
     /// Where `id` is (`Ok`) or would go (`Err`).
     fn position(&self, id: &SubscriptionId) -> Result<usize, usize> {
         let items = &self.sorted;
-        let n = items.len();
         let key = value(id);
-        let (first, last) = self.bounds;
-        if n == 0 || key < first {
+        let (first, last) = self.buckets.bounds;
+        if items.is_empty() || key < first {
             return Err(0);
         }
         if key > last {
-            return Err(n);
+            return Err(items.len());
         }
-        if key == first {
-            return Ok(0);
-        }
-        if key == last {
-            return Ok(n - 1);
-        }
-        // The id is strictly between those at `a` and `b`: somewhere in `a + 1..b`.
-        let (mut a, mut b, mut low, mut high) = (0, n - 1, first, last);
-        for _ in 0..GUESSES {
-            if b - a <= SMALL {
-                break;
-            }
-            let guess = a + interpolate(key - low, high - low, b - a).clamp(1, b - a - 1);
-            let probe = value(&items[guess].0);
-            match probe.cmp(&key) {
-                std::cmp::Ordering::Equal => return Ok(guess),
-                std::cmp::Ordering::Less => (a, low) = (guess, probe),
-                std::cmp::Ordering::Greater => (b, high) = (guess, probe),
-            }
-        }
-        items[a + 1..b]
+        let bucket = self.buckets.bucket(key);
+        let at = |b: usize| usize::try_from(self.buckets.starts[b]).unwrap_or(usize::MAX);
+        let (from, to) = (at(bucket), at(bucket + 1));
+        items[from..to]
             .binary_search_by(|(s, _)| value(s).cmp(&key))
-            .map(|i| a + 1 + i)
-            .map_err(|i| a + 1 + i)
+            .map(|i| from + i)
+            .map_err(|i| from + i)
     }
-}
-
-/// `offset / span * steps`, rounded down: where an id `offset` past the bracket's low end sits, in
-/// a bracket `span` wide of `steps` positions (`offset < span`, `steps < 2^64`).
-fn interpolate(offset: u128, span: u128, steps: usize) -> usize {
-    // Both cut to their top 64 bits, so that the product cannot overflow.
-    let shift = (128 - span.leading_zeros()).saturating_sub(64);
-    let (offset, span) = (offset >> shift, (span >> shift).max(1));
-    let steps = u128::try_from(steps).unwrap_or(u128::MAX >> 64);
-    usize::try_from(offset * steps / span).unwrap_or(usize::MAX)
 }
 
 impl FromIterator<(SubscriptionId, RegistrationState)> for Subscriptions {
@@ -176,12 +231,8 @@ impl FromIterator<(SubscriptionId, RegistrationState)> for Subscriptions {
         sorted.sort_unstable_by_key(|(id, _)| value(id));
         sorted.dedup_by(|a, b| a.0 == b.0);
         sorted.shrink_to_fit();
-        let mut subscriptions = Self {
-            sorted,
-            bounds: (0, 0),
-        };
-        subscriptions.sorted_changed();
-        subscriptions
+        let buckets = Buckets::of(&sorted);
+        Self { sorted, buckets }
     }
 }
 
@@ -537,6 +588,31 @@ mod tests {
             Subscriptions::default().get(&SubscriptionId::new_random()),
             None
         );
+    }
+
+    #[test]
+    fn an_id_is_searched_for_among_a_few() {
+        let random = (0..100_000).map(|_| SubscriptionId::new_random());
+        let numbered = (1_000_000..1_100_000u32)
+            .map(|i| format!("d3a7f4c2-0000-4000-8001-{i:012}").parse().unwrap());
+        for ids in [random.collect::<Vec<SubscriptionId>>(), numbered.collect()] {
+            let subscriptions: Subscriptions = ids
+                .iter()
+                .map(|id| (*id, RegistrationState::NotRegistered))
+                .collect();
+            let buckets = &subscriptions.buckets;
+            assert!(
+                buckets.crowding(ids.len()) <= CROWDED,
+                "{}",
+                buckets.crowding(ids.len())
+            );
+            // About a byte more an id.
+            assert!(
+                buckets.starts.len() * 4 <= ids.len() * 2,
+                "{}",
+                buckets.starts.len()
+            );
+        }
     }
 
     fn loaded(of: &[(u8, RegistrationState)]) -> Option<Vec<(SubscriptionId, RegistrationState)>> {
