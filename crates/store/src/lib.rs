@@ -2,7 +2,7 @@
 //!
 //! Every write is one transaction inside one method: the store loads and locks what a decision of
 //! the domain core (`partner-center-domain`) needs, calls it, and persists the
-//! [`Change`](partner_center_domain::Change)s it returns. The capabilities are separate traits, so
+//! [`Change`]s it returns. The capabilities are separate traits, so
 //! that a reader sees what each part of the server may touch: [`RequestStore`] (the request path),
 //! [`JobQueue`] (the worker and the janitor), [`IdentityStore`] (the built-in identity provider),
 //! [`AdminStore`] (operators) and [`FixtureStore`] (seeding); [`Store`] is all of them.
