@@ -494,6 +494,19 @@ async fn lock_existing(tx: &mut PgConnection, fixture: &Fixture) -> Result<Exist
     Ok(existing)
 }
 
+/// Commits `tx` on a task of its own, for the same reason as [`PostgresStore::begin`]: a request
+/// given up while its `COMMIT` was on the wire left sqlx counting the transaction as open, and the
+/// `ROLLBACK` it then sent found it committed (PostgreSQL's notice `there is no transaction in
+/// progress`, logged by sqlx at WARN, seen in bursts when a load generator closed its connections).
+/// Here a commit once begun is finished, whoever still awaits it; the client that went away gets
+/// no answer either way, and a repeat of its request finds its outcome.
+async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), StoreError> {
+    tokio::spawn(tx.commit())
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("cannot commit: {e}")))?
+        .map_err(StoreError::from)
+}
+
 impl PostgresStore {
     /// Begins a transaction on a pooled connection, on a task of its own, so that a request given
     /// up meanwhile (its client went away) cannot cancel the `BEGIN` half-way. sqlx 0.9.0 counts
@@ -571,7 +584,7 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        commit(tx).await?;
         // What it saved is not collected here: the answer reads it.
         Ok(Recorded::fresh(outcome, Saved::default()))
     }
@@ -594,7 +607,7 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         let mut tx = self.begin().await?;
         let outcome = write(&mut tx).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(outcome)
     }
 }
