@@ -591,6 +591,65 @@ mod tests {
     }
 
     #[test]
+    fn subscriptions_follow_any_sequence_of_changes_as_a_map_does() {
+        use std::collections::BTreeMap;
+        // SplitMix64: a reproducible sequence of draws.
+        let mut seed = 0x5eed_u64;
+        let mut draw = move || {
+            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        for round in 0..60 {
+            // A pool of ids of one spread: numbered, random, or near both ends of the range.
+            let pool: Vec<SubscriptionId> = (0..u128::from(draw() % 300 + 1))
+                .map(|i| {
+                    let at = match round % 3 {
+                        0 => i * 7,
+                        1 => u128::from(draw()) << 64 | u128::from(draw()),
+                        _ if i % 2 == 0 => i,
+                        _ => u128::MAX - i,
+                    };
+                    SubscriptionId::from_uuid(uuid::Uuid::from_u128(at))
+                })
+                .collect();
+            let start = usize::try_from(draw() % 200).unwrap();
+            let mut subscriptions: Subscriptions = pool
+                .iter()
+                .take(start)
+                .map(|id| (*id, RegistrationState::NotRegistered))
+                .collect();
+            let mut expected: BTreeMap<u128, RegistrationState> = pool
+                .iter()
+                .take(start)
+                .map(|id| (value(id), RegistrationState::NotRegistered))
+                .collect();
+            for _ in 0..400 {
+                let id = pool[usize::try_from(draw()).unwrap() % pool.len()];
+                if draw() % 2 == 0 {
+                    assert_eq!(
+                        subscriptions.insert(id, RegistrationState::Registered),
+                        expected.insert(value(&id), RegistrationState::Registered)
+                    );
+                } else {
+                    assert_eq!(subscriptions.remove(&id), expected.remove(&value(&id)));
+                }
+                assert_eq!(subscriptions.len(), expected.len());
+            }
+            for id in &pool {
+                let below = expected.range(..value(id)).count();
+                let position = subscriptions.position(id);
+                match expected.get(&value(id)) {
+                    Some(_) => assert_eq!(position, Ok(below), "round {round}"),
+                    None => assert_eq!(position, Err(below), "round {round}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn an_id_is_searched_for_among_a_few() {
         let random = (0..100_000).map(|_| SubscriptionId::new_random());
         let numbered = (1_000_000..1_100_000u32)
