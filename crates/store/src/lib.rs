@@ -218,8 +218,7 @@ impl<T> Recorded<T> {
 }
 
 /// The carts and orders a write saved, as it saved them: what its answer shows, without reading
-/// them again. A store may leave it empty (PostgreSQL does), and a repeat's is: the answer then
-/// reads them as they are now.
+/// them again. A repeat's is empty: its answer reads them as they are now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Saved {
     carts: Vec<Cart>,

@@ -523,14 +523,14 @@ impl PostgresStore {
             .map_err(StoreError::from)
     }
 
-    /// Runs `execute` in a transaction under the idempotency key if there is one; see the module
-    /// documentation for how concurrent duplicates meet.
+    /// Runs `execute` in a transaction under the idempotency key if there is one, and persists the
+    /// decision it returns; see the module documentation for how concurrent duplicates meet.
     async fn idempotent<T: StoredOutcome>(
         &self,
         partner: TenantId,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
-        execute: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
+        execute: impl AsyncFnOnce(&mut PgConnection) -> Result<Decision<T>, StoreError>,
     ) -> Result<Recorded<T>, StoreError> {
         let mut tx = self.begin().await?;
         let partner = partner.to_string();
@@ -570,7 +570,9 @@ impl PostgresStore {
                 return Ok(Recorded::repeat(outcome));
             }
         }
-        let outcome = execute(&mut tx).await?;
+        let decision = execute(&mut tx).await?;
+        let saved = Saved::of(&decision.changes);
+        let outcome = decided(&mut tx, decision).await?;
         if let Some(idem) = idempotency {
             sqlx::query(
                 "update idempotency_records set outcome = $5
@@ -585,8 +587,7 @@ impl PostgresStore {
             .await?;
         }
         commit(tx).await?;
-        // What it saved is not collected here: the answer reads it.
-        Ok(Recorded::fresh(outcome, Saved::default()))
+        Ok(Recorded::fresh(outcome, saved))
     }
 
     /// [`Self::transaction`] for a write that may change partners (the operator's, a fixture):
@@ -738,7 +739,7 @@ impl RequestStore for PostgresStore {
     ) -> Result<Recorded<Lookup<RegisterOutcome>>, StoreError> {
         self.idempotent(key.partner, now, idempotency, async |tx| {
             let found = locked_facts(tx, key).await?;
-            decided(tx, registration::register(key, found, ending, now)).await
+            Ok(registration::register(key, found, ending, now))
         })
         .await
     }
@@ -755,7 +756,7 @@ impl RequestStore for PostgresStore {
                 .is_some_and(|p| p.sandbox);
             let order = purchase::lock_order_of_subscription(tx, key).await?;
             let found = locked_facts(tx, key).await?;
-            decided(tx, activation::activate(key, sandbox, found, order, now)).await
+            Ok(activation::activate(key, sandbox, found, order, now))
         })
         .await
     }

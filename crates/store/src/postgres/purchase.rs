@@ -17,7 +17,7 @@ use partner_center_domain::purchase::{
     self, CancelOutcome, Cart, CartOutcome, CheckoutOutcome, CustomerFacts, LineRequest, Order,
     OrderOutcome, OrderStatus, SubscriptionSummary,
 };
-use partner_center_domain::{CustomerKey, SubscriptionKey};
+use partner_center_domain::{CustomerKey, Decision, SubscriptionKey};
 use partner_center_model::Timestamp;
 use partner_center_model::catalog::CatalogItem;
 use sqlx::Row;
@@ -236,7 +236,8 @@ pub(super) async fn provision_in(
 
 impl PostgresStore {
     /// Runs a purchase decision for `customer` under the idempotency key: `decide` is given the
-    /// customer's row id, facts and the catalog (`None` when the partner has no such customer).
+    /// customer's row id, facts and the catalog (`None` when the partner has no such customer),
+    /// and its decision is persisted.
     async fn purchase<T: crate::outcome::StoredOutcome>(
         &self,
         customer: CustomerKey,
@@ -245,7 +246,7 @@ impl PostgresStore {
         decide: impl AsyncFnOnce(
             &mut PgConnection,
             Option<(i64, CustomerFacts, Catalog)>,
-        ) -> Result<T, StoreError>,
+        ) -> Result<Decision<T>, StoreError>,
     ) -> Result<Recorded<T>, StoreError> {
         self.idempotent(customer.partner, now, idempotency, async |tx| {
             let context = purchase_context(tx, customer).await?;
@@ -271,11 +272,11 @@ impl PurchaseStore for PostgresStore {
         lifetime: std::time::Duration,
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<CartOutcome>, StoreError> {
-        self.purchase(customer, now, idempotency, async |tx, context| {
+        self.purchase(customer, now, idempotency, async |_, context| {
             let Some((_, facts, catalog)) = context else {
-                return Ok(CartOutcome::CustomerNotFound);
+                return Ok(Decision::answer(CartOutcome::CustomerNotFound));
             };
-            let decision = purchase::create_cart(
+            Ok(purchase::create_cart(
                 customer,
                 cart_id.to_owned(),
                 lines,
@@ -283,8 +284,7 @@ impl PurchaseStore for PostgresStore {
                 &facts,
                 now,
                 lifetime,
-            );
-            decided(tx, decision).await
+            ))
         })
         .await
     }
@@ -300,11 +300,12 @@ impl PurchaseStore for PostgresStore {
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         self.purchase(customer, now, idempotency, async |tx, context| {
             let Some((customer_ref, facts, catalog)) = context else {
-                return Ok(CartOutcome::CustomerNotFound);
+                return Ok(Decision::answer(CartOutcome::CustomerNotFound));
             };
             let found = load_cart(tx, customer, customer_ref, cart_id, true).await?;
-            let decision = purchase::update_cart(found, lines, &catalog, &facts, now, lifetime);
-            decided(tx, decision).await
+            Ok(purchase::update_cart(
+                found, lines, &catalog, &facts, now, lifetime,
+            ))
         })
         .await
     }
@@ -329,14 +330,10 @@ impl PurchaseStore for PostgresStore {
     ) -> Result<Recorded<CheckoutOutcome>, StoreError> {
         self.purchase(customer, now, idempotency, async |tx, context| {
             let Some((customer_ref, facts, catalog)) = context else {
-                return Ok(CheckoutOutcome::CustomerNotFound);
+                return Ok(Decision::answer(CheckoutOutcome::CustomerNotFound));
             };
             let found = load_cart(tx, customer, customer_ref, cart_id, true).await?;
-            decided(
-                tx,
-                purchase::checkout(found, &catalog, &facts, order_ids, now),
-            )
-            .await
+            Ok(purchase::checkout(found, &catalog, &facts, order_ids, now))
         })
         .await
     }
@@ -349,13 +346,18 @@ impl PurchaseStore for PostgresStore {
         now: Timestamp,
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<OrderOutcome>, StoreError> {
-        self.purchase(customer, now, idempotency, async |tx, context| {
+        self.purchase(customer, now, idempotency, async |_, context| {
             let Some((_, facts, catalog)) = context else {
-                return Ok(OrderOutcome::CustomerNotFound);
+                return Ok(Decision::answer(OrderOutcome::CustomerNotFound));
             };
-            let decision =
-                purchase::place_order(customer, order_id.to_owned(), lines, &catalog, &facts, now);
-            decided(tx, decision).await
+            Ok(purchase::place_order(
+                customer,
+                order_id.to_owned(),
+                lines,
+                &catalog,
+                &facts,
+                now,
+            ))
         })
         .await
     }
@@ -373,10 +375,10 @@ impl PurchaseStore for PostgresStore {
                 .is_some_and(|p| p.sandbox);
             let Some(customer_ref) = customer_ref(tx, customer.partner, customer.customer).await?
             else {
-                return Ok(CancelOutcome::CustomerNotFound);
+                return Ok(Decision::answer(CancelOutcome::CustomerNotFound));
             };
             let found = load_order(tx, customer, customer_ref, order_id, true).await?;
-            decided(tx, purchase::cancel(sandbox, found, now)).await
+            Ok(purchase::cancel(sandbox, found, now))
         })
         .await
     }

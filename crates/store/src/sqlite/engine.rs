@@ -249,12 +249,12 @@ impl<'c> Tx<'c> {
         self.conn
     }
 
-    /// Persists a decision's changes, in order, and returns its outcome.
     /// The changes the job has persisted so far.
     pub(crate) fn written(&self) -> &[Change] {
         &self.changes
     }
 
+    /// Persists a decision's changes, in order, and returns its outcome.
     pub(crate) fn decided<T>(&mut self, decision: Decision<T>) -> Result<T, StoreError> {
         for change in decision.changes {
             if matches!(change, Change::CatalogReplaced(_) | Change::Reset) {

@@ -64,14 +64,14 @@ impl Caches {
 /// lookup reads its bucket's bounds and searches only that bucket, a few ids long for random GUIDs
 /// and numbered ones (`...-000000000001`) alike: two or three cache lines, where a binary search
 /// over a large customer touched one per step.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Subscriptions {
     sorted: Vec<(SubscriptionId, RegistrationState)>,
     buckets: Buckets,
 }
 
 /// Where each bucket of ids begins in the sorted vector.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 struct Buckets {
     /// The lowest and the highest id, as numbers (`0, 0` when empty).
     bounds: (u128, u128),
