@@ -252,7 +252,8 @@ pub(crate) struct DatabaseArgs {
     )]
     pub(crate) url: String,
 
-    /// Most database connections open at once (per instance).
+    /// Most database connections open at once (per instance; PostgreSQL opens two more for its
+    /// batched registration status reads).
     #[arg(
         long = "database-max-connections",
         env = "PC_DATABASE_MAX_CONNECTIONS",

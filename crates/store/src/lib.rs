@@ -85,6 +85,10 @@ pub enum StoreError {
         "unsupported database URL `{0}`: expected sqlite://FILE, sqlite::memory: or postgres://..."
     )]
     UnsupportedUrl(String),
+    /// One failure of a statement that answered several requests together (PostgreSQL's batched
+    /// status reads), as each of them sees it.
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
@@ -101,6 +105,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Unavailable(_) => true,
+            Self::Shared(err) => err.is_unavailable(),
             Self::Database(
                 sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed

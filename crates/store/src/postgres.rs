@@ -28,6 +28,7 @@ use std::time::Duration;
 
 mod persist;
 mod purchase;
+mod reads;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,7 @@ const PARTNER_LIFETIME: Duration = Duration::from_secs(1);
 pub struct PostgresStore {
     pool: PgPool,
     partners: Arc<PartnerCache>,
+    statuses: reads::StatusReads,
 }
 
 impl PostgresStore {
@@ -86,7 +88,16 @@ impl PostgresStore {
     pub async fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         let pool = Self::connect(url, options).await?;
         MIGRATOR.run(&pool).await?;
+        // The batched status reads have connections of their own (see `reads`): they neither wait
+        // for the writes' connections nor hold them, and their one statement is planned once.
+        let readers = pool_of(
+            connect_options(url, options)?.options([("plan_cache_mode", "force_generic_plan")]),
+            reads::IN_FLIGHT,
+            options,
+        )
+        .await?;
         Ok(Self {
+            statuses: reads::StatusReads::start(readers),
             pool,
             partners: Arc::new(PartnerCache::expiring(PARTNER_LIFETIME)),
         })
@@ -94,40 +105,12 @@ impl PostgresStore {
 
     /// Connects without migrating, for `partner-center migrate` to report and apply migrations itself.
     async fn connect(url: &str, options: StoreOptions) -> Result<PgPool, StoreError> {
-        let millis = |d: Duration| format!("{}ms", d.as_millis());
-        let connect = PgConnectOptions::from_str(url)?
-            .application_name("partner-center")
-            .options([
-                ("statement_timeout", millis(options.statement_timeout)),
-                ("lock_timeout", millis(options.statement_timeout)),
-                (
-                    "idle_in_transaction_session_timeout",
-                    millis(options.statement_timeout * 6),
-                ),
-                // The server probes an idle connection after 10 s, and drops it after 3 probes 5 s
-                // apart go unanswered, so a vanished instance's locks do not outlive it long. The
-                // client side has no such setting in sqlx: every call is bounded by `Deadline`.
-                ("tcp_keepalives_idle", "10".to_owned()),
-                ("tcp_keepalives_interval", "5".to_owned()),
-                ("tcp_keepalives_count", "3".to_owned()),
-            ]);
-        Ok(PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            // A connection used within the last second is handed out as it is; one idle for
-            // longer is pinged first (and replaced if the ping fails). Pinging every one, sqlx's
-            // default, costs a round trip to the server per query.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= TRUSTED_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(connect)
-            .await?)
+        pool_of(
+            connect_options(url, options)?,
+            options.max_connections,
+            options,
+        )
+        .await
     }
 
     /// The migrations this build knows and whether each is applied; see [`crate::migrate`].
@@ -149,6 +132,52 @@ impl PostgresStore {
             })
             .collect())
     }
+}
+
+/// How each connection is opened.
+fn connect_options(url: &str, options: StoreOptions) -> Result<PgConnectOptions, StoreError> {
+    let millis = |d: Duration| format!("{}ms", d.as_millis());
+    Ok(PgConnectOptions::from_str(url)?
+        .application_name("partner-center")
+        .options([
+            ("statement_timeout", millis(options.statement_timeout)),
+            ("lock_timeout", millis(options.statement_timeout)),
+            (
+                "idle_in_transaction_session_timeout",
+                millis(options.statement_timeout * 6),
+            ),
+            // The server probes an idle connection after 10 s, and drops it after 3 probes 5 s
+            // apart go unanswered, so a vanished instance's locks do not outlive it long. The
+            // client side has no such setting in sqlx: every call is bounded by `Deadline`.
+            ("tcp_keepalives_idle", "10".to_owned()),
+            ("tcp_keepalives_interval", "5".to_owned()),
+            ("tcp_keepalives_count", "3".to_owned()),
+        ]))
+}
+
+/// A pool of at most `size` connections opened with `connect`.
+async fn pool_of(
+    connect: PgConnectOptions,
+    size: u32,
+    options: StoreOptions,
+) -> Result<PgPool, StoreError> {
+    Ok(PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(options.acquire_timeout)
+        // A connection used within the last second is handed out as it is; one idle for
+        // longer is pinged first (and replaced if the ping fails). Pinging every one, sqlx's
+        // default, costs a round trip to the server per query.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= TRUSTED_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(connect)
+        .await?)
 }
 
 async fn applied_versions(pool: &PgPool) -> Vec<i64> {
@@ -724,10 +753,7 @@ impl RequestStore for PostgresStore {
         &self,
         key: &SubscriptionKey,
     ) -> Result<Lookup<RegistrationState>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        Ok(find_subscription(&mut conn, key)
-            .await?
-            .map(|(_, facts)| facts.registration))
+        self.statuses.read(key).await
     }
 
     async fn register(

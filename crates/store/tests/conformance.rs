@@ -170,6 +170,7 @@ on_every_backend!(applying_a_fixture_twice_changes_nothing);
 on_every_backend!(reapplying_a_fixture_updates_descriptions_but_keeps_state);
 on_every_backend!(partners_are_found_by_tenant);
 on_every_backend!(lookups_are_scoped_to_the_partner);
+on_every_backend!(concurrent_status_reads_each_get_their_own_answer);
 on_every_backend!(registration_goes_through_the_queue_exactly_once);
 on_every_backend!(ineligible_subscriptions_are_not_registered);
 on_every_backend!(a_lease_hides_a_claimed_job_until_it_expires);
@@ -466,6 +467,61 @@ mod stories {
         );
         assert_eq!(store.partner(TenantId::new_random()).await.unwrap(), None);
         store.ping().await.unwrap();
+    }
+
+    /// Many reads at once (PostgreSQL answers them together, in batches): each gets the answer
+    /// for its own key, whatever else its batch holds, and sees the write made just before it.
+    pub(super) async fn concurrent_status_reads_each_get_their_own_answer(store: Arc<dyn Store>) {
+        seeded(&store).await;
+        store
+            .register(
+                &key(AZURE_PLAN),
+                Timestamp::now(),
+                None,
+                RegistrationEnding::Registered,
+            )
+            .await
+            .unwrap();
+        let cases = [
+            (
+                key(AZURE_PLAN),
+                Lookup::Found(RegistrationState::Registering),
+            ),
+            (key(SAAS), Lookup::Found(RegistrationState::NotRegistered)),
+            (
+                SubscriptionKey {
+                    partner: OTHER_PARTNER.parse().unwrap(),
+                    ..key(AZURE_PLAN)
+                },
+                Lookup::CustomerNotFound,
+            ),
+            (
+                SubscriptionKey {
+                    customer: CustomerId::new_random(),
+                    ..key(AZURE_PLAN)
+                },
+                Lookup::CustomerNotFound,
+            ),
+            (
+                SubscriptionKey {
+                    subscription: SubscriptionId::new_random(),
+                    ..key(AZURE_PLAN)
+                },
+                Lookup::SubscriptionNotFound,
+            ),
+        ];
+        let mut reads = tokio::task::JoinSet::new();
+        for n in 0..1_000 {
+            let (key, expected) = cases[n % cases.len()];
+            let store = store.clone();
+            reads.spawn(
+                async move { (n, store.registration_status(&key).await.unwrap(), expected) },
+            );
+        }
+        while let Some(read) = reads.join_next().await {
+            let (n, found, expected) = read.unwrap();
+            assert_eq!(found, expected, "read {n}");
+        }
     }
 
     pub(super) async fn lookups_are_scoped_to_the_partner(store: Arc<dyn Store>) {
