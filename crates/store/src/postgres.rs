@@ -245,11 +245,27 @@ async fn find_subscription(
 }
 
 /// Finds a subscription and locks its row until the transaction ends (writes); the customer's row
-/// is locked against deletion.
+/// is locked against deletion. One statement when the subscription exists; a second tells a
+/// missing customer from a missing subscription (and locks the customer all the same).
 async fn lock_subscription(
     tx: &mut PgConnection,
     key: &SubscriptionKey,
 ) -> Result<Lookup<(i64, SubscriptionFacts)>, StoreError> {
+    let row = sqlx::query(
+        "select s.id, s.kind, s.status, s.registration_state
+         from customers c join subscriptions s on s.customer_ref = c.id
+         where c.partner_tenant_id = $1 and c.customer_id = $2 and s.subscription_id = $3
+         for key share of c for update of s",
+    )
+    .bind(key.partner.to_string())
+    .bind(key.customer.to_string())
+    .bind(key.subscription.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = row {
+        return Ok(Lookup::Found(facts_of(&row)?));
+    }
+    // Locked too: a write that goes on to create the subscription needs its customer to stay.
     let customer: Option<i64> = sqlx::query_scalar(
         "select id from customers where partner_tenant_id = $1 and customer_id = $2 for key share",
     )
@@ -257,21 +273,10 @@ async fn lock_subscription(
     .bind(key.customer.to_string())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(customer) = customer else {
-        return Ok(Lookup::CustomerNotFound);
-    };
-    let row = sqlx::query(
-        "select id, kind, status, registration_state from subscriptions
-         where customer_ref = $1 and subscription_id = $2 for update",
-    )
-    .bind(customer)
-    .bind(key.subscription.to_string())
-    .fetch_optional(&mut *tx)
-    .await?;
-    match row {
-        Some(row) => Ok(Lookup::Found(facts_of(&row)?)),
-        None => Ok(Lookup::SubscriptionNotFound),
-    }
+    Ok(match customer {
+        Some(_) => Lookup::SubscriptionNotFound,
+        None => Lookup::CustomerNotFound,
+    })
 }
 
 async fn locked_facts(

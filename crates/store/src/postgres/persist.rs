@@ -116,20 +116,30 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
             .await?;
         }
         Change::RegistrationAccepted { key, ending, at } => {
-            let subscription_ref =
-                set_registration_state(tx, key, RegistrationState::Registering, *at).await?;
+            // The state, the registration and its job in one statement (one round trip).
             sqlx::query(
-                "with registration as (
+                "with subscription as (
+                     update subscriptions s set registration_state = $4, updated_at = $5
+                     from customers c
+                     where s.customer_ref = c.id and c.partner_tenant_id = $1
+                       and c.customer_id = $2 and s.subscription_id = $3
+                     returning s.id),
+                 registration as (
                      insert into registrations (subscription_ref, state, requested_at)
-                     values ($1, $2, $3) returning id)
+                     select id, $6, $5 from subscription returning id)
                  insert into registration_jobs (registration_ref, enqueued_at, fails)
-                 select id, $3, $4 from registration",
+                 select id, $5, $7 from registration
+                 returning registration_ref",
             )
-            .bind(subscription_ref)
-            .bind(record_state(None))
+            .bind(key.partner.to_string())
+            .bind(key.customer.to_string())
+            .bind(key.subscription.to_string())
+            .bind(RegistrationState::Registering.as_str())
             .bind(at.as_millis())
+            .bind(record_state(None))
             .bind(*ending == RegistrationEnding::Failed)
-            .execute(&mut *tx)
+            // No row: the subscription is gone, which its lock rules out; an error, as before.
+            .fetch_one(&mut *tx)
             .await?;
         }
         Change::RegistrationSettled(settlement) => {
