@@ -67,17 +67,16 @@ impl StatusReads {
 
 async fn batcher(pool: PgPool, mut waiting: mpsc::Receiver<(SubscriptionKey, Answer)>) {
     let statements = Arc::new(Semaphore::new(IN_FLIGHT as usize));
-    let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         // A turn first, then the keys: while every turn is taken, keys gather for the next.
         let Ok(turn) = statements.clone().acquire_owned().await else {
             return;
         };
-        if waiting.recv_many(&mut batch, MAX_BATCH).await == 0 {
+        let mut keys = Vec::with_capacity(MAX_BATCH);
+        if waiting.recv_many(&mut keys, MAX_BATCH).await == 0 {
             return;
         }
         let pool = pool.clone();
-        let keys = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
         tokio::spawn(async move {
             let _turn = turn;
             answer(&pool, keys).await;
