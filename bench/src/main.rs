@@ -35,7 +35,9 @@ use sqlx::Connection as _;
 
 use crate::load::{Call, Load};
 use crate::population::{Guids, Population};
-use crate::report::{Backend, Database, Entry, Pop, Provisioning, Report, Run, names};
+use crate::report::{
+    Backend, Beside, Ceiling, Database, Entry, Pop, Provisioning, Report, Run, names,
+};
 use crate::scenario::{Scenario, SubscriptionPost};
 
 #[derive(Debug, Parser)]
@@ -225,6 +227,12 @@ struct Bench {
     buyer_bearer: String,
     core: Option<usize>,
     wrk: wrk::Wrk,
+    /// The bare axum server, kept for the run: measured at the start and beside the GETs.
+    ceiling_server: Option<process::Server>,
+    /// The requests it is measured with: the small population's GETs, token included.
+    bare_get: Scenario,
+    /// pgbench's database, kept for the run (`None`: no PostgreSQL, or pgbench failed).
+    pgbench: Option<pgbench::Database>,
 }
 
 impl Bench {
@@ -250,16 +258,103 @@ impl Bench {
             pop.size,
             pop.shape.split_whitespace().next().unwrap_or_default()
         );
-        if self.wants(&scenario.name)
-            && let Some(run) = self.measure(&prefix, report, scenario, server).await?
-        {
-            report.runs.push(Entry {
-                backend: backend.to_owned(),
-                pop,
-                run,
-            });
+        if !self.wants(&scenario.name) {
+            return Ok(());
         }
+        let judged = self.judged(backend, pop, &scenario.name);
+        let before = match judged {
+            Some(ceiling) => self.ceiling_now(report, ceiling).await?,
+            None => None,
+        };
+        let Some(run) = self.measure(&prefix, report, scenario, server).await? else {
+            return Ok(());
+        };
+        let beside = match (judged, before) {
+            (Some(ceiling), Some((before, command))) => self
+                .ceiling_now(report, ceiling)
+                .await?
+                .map(|(after, after_command)| {
+                    eprintln!(
+                        "    {} beside it: {before:.0} before, {after:.0} after",
+                        ceiling.label()
+                    );
+                    Beside {
+                        ceiling,
+                        before,
+                        after,
+                        commands: command.into_iter().chain(after_command).collect(),
+                    }
+                }),
+            _ => None,
+        };
+        report.runs.push(Entry {
+            backend: backend.to_owned(),
+            pop,
+            run,
+            beside,
+        });
         Ok(())
+    }
+
+    /// The ceiling a target judges this scenario against, if any.
+    fn judged(&self, backend: &str, pop: Pop, name: &str) -> Option<Ceiling> {
+        let large = pop.size == self.args.large && pop.shape != report::BUYERS;
+        match (backend, name) {
+            ("SQLite", names::GET | names::GET_RANDOM) if large => Some(Ceiling::BareAxum),
+            ("SQLite", names::REGISTER) if large => Some(Ceiling::Fsync),
+            ("SQLite", names::CARTS) => Some(Ceiling::Fsync),
+            ("PostgreSQL", names::GET) if large => Some(Ceiling::PgbenchSelect),
+            ("PostgreSQL", names::REGISTER) if large => Some(Ceiling::PgbenchUpdate),
+            _ => None,
+        }
+    }
+
+    /// Measures `ceiling` now, as at the start of the run: its figure and its command (none
+    /// for the fsync ceiling); `None` when it cannot be measured here (no pgbench).
+    async fn ceiling_now(
+        &self,
+        report: &mut Report,
+        ceiling: Ceiling,
+    ) -> Result<Option<(f64, Option<String>)>, Error> {
+        Ok(match ceiling {
+            Ceiling::BareAxum => {
+                let Some(server) = &self.ceiling_server else {
+                    return Ok(None);
+                };
+                self.measure("ceiling", report, &self.bare_get, server)
+                    .await?
+                    .map(|run| (run.per_second, Some(run.command)))
+            }
+            Ceiling::Fsync => Some((self.fsync().await?, None)),
+            Ceiling::PgbenchSelect | Ceiling::PgbenchUpdate => {
+                let Some(database) = &self.pgbench else {
+                    return Ok(None);
+                };
+                let mode = if ceiling == Ceiling::PgbenchSelect {
+                    pgbench::Mode::Select
+                } else {
+                    pgbench::Mode::Update
+                };
+                let (tps, command) = database
+                    .tps(
+                        mode,
+                        self.args.connections,
+                        self.args.warmup,
+                        self.args.duration,
+                    )
+                    .await?;
+                Some((tps, Some(command)))
+            }
+        })
+    }
+
+    /// One writer's writes + fsyncs per second, for 5 s.
+    async fn fsync(&self) -> Result<f64, Error> {
+        let dir = self.args.work_dir.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            ceiling::fsync_writes_per_second(&dir, Duration::from_secs(5))
+        })
+        .await??)
     }
 
     /// Measures `scenario` against `server`: a warm-up run, then the measured one, with the
@@ -840,38 +935,17 @@ async fn prime(
 /// The ceilings: one fsync per write, the bare axum server (three ways), pgbench.
 async fn ceilings(bench: &Bench, report: &mut Report) -> Result<(), Error> {
     eprintln!("ceilings");
-    report.fsync_per_second = tokio::task::spawn_blocking({
-        let dir = bench.args.work_dir.clone();
-        move || ceiling::fsync_writes_per_second(&dir, Duration::from_secs(5))
-    })
-    .await??;
+    report.fsync_per_second = bench.fsync().await?;
     eprintln!(
         "  one writer, write + fsync per record: {:.0} writes/s",
         report.fsync_per_second
     );
-    let me = std::env::current_exe()?.display().to_string();
-    let ceiling_server = process::start(
-        process::pinned(
-            bench.core,
-            &me,
-            &[
-                "ceiling-server".into(),
-                "--listen".into(),
-                "127.0.0.1:0".into(),
-            ],
-        ),
-        "/readyz",
-    )
-    .await?;
-    // The very requests the service's GETs are (the small population's), token included (the
-    // ceiling ignores it): the ceiling is what the same traffic costs a server that does no work.
-    let get = scenario::get_paths(
-        "bare axum, same bytes",
-        scenario::population_paths(bench.args.paths, bench.args.small, Guids::Patterned),
-        &bench.bearer,
-    );
+    let Some(ceiling_server) = &bench.ceiling_server else {
+        return Ok(());
+    };
+    let get = &bench.bare_get;
     report.ceiling = bench
-        .measure("ceiling", report, &get, &ceiling_server)
+        .measure("ceiling", report, get, ceiling_server)
         .await?;
     if bench.args.load_generator == Generator::Wrk {
         // What the client costs: the same with the other thread count, without checking the
@@ -887,10 +961,11 @@ async fn ceilings(bench: &Bench, report: &mut Report) -> Result<(), Error> {
             own: None,
             script: get.script.clone(),
             bearer: get.bearer.clone(),
-            ..get
+            check_measured: get.check_measured,
+            counts: get.counts,
         };
         report.ceiling_other_threads = bench
-            .measure_with(&other, "ceiling", report, &other_threads, &ceiling_server)
+            .measure_with(&other, "ceiling", report, &other_threads, ceiling_server)
             .await?
             .map(|run| (threads, run));
         let unchecked = Scenario {
@@ -900,7 +975,7 @@ async fn ceilings(bench: &Bench, report: &mut Report) -> Result<(), Error> {
             ..other_threads
         };
         report.ceiling_unchecked = bench
-            .measure("ceiling", report, &unchecked, &ceiling_server)
+            .measure("ceiling", report, &unchecked, ceiling_server)
             .await?;
         let fixed = Scenario {
             name: "bare axum, same bytes, one fixed request".into(),
@@ -917,18 +992,16 @@ async fn ceilings(bench: &Bench, report: &mut Report) -> Result<(), Error> {
             ..unchecked
         };
         report.ceiling_static = bench
-            .measure("ceiling", report, &fixed, &ceiling_server)
+            .measure("ceiling", report, &fixed, ceiling_server)
             .await?;
     }
-    ceiling_server.stop().await;
 
-    if bench.args.postgres != "none" {
+    if let Some(database) = &bench.pgbench {
         match pgbench::ceilings(
-            &bench.args.postgres,
+            database,
             bench.args.connections,
             bench.args.warmup,
             bench.args.duration,
-            bench.wrk.core,
         )
         .await
         {
@@ -963,27 +1036,80 @@ async fn bench(args: Args) -> Result<(), Error> {
         connections: args.connections,
         dir: args.work_dir.clone(),
     };
-    let bench = Bench {
-        bearer: credentials.bearer(population::PARTNER)?,
+    let bearer = credentials.bearer(population::PARTNER)?;
+    // The very requests the service's GETs are (the small population's), token included (the
+    // ceiling ignores it): the ceiling is what the same traffic costs a server that does no work.
+    let bare_get = scenario::get_paths(
+        "bare axum, same bytes",
+        scenario::population_paths(args.paths, args.small, Guids::Patterned),
+        &bearer,
+    );
+    let me = std::env::current_exe()?.display().to_string();
+    let ceiling_server = process::start(
+        process::pinned(
+            server_core,
+            &me,
+            &[
+                "ceiling-server".into(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+            ],
+        ),
+        "/readyz",
+    )
+    .await?;
+    let mut report = Report::new(&args);
+    let pgbench = if args.postgres == "none" {
+        None
+    } else {
+        match pgbench::Database::create(&args.postgres, load_core).await {
+            Ok(database) => Some(database),
+            Err(err) => {
+                eprintln!("pgbench: {err}");
+                report.pgbench_error = Some(err.to_string());
+                None
+            }
+        }
+    };
+    let mut bench = Bench {
+        bearer,
         buyer_bearer: credentials.bearer(population::BUYER)?,
         credentials,
         core: server_core,
         wrk,
         args,
+        ceiling_server: Some(ceiling_server),
+        bare_get,
+        pgbench,
     };
-    let mut report = Report::new(&bench.args);
+    let result = measure_all(&bench, &mut report).await;
+    if let Some(server) = bench.ceiling_server.take() {
+        server.stop().await;
+    }
+    if let Some(database) = bench.pgbench.take() {
+        database.drop().await;
+    }
+    result?;
+    let text = report.markdown();
+    std::fs::write(&bench.args.output, &text)?;
+    eprintln!("\n{}", report.summary());
+    eprintln!("written to {}", bench.args.output.display());
+    Ok(())
+}
 
+/// Every measurement of the run, into `report`.
+async fn measure_all(bench: &Bench, report: &mut Report) -> Result<(), Error> {
     if bench.args.only.is_none() {
-        ceilings(&bench, &mut report).await?;
+        ceilings(bench, report).await?;
     }
 
-    bench.backend(&Backend::Sqlite, &mut report).await?;
+    bench.backend(&Backend::Sqlite, report).await?;
     if bench.args.postgres != "none" {
         match sqlx::PgConnection::connect(&bench.args.postgres).await {
             Ok(conn) => {
                 conn.close().await?;
                 bench
-                    .backend(&Backend::Postgres(bench.args.postgres.clone()), &mut report)
+                    .backend(&Backend::Postgres(bench.args.postgres.clone()), report)
                     .await?;
             }
             Err(err) => {
@@ -995,9 +1121,5 @@ async fn bench(args: Args) -> Result<(), Error> {
             }
         }
     }
-    let text = report.markdown();
-    std::fs::write(&bench.args.output, &text)?;
-    eprintln!("\n{}", report.summary());
-    eprintln!("written to {}", bench.args.output.display());
     Ok(())
 }

@@ -59,62 +59,116 @@ async fn run(words: &[String]) -> Result<String, String> {
     crate::process::output_of(words, "pgbench").await
 }
 
-/// Measures PostgreSQL at `server` (a URL naming any database of it): creates a database, runs
-/// pgbench on it for `warmup` then `duration` with `clients` connections, and drops it.
+/// A database initialised for pgbench (`pgbench -i -s 10`), kept for the run: the ceilings are
+/// measured on it at the start and again beside each scenario they judge.
+pub struct Database {
+    server: String,
+    name: String,
+    url: String,
+    core: Option<usize>,
+    /// The initialising command, as run.
+    pub init: String,
+}
+
+/// pgbench's two workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `-S`: select only.
+    Select,
+    /// `-N`: simple update, each transaction durable.
+    Update,
+}
+
+impl Mode {
+    const fn flag(self) -> &'static str {
+        match self {
+            Self::Select => "-S",
+            Self::Update => "-N",
+        }
+    }
+}
+
+impl Database {
+    /// Creates and initialises the database on the PostgreSQL server of `server` (a URL naming any
+    /// database of it); pgbench runs pinned to `core`.
+    pub async fn create(server: &str, core: Option<usize>) -> Result<Self, crate::Error> {
+        let name = format!("pc_bench_pgbench_{}", std::process::id());
+        let url = fresh_database(server, &name).await?;
+        let mut database = Self {
+            server: server.to_owned(),
+            name,
+            url,
+            core,
+            init: String::new(),
+        };
+        let init = database.command(&["-i", "-s", "10", "-q"]);
+        if let Err(err) = run(&init).await {
+            database.drop().await;
+            return Err(err.into());
+        }
+        database.init = init.join(" ");
+        Ok(database)
+    }
+
+    fn command(&self, args: &[&str]) -> Vec<String> {
+        let mut command = crate::process::pinned_words(self.core, "pgbench");
+        command.extend(args.iter().map(|a| (*a).to_owned()));
+        command.push(self.url.clone());
+        command
+    }
+
+    /// `mode` with `clients` connections, prepared: a warm-up run of `warmup` (none when zero),
+    /// then the measured one of `duration`: its transactions per second and its command.
+    pub async fn tps(
+        &self,
+        mode: Mode,
+        clients: usize,
+        warmup: Duration,
+        duration: Duration,
+    ) -> Result<(f64, String), crate::Error> {
+        let clients = format!("-c{clients}");
+        let seconds = |d: Duration| format!("-T{}", d.as_secs().max(1));
+        let args = |d: Duration| -> Vec<String> {
+            self.command(&[mode.flag(), &clients, "-j1", &seconds(d), "-M", "prepared"])
+        };
+        if !warmup.is_zero() {
+            run(&args(warmup)).await?;
+        }
+        let command = args(duration);
+        let report = run(&command).await?;
+        let tps = tps(&report).ok_or_else(|| format!("no tps in pgbench's report: {report}"))?;
+        Ok((tps, command.join(" ")))
+    }
+
+    /// Drops the database.
+    pub async fn drop(self) {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.server).await {
+            let _ = drop_database(&mut admin, &self.name).await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+/// Measures PostgreSQL's ceilings on `database`: `-S`, then `-N`, with `clients` connections.
 pub async fn ceilings(
-    server: &str,
+    database: &Database,
     clients: usize,
     warmup: Duration,
     duration: Duration,
-    core: Option<usize>,
 ) -> Result<Pgbench, crate::Error> {
-    let name = format!("pc_bench_pgbench_{}", std::process::id());
-    let url = fresh_database(server, &name).await?;
-    let pinned = |args: &[&str]| -> Vec<String> {
-        let mut command = crate::process::pinned_words(core, "pgbench");
-        command.extend(args.iter().map(|a| (*a).to_owned()));
-        command.push(url.clone());
-        command
-    };
-    let clients = format!("-c{clients}");
-    let seconds = |d: Duration| format!("-T{}", d.as_secs().max(1));
-    let result = async {
-        let init = pinned(&["-i", "-s", "10", "-q"]);
-        run(&init).await?;
-        let mut commands = vec![init.join(" ")];
-        let mut figures = Vec::new();
-        for mode in ["-S", "-N"] {
-            if !warmup.is_zero() {
-                run(&pinned(&[
-                    mode,
-                    &clients,
-                    "-j1",
-                    &seconds(warmup),
-                    "-M",
-                    "prepared",
-                ]))
-                .await?;
-            }
-            let command = pinned(&[mode, &clients, "-j1", &seconds(duration), "-M", "prepared"]);
-            let report = run(&command).await?;
-            let tps =
-                tps(&report).ok_or_else(|| format!("no tps in pgbench's report: {report}"))?;
-            eprintln!("  {}: {tps:.0} tps", command.join(" "));
-            commands.push(command.join(" "));
-            figures.push(tps);
-        }
-        Ok::<_, String>(Pgbench {
-            select_tps: figures[0],
-            update_tps: figures[1],
-            commands,
-        })
+    let mut commands = vec![database.init.clone()];
+    let mut figures = Vec::new();
+    for mode in [Mode::Select, Mode::Update] {
+        let (tps, command) = database.tps(mode, clients, warmup, duration).await?;
+        eprintln!("  {command}: {tps:.0} tps");
+        commands.push(command);
+        figures.push(tps);
     }
-    .await;
-    if let Ok(mut admin) = sqlx::PgConnection::connect(server).await {
-        let _ = drop_database(&mut admin, &name).await;
-        let _ = admin.close().await;
-    }
-    Ok(result?)
+    Ok(Pgbench {
+        select_tps: figures[0],
+        update_tps: figures[1],
+        commands,
+    })
 }
 
 #[cfg(test)]
