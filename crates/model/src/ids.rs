@@ -98,7 +98,10 @@ macro_rules! guid_newtype {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(&self.0.hyphenated())
+                // Encoded on the stack and written as one string: `collect_str` would go through
+                // `fmt` and the serializer's escaping, a character at a time.
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                serializer.serialize_str(self.0.hyphenated().encode_lower(&mut buf))
             }
         }
 

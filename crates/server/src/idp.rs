@@ -28,7 +28,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::config::AuthConfig;
 use crate::render::json as json_response;
-use crate::wire::{MAX_BODY_BYTES, RequestIds, read_body};
+use crate::wire::{Correlated, MAX_BODY_BYTES, RequestIds, read_body};
 
 /// How long the tokens the identity provider issues last, as Entra ID's.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
@@ -406,7 +406,7 @@ async fn token(
     State(state): State<AppState>,
     Extension(idp): Extension<Arc<IdentityProvider>>,
     Path(tenant): Path<String>,
-    Extension(ids): Extension<RequestIds>,
+    Extension(Correlated { ids, .. }): Extension<Correlated>,
     headers: HeaderMap,
     request: Request,
 ) -> Response {

@@ -50,6 +50,18 @@ impl Negotiated {
     }
 }
 
+/// What the correlation layer gives the handlers, as one extension of the request (one insertion
+/// into its extensions instead of three).
+#[derive(Debug, Clone)]
+pub(crate) struct Correlated {
+    /// The request's ids.
+    pub(crate) ids: RequestIds,
+    /// The media type of its answer.
+    pub(crate) negotiated: Negotiated,
+    /// What the journal and metrics learn of it.
+    pub(crate) notes: Arc<RequestNotes>,
+}
+
 /// A response whose body fails before a byte is sent: the server closes the connection unanswered
 /// (fault injection). `status` is only what the service's own journal and logs record.
 pub(crate) fn dropped_connection(status: StatusCode) -> Response {
@@ -135,6 +147,20 @@ fn canonical_segment(index: usize, segment: &str, versioned: bool) -> Option<&'s
 /// The canonical form of `path`, or `None` when it already is canonical (the common case, which
 /// allocates nothing).
 fn canonical_path(path: &str) -> Option<String> {
+    // Every rewrite needs an upper-case letter, a trailing slash or version `1.0`: a path without
+    // them is canonical already (this check reads it once, where the rules split it and compare
+    // each segment with every literal).
+    if !path.bytes().any(|b| b.is_ascii_uppercase())
+        && (path.len() <= 1 || !path.ends_with('/'))
+        && !path.starts_with("/v1.0")
+    {
+        return None;
+    }
+    rewritten_path(path)
+}
+
+/// [`canonical_path`] by its rules, segment by segment.
+fn rewritten_path(path: &str) -> Option<String> {
     fn canonical(versioned: bool) -> impl Fn((usize, &str)) -> &str {
         move |(index, segment)| canonical_segment(index, segment, versioned).unwrap_or(segment)
     }
@@ -357,9 +383,11 @@ pub(crate) async fn correlate(
     let mut response = match rejection {
         Some(err) => err.into_response(),
         None => {
-            request.extensions_mut().insert(ids.clone());
-            request.extensions_mut().insert(Negotiated(negotiated));
-            request.extensions_mut().insert(notes.clone());
+            request.extensions_mut().insert(Correlated {
+                ids: ids.clone(),
+                negotiated: Negotiated(negotiated),
+                notes: notes.clone(),
+            });
             next.run(request).instrument(span.clone()).await
         }
     };
@@ -391,12 +419,12 @@ pub(crate) async fn correlate(
             .request(&route, method.as_str(), status, elapsed.as_secs_f64());
         state.journal().record(Entry {
             time: journal::Time::now(),
-            method: method.to_string(),
+            method: method.as_str().to_owned(),
             path,
             route: (route != "unmatched").then_some(route),
             partner: notes.partner.get().copied(),
-            request_id: String::from_utf8_lossy(ids.request_id.as_bytes()).into_owned(),
-            correlation_id: String::from_utf8_lossy(ids.correlation_id.as_bytes()).into_owned(),
+            request_id: header_text(&ids.request_id),
+            correlation_id: header_text(&ids.correlation_id),
             subscription: notes.subscription.get().copied(),
             status,
             latency_ms: elapsed.as_secs_f64() * 1000.0,
@@ -405,6 +433,14 @@ pub(crate) async fn correlate(
         });
     }
     response
+}
+
+/// A header's value as text (its bytes that are not UTF-8 replaced).
+fn header_text(value: &HeaderValue) -> String {
+    std::str::from_utf8(value.as_bytes()).map_or_else(
+        |_| String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        str::to_owned,
+    )
 }
 
 /// The `Accept` header; several are read as one list, as HTTP says.
@@ -522,6 +558,45 @@ mod tests {
             None
         );
         assert_eq!(canonical_path("/V2/customers").as_deref(), None);
+    }
+
+    #[test]
+    fn the_shortcut_for_canonical_paths_agrees_with_the_rules() {
+        let segments = [
+            "",
+            "v1",
+            "V1",
+            "v1.0",
+            "V1.0",
+            "v1.00",
+            "v2",
+            "customers",
+            "Customers",
+            "x",
+            "X",
+            "subscriptions",
+            "registrationstatus",
+            "RegistrationStatus",
+            "activate",
+            "healthz",
+            "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+            "3F2504E0-4F89-41D3-9A0C-0305E82C3301",
+        ];
+        let mut paths = vec![String::new(), "/".to_owned(), "//".to_owned()];
+        for a in segments {
+            for b in segments {
+                for c in ["", "registrations", "Activate", "x"] {
+                    for tail in ["", "/"] {
+                        paths.push(format!("/{a}/{b}/{c}{tail}"));
+                        paths.push(format!("/{a}/customers/{b}/subscriptions/{c}{tail}"));
+                    }
+                }
+                paths.push(format!("/{a}{b}"));
+            }
+        }
+        for path in &paths {
+            assert_eq!(canonical_path(path), rewritten_path(path), "{path:?}");
+        }
     }
 
     #[test]

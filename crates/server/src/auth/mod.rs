@@ -366,11 +366,8 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or_else(ApiError::unknown_partner)?;
         tracing::Span::current().record("partner", tracing::field::display(partner.tenant_id));
-        if let Some(notes) = parts
-            .extensions
-            .get::<std::sync::Arc<crate::ops::RequestNotes>>()
-        {
-            let _ = notes.partner.set(partner.tenant_id);
+        if let Some(correlated) = parts.extensions.get::<crate::wire::Correlated>() {
+            let _ = correlated.notes.partner.set(partner.tenant_id);
         }
         Ok(Self { partner })
     }
@@ -381,7 +378,9 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
         .headers
         .get(AUTHORIZATION)
         .ok_or_else(ApiError::token_missing)?;
-    let value = value.to_str().map_err(|_| ApiError::token_invalid())?;
+    // UTF-8 checked a word at a time (a token is about a kilobyte); a token of anything but
+    // base64url and dots is then refused by its verification as any malformed one is.
+    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| ApiError::token_invalid())?;
     let (scheme, token) = value
         .trim()
         .split_once(' ')

@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ops::faults::{Effect, Faults};
 use crate::ops::{RequestNotes, Route};
-use crate::wire::{Negotiated, RequestIds, dropped_connection};
+use crate::wire::{Correlated, RequestIds, dropped_connection};
 
 /// What a route's path names, parsed from its `{customer_id}` and `{subscription_id}`.
 pub(crate) trait Scope: Sized + Copy + Send {
@@ -125,10 +125,10 @@ impl<S: Scope> FromRequestParts<AppState> for PartnerRequest<S> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        if parts
-            .extensions
-            .get::<Negotiated>()
-            .is_some_and(Negotiated::accepts_nothing)
+        let correlated = parts.extensions.get::<Correlated>().cloned();
+        if correlated
+            .as_ref()
+            .is_some_and(|c| c.negotiated.accepts_nothing())
         {
             return Err(ApiError::not_acceptable().into_response());
         }
@@ -146,15 +146,13 @@ impl<S: Scope> FromRequestParts<AppState> for PartnerRequest<S> {
             .await
             .map_err(IntoResponse::into_response)?;
         let scope = S::of(customer, subscription).map_err(IntoResponse::into_response)?;
-        let notes = parts.extensions.get::<Arc<RequestNotes>>().cloned();
+        let (ids, notes) = correlated
+            .map(|c| (c.ids, c.notes))
+            .ok_or_else(|| ApiError::internal("a request without its ids").into_response())?;
+        let notes = Some(notes);
         if let (Some(notes), Some(subscription)) = (&notes, scope.subscription()) {
             let _ = notes.subscription.set(subscription);
         }
-        let ids = parts
-            .extensions
-            .get::<RequestIds>()
-            .cloned()
-            .ok_or_else(|| ApiError::internal("a request without its ids").into_response())?;
         let partner = caller.partner.tenant_id;
         if let Err(retry_after) =
             state
