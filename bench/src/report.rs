@@ -775,18 +775,14 @@ impl Report {
                 "| backend | population | scenario | its figure | ceiling | before | after | ratio to their mean |\n|---|---|---|---|---|---|---|---|"
             );
             for (entry, beside) in besides {
-                let figure = if beside.ceiling == Ceiling::Fsync
-                    && let Some((what, rate)) = entry.run.counted
-                {
-                    format!("{rate:.0} {what}/s")
-                } else {
-                    format!("{:.0} req/s", entry.run.per_second)
+                // A checkout is judged by its checkouts, not by its two requests.
+                let (judged, unit) = match entry.run.counted {
+                    Some((what, rate)) if beside.ceiling == Ceiling::Fsync => {
+                        (rate, format!("{what}/s"))
+                    }
+                    _ => (entry.run.per_second, "req/s".to_owned()),
                 };
-                let judged = entry
-                    .run
-                    .counted
-                    .filter(|_| beside.ceiling == Ceiling::Fsync)
-                    .map_or(entry.run.per_second, |(_, rate)| rate);
+                let figure = format!("{judged:.0} {unit}");
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {figure} | {} | {:.0} {unit} | {:.0} {unit} | {:.2} |",

@@ -116,7 +116,7 @@ pub(crate) struct PartnerRequest<S> {
     /// The request's ids.
     pub(crate) ids: RequestIds,
     /// What the journal and metrics learn of it.
-    notes: Option<Arc<RequestNotes>>,
+    notes: Arc<RequestNotes>,
     /// How a registration this request starts is to end (a fault rule may make it fail).
     pub(crate) ending: RegistrationEnding,
 }
@@ -149,8 +149,7 @@ impl<S: Scope> FromRequestParts<AppState> for PartnerRequest<S> {
         let (ids, notes) = correlated
             .map(|c| (c.ids, c.notes))
             .ok_or_else(|| ApiError::internal("a request without its ids").into_response())?;
-        let notes = Some(notes);
-        if let (Some(notes), Some(subscription)) = (&notes, scope.subscription()) {
+        if let Some(subscription) = scope.subscription() {
             let _ = notes.subscription.set(subscription);
         }
         let partner = caller.partner.tenant_id;
@@ -165,9 +164,7 @@ impl<S: Scope> FromRequestParts<AppState> for PartnerRequest<S> {
         }
         let mut ending = RegistrationEnding::Registered;
         if let Some(effect) = state.faults().pick(route, partner, scope.subscription()) {
-            if let Some(notes) = &notes {
-                let _ = notes.fault.set(effect.label());
-            }
+            let _ = notes.fault.set(effect.label());
             state.metrics().fault(route.name(), effect.label());
             tracing::warn!(
                 route = route.name(),
@@ -189,9 +186,7 @@ impl<S: Scope> FromRequestParts<AppState> for PartnerRequest<S> {
                 // Handled as usual; the correlation layer then drops the answer (the journal and
                 // the logs keep the status the client never saw).
                 Effect::DropResponse => {
-                    if let Some(notes) = &notes {
-                        let _ = notes.drop_response.set(());
-                    }
+                    let _ = notes.drop_response.set(());
                 }
                 Effect::FailRegistration => ending = RegistrationEnding::Failed,
             }
@@ -252,9 +247,7 @@ impl<S> PartnerRequest<S> {
         if recorded.replayed {
             tracing::info!("repeated MS-RequestId: answering with the first request's outcome");
             state.metrics().replay(self.route.name());
-            if let Some(notes) = &self.notes {
-                let _ = notes.replayed.set(());
-            }
+            let _ = self.notes.replayed.set(());
         }
         recorded.outcome
     }
