@@ -10,11 +10,13 @@
 //!
 //! A registration, activation or settlement locks the subscription's row (`FOR UPDATE`), and a
 //! settlement the registration's row too, so concurrent requests on one subscription serialise. An
-//! idempotency key is claimed first, by inserting its record: a concurrent request with the same key
-//! waits on the unique index until the first commits, then finds its outcome (or, if the first
-//! rolled back, proceeds itself); so duplicates sent to different instances execute once. The worker
-//! claims due jobs with `FOR UPDATE SKIP LOCKED` and a lease, so instances share the queue without
-//! blocking each other, and a crashed instance's claims are taken again once their lease has passed.
+//! idempotency key is claimed last, by inserting its record with the outcome, in the transaction
+//! that made the outcome: a concurrent request with the same key waits on the unique index until
+//! the first ends, then finds the key taken, rolls back what it did and answers the stored outcome
+//! (or, if the first rolled back, takes the key itself); so duplicates sent to different instances
+//! take effect once. The worker claims due jobs with `FOR UPDATE SKIP LOCKED` and a lease, so
+//! instances share the queue without blocking each other, and a crashed instance's claims are
+//! taken again once their lease has passed.
 //!
 //! # Timeouts
 //!
@@ -541,6 +543,31 @@ async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), St
         .map_err(StoreError::from)
 }
 
+/// The outcome stored under an unexpired idempotency key, if there is one.
+async fn stored_outcome<T: StoredOutcome>(
+    conn: &mut PgConnection,
+    partner: TenantId,
+    now: Timestamp,
+    idem: &Idempotency,
+) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = sqlx::query_scalar(
+        "select outcome from idempotency_records
+         where partner_tenant_id = $1 and request_id = $2 and method = $3 and path = $4
+           and expires_at > $5",
+    )
+    .bind(partner.to_string())
+    .bind(&idem.request_id)
+    .bind(&idem.method)
+    .bind(&idem.path)
+    .bind(now.as_millis())
+    .fetch_optional(&mut *conn)
+    .await?;
+    text.map(|text| {
+        T::decode(&text).ok_or_else(|| corrupt(format!("idempotency outcome `{text}`")))
+    })
+    .transpose()
+}
+
 impl PostgresStore {
     /// Begins a transaction on a pooled connection, on a task of its own, so that a request given
     /// up meanwhile (its client went away) cannot cancel the `BEGIN` half-way. sqlx 0.9.0 counts
@@ -559,6 +586,11 @@ impl PostgresStore {
 
     /// Runs `execute` in a transaction under the idempotency key if there is one, and persists the
     /// decision it returns; see the module documentation for how concurrent duplicates meet.
+    ///
+    /// The key is claimed last, by the statement that records the outcome: five round trips to
+    /// the database and one version of the record for a fresh write (begin, lock, write, record,
+    /// commit), where claiming it first and recording the outcome later took six and two. A repeat finds the key taken when it
+    /// records its own outcome, rolls back what it did, and answers the stored outcome instead.
     async fn idempotent<T: StoredOutcome>(
         &self,
         partner: TenantId,
@@ -567,58 +599,58 @@ impl PostgresStore {
         execute: impl AsyncFnOnce(&mut PgConnection) -> Result<Decision<T>, StoreError>,
     ) -> Result<Recorded<T>, StoreError> {
         let mut tx = self.begin().await?;
-        let partner = partner.to_string();
+        let made = async {
+            let decision = execute(&mut tx).await?;
+            let saved = Saved::of(&decision.changes);
+            Ok::<_, StoreError>((decided(&mut tx, decision).await?, saved))
+        };
+        let (outcome, saved) = match made.await {
+            Ok(made) => made,
+            Err(error) => {
+                drop(tx);
+                // A repeat of a request that was answered is answered the same, even when doing
+                // it again failed (a lock not granted in time, a row the first one created).
+                let Some(idem) = idempotency else {
+                    return Err(error);
+                };
+                let mut conn = self.pool.acquire().await?;
+                return match stored_outcome(&mut conn, partner, now, idem).await? {
+                    Some(outcome) => Ok(Recorded::repeat(outcome)),
+                    None => Err(error),
+                };
+            }
+        };
         if let Some(idem) = idempotency {
-            // Claim the key: a fresh insert, or the takeover of an expired record. A concurrent
-            // claim of the same key waits here until the first transaction ends.
+            // A fresh insert, or the takeover of an expired record. A concurrent request with the
+            // same key waits here until the first transaction ends, then finds the key taken (or,
+            // if the first rolled back, takes it).
             let claimed: Option<i32> = sqlx::query_scalar(
                 "insert into idempotency_records
                    (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
-                 values ($1, $2, $3, $4, '', $5, $6)
+                 values ($1, $2, $3, $4, $5, $6, $7)
                  on conflict (partner_tenant_id, request_id, method, path) do update
-                   set outcome = '', created_at = excluded.created_at, expires_at = excluded.expires_at
-                   where idempotency_records.expires_at <= $5
+                   set outcome = excluded.outcome, created_at = excluded.created_at,
+                       expires_at = excluded.expires_at
+                   where idempotency_records.expires_at <= $6
                  returning 1",
             )
-            .bind(&partner)
+            .bind(partner.to_string())
             .bind(&idem.request_id)
             .bind(&idem.method)
             .bind(&idem.path)
+            .bind(outcome.encode())
             .bind(now.as_millis())
             .bind(idem.expires_at.as_millis())
             .fetch_optional(&mut *tx)
             .await?;
             if claimed.is_none() {
-                let text: String = sqlx::query_scalar(
-                    "select outcome from idempotency_records
-                     where partner_tenant_id = $1 and request_id = $2 and method = $3 and path = $4",
-                )
-                .bind(&partner)
-                .bind(&idem.request_id)
-                .bind(&idem.method)
-                .bind(&idem.path)
-                .fetch_one(&mut *tx)
-                .await?;
-                let outcome = T::decode(&text)
-                    .ok_or_else(|| corrupt(format!("idempotency outcome `{text}`")))?;
-                return Ok(Recorded::repeat(outcome));
+                // Read before the rollback (dropping `tx`), on the same connection: the record
+                // that was in the way is committed, so this statement sees it.
+                let stored = stored_outcome(&mut tx, partner, now, idem).await?;
+                return stored.map(Recorded::repeat).ok_or_else(|| {
+                    StoreError::Unavailable("an idempotency key was taken meanwhile".into())
+                });
             }
-        }
-        let decision = execute(&mut tx).await?;
-        let saved = Saved::of(&decision.changes);
-        let outcome = decided(&mut tx, decision).await?;
-        if let Some(idem) = idempotency {
-            sqlx::query(
-                "update idempotency_records set outcome = $5
-                 where partner_tenant_id = $1 and request_id = $2 and method = $3 and path = $4",
-            )
-            .bind(&partner)
-            .bind(&idem.request_id)
-            .bind(&idem.method)
-            .bind(&idem.path)
-            .bind(outcome.encode())
-            .execute(&mut *tx)
-            .await?;
         }
         commit(tx).await?;
         Ok(Recorded::fresh(outcome, saved))

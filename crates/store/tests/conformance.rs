@@ -1825,3 +1825,52 @@ async fn an_unsupported_url_is_refused_with_the_password_redacted() {
     assert!(err.contains("mysql://user:***@localhost/db"), "{err}");
     assert!(!err.contains("hunter2"));
 }
+
+/// PostgreSQL claims an idempotency key only once its request has been executed again, so a
+/// repeat whose execution fails (here its subscription's row is locked past `lock_timeout`) must
+/// still be answered with the stored outcome, while a new request fails.
+#[tokio::test]
+async fn postgres_answers_a_repeat_whose_execution_fails_with_the_stored_outcome() {
+    let Some(base) = testing::postgres_url() else {
+        return;
+    };
+    let schema = PostgresSchema::create(&base).await;
+    let options = StoreOptions {
+        statement_timeout: Duration::from_millis(200),
+        ..StoreOptions::default()
+    };
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::open(&schema.url, options).await.unwrap());
+    seeded(&store).await;
+    let now = Timestamp::now();
+    let expires = now.saturating_add(Duration::from_secs(3600));
+    let request = idem("held", SAAS, "activate", expires);
+    let first = store
+        .activate(&key(SAAS), now, Some(&request))
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, Lookup::Found(ActivateOutcome::Activated));
+
+    let mut holder = <sqlx::PgConnection as sqlx::Connection>::connect(&schema.url)
+        .await
+        .unwrap();
+    sqlx::raw_sql("begin").execute(&mut holder).await.unwrap();
+    sqlx::query("select 1 from subscriptions where subscription_id = $1 for update")
+        .bind(SAAS)
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    let repeat = store
+        .activate(&key(SAAS), now, Some(&request))
+        .await
+        .unwrap();
+    assert_eq!(
+        repeat,
+        Recorded::repeat(Lookup::Found(ActivateOutcome::Activated))
+    );
+    let other = idem("new", SAAS, "activate", expires);
+    let refused = store.activate(&key(SAAS), now, Some(&other)).await;
+    assert!(refused.is_err(), "the lock was held: {refused:?}");
+    drop(holder);
+    drop(store);
+    schema.drop().await;
+}
