@@ -62,6 +62,13 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     connections: usize,
 
+    /// The service's pool of PostgreSQL connections (`--database-max-connections`): as many
+    /// writes in flight as pgbench has, within PostgreSQL's default `max_connections` of 100
+    /// beside pgbench's 64 (the service's own default, 10, suits a database shared by several
+    /// instances).
+    #[arg(long, default_value_t = 32)]
+    database_connections: u32,
+
     /// What drives the load: wrk (the targets are judged on its figures) or the benchmark's own
     /// busy-polling generator (a second opinion; it cannot chain a cart's checkout to its creation).
     #[arg(long, value_enum, default_value_t = Generator::Wrk)]
@@ -476,6 +483,12 @@ impl Bench {
         .collect();
         if !extra.contains(&"--order-provisioning-delay") {
             args.extend(["--order-provisioning-delay".into(), "manual".into()]);
+        }
+        if database.starts_with("postgres") {
+            args.extend([
+                "--database-max-connections".into(),
+                self.args.database_connections.to_string(),
+            ]);
         }
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let mut command =

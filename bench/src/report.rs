@@ -218,6 +218,7 @@ pub struct Report {
     generator: &'static str,
     wrk_threads: usize,
     connections: usize,
+    database_connections: u32,
     duration: Duration,
     warmup: Duration,
     small: u64,
@@ -286,6 +287,7 @@ impl Report {
             generator: args.load_generator.label(),
             wrk_threads: args.wrk_threads,
             connections: args.connections,
+            database_connections: args.database_connections,
             duration: args.duration,
             warmup: args.warmup,
             small: args.small,
@@ -645,10 +647,13 @@ impl Report {
         let _ = writeln!(
             md,
             "The targets are set for the embedded default, SQLite, and for PostgreSQL against pgbench on the \
-             same server in the same run (the database server runs unpinned on the same two cores). A target \
+             same server in the same run (the database server runs unpinned on the same two cores; the \
+             service on it has a pool of {} connections, `--database-max-connections {}`, where pgbench has \
+             {} sessions). A target \
              against a ceiling is judged against that ceiling measured right before and right after its \
              scenario (the mean of the two; both are in the table below the ceilings), not against the \
-             ceiling measured at the start of the run: this machine's speed drifts within a run.\n"
+             ceiling measured at the start of the run: this machine's speed drifts within a run.\n",
+            self.database_connections, self.database_connections, self.connections
         );
         let _ = writeln!(md, "| target | goal | measured | |\n|---|---|---|---|");
         let mut missed = false;
