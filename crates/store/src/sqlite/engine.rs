@@ -18,10 +18,16 @@
 //! # Writes
 //!
 //! SQLite has one writer at a time, so one thread owns the write connection. Callers send it jobs;
-//! it takes every job waiting (up to [`MAX_BATCH`]), runs each in a savepoint of one `BEGIN
-//! IMMEDIATE` transaction (a failing job rolls back alone), commits once, and only then answers each
-//! caller. With `synchronous = FULL`, that commit is one fsync for the whole batch: an acknowledged
-//! write is on disk, and durable writes are not capped at one fsync each.
+//! it takes every job waiting (up to [`MAX_BATCH`]), runs them in one `BEGIN IMMEDIATE`
+//! transaction, commits once, and only then answers each caller. With `synchronous = FULL`, that
+//! commit is one fsync for the whole batch: an acknowledged write is on disk, and durable writes
+//! are not capped at one fsync each.
+//!
+//! A job that fails leaves nothing behind, and costs the others nothing but time: the writer rolls
+//! the batch back and runs it again without that job (a job loads what its decision needs and
+//! decides again, the same way, on the same rows). Jobs do not run in savepoints of their own: a
+//! savepoint copies every page a job is first to change into the statement journal, which cost a
+//! sixth of a registration's instructions, for failures that are rare.
 //!
 //! A job writes through a [`Tx`], which records the [`Change`]s it persisted. Once the batch is
 //! committed, and before anyone is answered, the writer hands the changes of the jobs that
@@ -189,10 +195,8 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
         }
     }
     conn.pragma_update(None, "synchronous", "full")?;
-    // Each job's savepoint copies the pages it is first to change into the statement journal;
-    // kept in memory, that journal is never spilled to a temporary file (opened, written and
-    // truncated in every batch). It holds one job's pages at a time: each savepoint is released
-    // before the next begins.
+    // A statement that changes several rows keeps the pages it changes in a statement journal,
+    // in memory rather than in a temporary file opened, written and truncated in every batch.
     conn.pragma_update(None, "temp_store", "memory")?;
     if matches!(location, Location::File { .. }) {
         // The checkpointer thread copies the WAL; the writer's commits do not (see the module).
@@ -267,16 +271,23 @@ impl<'c> Tx<'c> {
     }
 }
 
-/// The outcome of a job, delivered once the batch's commit is known.
-type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+/// What became of a job in one run of its batch.
+enum Ran {
+    /// Its caller gave up waiting before the writer began it: it did not run, and never will.
+    Abandoned,
+    /// It failed (its error is kept for its answer): the batch must be rolled back.
+    Failed,
+    /// It succeeded, persisting these changes.
+    Done(Vec<Change>),
+}
 
 /// Work for the writer thread.
 trait Job: Send {
-    /// Runs in the batch's transaction, unless its caller gave up waiting for its turn; returns
-    /// the changes it persisted and what to do once the commit is known.
-    fn run(self: Box<Self>, conn: &Connection, memo: &WriterMemo) -> (Vec<Change>, Completion);
-    /// Answers without running: the batch could not start.
-    fn abort(self: Box<Self>, err: StoreError);
+    /// Runs in the batch's transaction, unless its caller gave up waiting for its turn. Runs again
+    /// if a later job of the batch fails (the batch is then rolled back and run without it).
+    fn run(&mut self, conn: &Connection, memo: &WriterMemo) -> Ran;
+    /// Answers, once the batch's commit is known: the outcome of its last run, if that committed.
+    fn finish(self: Box<Self>, commit: Result<(), &StoreError>);
 }
 
 /// Where a job stands, shared by its caller and the writer.
@@ -284,56 +295,64 @@ const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
 const ABANDONED: u8 = 2;
 
-/// A job, where its answer goes, and where it stands.
+/// A job, where its answer goes, where it stands, and the outcome of its last run.
 struct Reply<T, F> {
     job: F,
     reply: oneshot::Sender<Result<T, StoreError>>,
     turn: Arc<AtomicU8>,
+    outcome: Option<Result<T, StoreError>>,
 }
 
 impl<T, F> Job for Reply<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send,
+    F: FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send,
 {
-    fn run(self: Box<Self>, conn: &Connection, memo: &WriterMemo) -> (Vec<Change>, Completion) {
-        let (job, reply) = (self.job, self.reply);
-        if self
-            .turn
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
+    fn run(&mut self, conn: &Connection, memo: &WriterMemo) -> Ran {
+        if self.outcome.is_none()
+            && self
+                .turn
+                .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
         {
             // Abandoned: its caller was told nothing was written.
-            return (Vec::new(), Box::new(|_| {}));
+            return Ran::Abandoned;
         }
         let mut tx = Tx {
             conn,
             changes: Vec::new(),
             memo,
         };
-        let outcome = in_savepoint(conn, || job(&mut tx));
-        if outcome.is_err() {
-            // Rolled back: what it remembered may be what it undid.
-            memo.forget();
-        }
-        let changes = if outcome.is_ok() {
-            tx.changes
+        let job = &mut self.job;
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut tx))).unwrap_or_else(|_| {
+                Err(StoreError::Corrupt(
+                    "a write panicked; it was rolled back".into(),
+                ))
+            });
+        let ran = if outcome.is_ok() {
+            Ran::Done(tx.changes)
         } else {
-            Vec::new()
+            Ran::Failed
         };
-        let completion: Completion = Box::new(move |commit| {
-            let result = match commit {
-                Ok(()) => outcome,
-                // The batch was rolled back: whatever the job did is undone.
-                Err(err) => outcome.and(Err(StoreError::Unavailable(err.to_string()))),
-            };
-            let _ = reply.send(result);
-        });
-        (changes, completion)
+        self.outcome = Some(outcome);
+        ran
     }
 
-    fn abort(self: Box<Self>, err: StoreError) {
-        let _ = self.reply.send(Err(err));
+    fn finish(self: Box<Self>, commit: Result<(), &StoreError>) {
+        let result = match (self.outcome, commit) {
+            (Some(outcome), Ok(())) => outcome,
+            // The batch was rolled back, or never began: whatever the job did is undone.
+            (Some(outcome), Err(err)) => {
+                outcome.and_then(|_| Err(StoreError::Unavailable(err.to_string())))
+            }
+            (None, commit) => Err(StoreError::Unavailable(
+                commit
+                    .err()
+                    .map_or_else(|| "not run".to_owned(), ToString::to_string),
+            )),
+        };
+        let _ = self.reply.send(result);
     }
 }
 
@@ -389,7 +408,8 @@ impl Engine {
     }
 
     /// Runs `job` in a write transaction, committed (and on disk) before this returns, and the
-    /// caches updated with the changes it persisted. A job that fails changes nothing.
+    /// caches updated with the changes it persisted. A job that fails changes nothing. `job` may
+    /// run more than once (see the module): each run must load what it decides on.
     ///
     /// # Errors
     ///
@@ -398,7 +418,7 @@ impl Engine {
     pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let stopped = || StoreError::Unavailable("the SQLite writer has stopped".into());
         let busy = || {
@@ -414,6 +434,7 @@ impl Engine {
             job,
             reply,
             turn: turn.clone(),
+            outcome: None,
         });
         match tokio::time::timeout_at(deadline, self.jobs.send(job)).await {
             Ok(Ok(())) => {}
@@ -436,23 +457,32 @@ impl Engine {
         }
     }
 
+    /// Jobs waiting for the writer.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        QUEUE - self.jobs.capacity()
+    }
+
     /// Runs a short read on a reader connection, in place.
     pub(crate) async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         match &self.readers {
             Some(readers) => readers.read(read),
-            None => self.write(move |tx| read(tx.conn())).await,
+            None => {
+                let mut read = read;
+                self.write(move |tx| read(tx.conn())).await
+            }
         }
     }
 
     /// Runs a read that may take long (a listing) on the blocking pool.
-    pub(crate) async fn read_long<T, F>(self: &Arc<Self>, read: F) -> Result<T, StoreError>
+    pub(crate) async fn read_long<T, F>(self: &Arc<Self>, mut read: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         if self.readers.is_none() {
             return self.write(move |tx| read(tx.conn())).await;
@@ -587,22 +617,46 @@ impl Readers {
     }
 }
 
-/// Runs `job` in a savepoint: kept when it succeeds, rolled back when it fails or panics.
-fn in_savepoint<T>(
+/// Runs `batch` in one transaction and commits it, leaving out each job that fails: the
+/// transaction is rolled back and the rest run again without it. `changes` ends with what the
+/// committed jobs persisted, in order.
+fn run_batch(
     conn: &Connection,
-    job: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    conn.prepare_cached("savepoint job")?.execute([])?;
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|_| {
-        Err(StoreError::Corrupt(
-            "a write panicked; it was rolled back".into(),
-        ))
-    });
-    if outcome.is_err() {
-        conn.prepare_cached("rollback to job")?.execute([])?;
+    batch: &mut [Box<dyn Job>],
+    memo: &WriterMemo,
+    changes: &mut Vec<Change>,
+) -> Result<(), StoreError> {
+    let mut left_out = vec![false; batch.len()];
+    'batch: loop {
+        changes.clear();
+        conn.prepare_cached("begin immediate")?.execute([])?;
+        for (job, left_out) in batch.iter_mut().zip(left_out.iter_mut()) {
+            if *left_out {
+                continue;
+            }
+            match job.run(conn, memo) {
+                Ran::Done(persisted) => changes.extend(persisted),
+                Ran::Abandoned => *left_out = true,
+                Ran::Failed => {
+                    *left_out = true;
+                    changes.clear();
+                    // What the writer remembered may be what is undone.
+                    memo.forget();
+                    conn.prepare_cached("rollback")?.execute([])?;
+                    continue 'batch;
+                }
+            }
+        }
+        return match conn.prepare_cached("commit")?.execute([]) {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                changes.clear();
+                memo.forget();
+                let _ = conn.execute_batch("rollback");
+                Err(err.into())
+            }
+        };
     }
-    conn.prepare_cached("release job")?.execute([])?;
-    outcome
 }
 
 /// The writer thread: batches of jobs, one transaction (and one fsync) each.
@@ -614,7 +668,6 @@ fn write_loop(
     checkpoints: Option<&Checkpointer>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
-    let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     let mut changes: Vec<Change> = Vec::new();
     let memo = WriterMemo::default();
     let wal = conn
@@ -629,29 +682,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let began = conn
-            .prepare_cached("begin immediate")
-            .and_then(|mut s| s.execute([]))
-            .map_err(StoreError::from);
-        if let Err(err) = began {
-            tracing::error!(error = %err, "cannot begin a write transaction");
-            // Nothing ran: each job is answered with the failure.
-            let message = err.to_string();
-            for job in batch.drain(..) {
-                job.abort(StoreError::Unavailable(message.clone()));
-            }
-            continue;
-        }
-        for job in batch.drain(..) {
-            let (persisted, completion) = job.run(conn, &memo);
-            changes.extend(persisted);
-            completions.push(completion);
-        }
-        let committed = conn
-            .prepare_cached("commit")
-            .and_then(|mut s| s.execute([]))
-            .map(drop)
-            .map_err(StoreError::from);
+        let committed = run_batch(conn, &mut batch, &memo, &mut changes);
         match &committed {
             // Before anyone hears of the commit: a read that starts after the answer sees it, in
             // the database and in the caches.
@@ -664,15 +695,11 @@ fn write_loop(
                     checkpoints.committed();
                 }
             }
-            Err(err) => {
-                tracing::error!(error = %err, "a write transaction failed to commit");
-                let _ = conn.execute_batch("rollback");
-                memo.forget();
-            }
+            Err(err) => tracing::error!(error = %err, "a batch of writes failed"),
         }
         changes.clear();
-        for completion in completions.drain(..) {
-            completion(committed.as_ref().copied());
+        for job in batch.drain(..) {
+            job.finish(committed.as_ref().copied());
         }
         if let Some(wal) = &wal
             && std::fs::metadata(wal).is_ok_and(|m| m.len() > CHECKPOINT_BYTES)

@@ -5,8 +5,8 @@
 //! See the `engine` module: short reads run in place on a pool of read-only connections (WAL mode
 //! lets them run alongside the writer); writes go to one writer thread, which commits the writes of
 //! concurrent requests together, in one transaction and one fsync, and answers each request only
-//! once its write is on disk (`synchronous = FULL`). Each request's write runs in a savepoint, so
-//! one failing rolls back alone.
+//! once its write is on disk (`synchronous = FULL`). A request whose write fails leaves nothing
+//! behind: the batch is rolled back and run again without it.
 //!
 //! An in-memory database (`sqlite::memory:`) lives only as long as its connection, so it gets one,
 //! the writer's, used for everything.
@@ -544,15 +544,15 @@ impl SqliteStore {
         partner: TenantId,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
-        execute: F,
+        mut execute: F,
     ) -> Result<Recorded<T>, StoreError>
     where
         T: StoredOutcome + Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let idempotency = idempotency.cloned();
         self.engine
-            .write(move |tx| idempotent_in(tx, partner, now, idempotency.as_ref(), execute))
+            .write(move |tx| idempotent_in(tx, partner, now, idempotency.as_ref(), &mut execute))
             .await
     }
 }
@@ -964,7 +964,7 @@ impl IdentityStore for SqliteStore {
                     candidate.private_key_pkcs8,
                     candidate.created_at.as_millis()
                 ])?;
-                Ok(candidate)
+                Ok(candidate.clone())
             })
             .await
     }
@@ -997,7 +997,7 @@ impl AdminStore for SqliteStore {
         self.engine
             .write(move |tx| {
                 let existed = partner_row(tx.conn(), partner.tenant_id)?.is_some();
-                tx.decided(operator::put_partner(partner, existed, now))
+                tx.decided(operator::put_partner(partner.clone(), existed, now))
             })
             .await
     }
@@ -1027,8 +1027,8 @@ impl AdminStore for SqliteStore {
                     partner_exists,
                     existed,
                     key,
-                    company_name,
-                    domain,
+                    company_name.clone(),
+                    domain.clone(),
                     now,
                 ))
             })
@@ -1553,6 +1553,7 @@ mod tests {
             sandbox: true,
         };
         let (started, running) = tokio::sync::oneshot::channel();
+        let mut started = Some(started);
         // A write that holds the writer for a while (a slow disk, a large fixture).
         let slow = {
             let store = store.clone();
@@ -1560,7 +1561,9 @@ mod tests {
                 store
                     .engine
                     .write(move |_| {
-                        let _ = started.send(());
+                        if let Some(started) = started.take() {
+                            let _ = started.send(());
+                        }
                         std::thread::sleep(Duration::from_millis(600));
                         Ok(())
                     })
@@ -1583,6 +1586,109 @@ mod tests {
         assert_eq!(
             store.partner(partner.tenant_id).await.unwrap(),
             Some(partner)
+        );
+    }
+
+    /// A job that fails leaves nothing behind, and the others of its batch are kept: the writer
+    /// rolls the batch back and runs the others again without it (once more for a job that ran
+    /// before it, whose write is then kept once).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_job_is_left_out_of_its_batch_and_the_others_commit() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("batch.db").display());
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let partner = |n: u32| Partner {
+            tenant_id: format!("b1e5d2a0-0000-4000-8000-{n:012}").parse().unwrap(),
+            name: format!("P{n}"),
+            sandbox: true,
+        };
+        let now = Timestamp::now();
+        // Holds the writer until the batch behind it is queued.
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel();
+        let mut started = Some(started);
+        let held = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .engine
+                    .write(move |_| {
+                        if let Some(started) = started.take() {
+                            let _ = started.send(());
+                        }
+                        let _ = gate.recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        running.await.unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut writes = Vec::new();
+        for job in 0..4 {
+            let (writer, runs) = (store.clone(), runs.clone());
+            let (first, second, third) = (partner(1), partner(2), partner(3));
+            writes.push(tokio::spawn(async move {
+                match job {
+                    0 => writer.put_partner(&first, now).await.map(drop),
+                    1 => {
+                        writer
+                            .engine
+                            .write(move |tx| {
+                                runs.fetch_add(1, Ordering::SeqCst);
+                                tx.decided(operator::put_partner(second.clone(), false, now))
+                                    .map(drop)
+                            })
+                            .await
+                    }
+                    2 => {
+                        writer
+                            .engine
+                            .write(move |tx| {
+                                tx.decided(operator::put_partner(partner(4), false, now))?;
+                                Err(StoreError::Corrupt("this job fails".into()))
+                            })
+                            .await
+                    }
+                    _ => writer.put_partner(&third, now).await.map(drop),
+                }
+            }));
+            while store.engine.queued() < job + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        let mut outcomes = Vec::new();
+        for write in writes {
+            outcomes.push(write.await.unwrap());
+        }
+        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[3].is_ok());
+        assert!(
+            matches!(&outcomes[2], Err(StoreError::Corrupt(message)) if message == "this job fails"),
+            "{:?}",
+            outcomes[2]
+        );
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "run again without the failed job"
+        );
+        let names: Vec<String> = store
+            .list_partners()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["P1", "P2", "P3"]);
+        // What the caches follow is what was committed.
+        assert_eq!(store.partner(partner(4).tenant_id).await.unwrap(), None);
+        assert_eq!(
+            store.partner(partner(2).tenant_id).await.unwrap(),
+            Some(partner(2))
         );
     }
 

@@ -216,7 +216,13 @@ impl PurchaseStore for SqliteStore {
                 return Ok(CartOutcome::CustomerNotFound);
             };
             tx.decided(purchase::create_cart(
-                customer, cart_id, &lines, &catalog, &facts, now, lifetime,
+                customer,
+                cart_id.clone(),
+                &lines,
+                &catalog,
+                &facts,
+                now,
+                lifetime,
             ))
         })
         .await
@@ -289,7 +295,12 @@ impl PurchaseStore for SqliteStore {
                 return Ok(OrderOutcome::CustomerNotFound);
             };
             tx.decided(purchase::place_order(
-                customer, order_id, &lines, &catalog, &facts, now,
+                customer,
+                order_id.clone(),
+                &lines,
+                &catalog,
+                &facts,
+                now,
             ))
         })
         .await
