@@ -1536,6 +1536,31 @@ mod tests {
         }
     }
 
+    /// Starts a write that holds the writer for as long as `hold` runs, and returns once the writer
+    /// has begun it.
+    async fn hold_writer(
+        store: &Arc<SqliteStore>,
+        mut hold: impl FnMut() + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+        let (started, running) = tokio::sync::oneshot::channel();
+        let mut started = Some(started);
+        let store = store.clone();
+        let held = tokio::spawn(async move {
+            store
+                .engine
+                .write(move |_| {
+                    if let Some(started) = started.take() {
+                        let _ = started.send(());
+                    }
+                    hold();
+                    Ok(())
+                })
+                .await
+        });
+        running.await.unwrap();
+        held
+    }
+
     /// A write that waits for the writer longer than the acquire timeout is refused as
     /// unavailable, and never runs: a 503 means nothing was written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1552,25 +1577,8 @@ mod tests {
             name: "P".into(),
             sandbox: true,
         };
-        let (started, running) = tokio::sync::oneshot::channel();
-        let mut started = Some(started);
         // A write that holds the writer for a while (a slow disk, a large fixture).
-        let slow = {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .engine
-                    .write(move |_| {
-                        if let Some(started) = started.take() {
-                            let _ = started.send(());
-                        }
-                        std::thread::sleep(Duration::from_millis(600));
-                        Ok(())
-                    })
-                    .await
-            })
-        };
-        running.await.unwrap();
+        let slow = hold_writer(&store, || std::thread::sleep(Duration::from_millis(600))).await;
         let refused = store.put_partner(&partner, Timestamp::now()).await;
         assert!(
             matches!(&refused, Err(err) if err.is_unavailable()),
@@ -1607,24 +1615,10 @@ mod tests {
         let now = Timestamp::now();
         // Holds the writer until the batch behind it is queued.
         let (release, gate) = std::sync::mpsc::channel::<()>();
-        let (started, running) = tokio::sync::oneshot::channel();
-        let mut started = Some(started);
-        let held = {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .engine
-                    .write(move |_| {
-                        if let Some(started) = started.take() {
-                            let _ = started.send(());
-                        }
-                        let _ = gate.recv();
-                        Ok(())
-                    })
-                    .await
-            })
-        };
-        running.await.unwrap();
+        let held = hold_writer(&store, move || {
+            let _ = gate.recv();
+        })
+        .await;
         let runs = Arc::new(AtomicUsize::new(0));
         let mut writes = Vec::new();
         for job in 0..4 {
