@@ -59,7 +59,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use partner_center_domain::catalog::Catalog;
-use partner_center_domain::{Change, Decision};
+use partner_center_domain::{Change, Decision, SubscriptionKey};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
@@ -217,6 +217,7 @@ pub(crate) struct Tx<'c> {
     conn: &'c Connection,
     changes: Vec<Change>,
     memo: &'c WriterMemo,
+    located: Option<persist::Located>,
 }
 
 /// What the writer thread remembers of the database between its jobs: the catalog, which every
@@ -253,6 +254,11 @@ impl<'c> Tx<'c> {
         self.conn
     }
 
+    /// Remembers where `key`'s subscription is, for the changes of the job's decision.
+    pub(crate) fn locate(&mut self, key: SubscriptionKey, id: i64) {
+        self.located = Some(persist::Located { key, id });
+    }
+
     /// The changes the job has persisted so far.
     pub(crate) fn written(&self) -> &[Change] {
         &self.changes
@@ -264,7 +270,17 @@ impl<'c> Tx<'c> {
             if matches!(change, Change::CatalogReplaced(_) | Change::Reset) {
                 self.memo.forget();
             }
-            persist::write(self.conn, &change)?;
+            persist::write(self.conn, &change, self.located)?;
+            if matches!(
+                change,
+                Change::SubscriptionDeleted(_)
+                    | Change::CustomerDeleted(_)
+                    | Change::PartnerDeleted(_)
+                    | Change::Reset
+            ) {
+                // The row may be gone, and its id given to another.
+                self.located = None;
+            }
             self.changes.push(change);
         }
         Ok(decision.outcome)
@@ -322,6 +338,7 @@ where
             conn,
             changes: Vec::new(),
             memo,
+            located: None,
         };
         let job = &mut self.job;
         let outcome =

@@ -212,6 +212,18 @@ fn facts(
     Ok(find_subscription(conn, key)?.map(|(_, facts)| facts))
 }
 
+/// [`facts`] in a write, the subscription's row remembered for the changes of its decision.
+fn located_facts(
+    tx: &mut Tx<'_>,
+    key: &SubscriptionKey,
+) -> Result<Lookup<SubscriptionFacts>, StoreError> {
+    let found = find_subscription(tx.conn(), key)?;
+    if let Lookup::Found((id, _)) = found {
+        tx.locate(*key, id);
+    }
+    Ok(found.map(|(_, facts)| facts))
+}
+
 /// Every subscription of a customer with its registration state; `None` when the partner has no
 /// such customer.
 fn load_customer(
@@ -719,7 +731,7 @@ impl RequestStore for SqliteStore {
     ) -> Result<Recorded<Lookup<RegisterOutcome>>, StoreError> {
         let key = *key;
         self.idempotent(key.partner, now, idempotency, move |tx| {
-            let found = facts(tx.conn(), &key)?;
+            let found = located_facts(tx, &key)?;
             tx.decided(registration::register(&key, found, ending, now))
         })
         .await
@@ -734,7 +746,7 @@ impl RequestStore for SqliteStore {
         let key = *key;
         self.idempotent(key.partner, now, idempotency, move |tx| {
             let sandbox = partner_row(tx.conn(), key.partner)?.is_some_and(|p| p.sandbox);
-            let found = facts(tx.conn(), &key)?;
+            let found = located_facts(tx, &key)?;
             let order = purchase::order_of_subscription(tx.conn(), &key)?;
             tx.decided(activation::activate(&key, sandbox, found, order, now))
         })

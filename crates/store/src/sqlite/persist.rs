@@ -3,7 +3,7 @@
 
 use partner_center_domain::{Change, CustomerKey, SubscriptionKey};
 use partner_center_model::{RegistrationEnding, RegistrationState, SubscriptionStatus};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::Guid;
 use crate::{StoreError, codec, record_state};
@@ -27,8 +27,40 @@ fn subscription(key: &SubscriptionKey) -> (Guid, Guid, Guid) {
     (partner, customer, Guid::of(key.subscription.encode()))
 }
 
-/// Writes one change.
-pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError> {
+/// A subscription's row, found by the job whose decision is being written: its changes to that
+/// subscription go straight to the row instead of finding it again through two indexes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Located {
+    pub(crate) key: SubscriptionKey,
+    pub(crate) id: i64,
+}
+
+/// The row id of `key`'s subscription: `located`'s, if it is that subscription's.
+fn subscription_row(
+    conn: &Connection,
+    key: &SubscriptionKey,
+    located: Option<Located>,
+) -> Result<Option<i64>, StoreError> {
+    if let Some(located) = located.filter(|located| located.key == *key) {
+        return Ok(Some(located.id));
+    }
+    let (partner, customer, subscription) = subscription(key);
+    Ok(conn
+        .prepare_cached(concat!(
+            "select id from subscriptions where customer_ref = ",
+            customer_ref!(),
+            " and subscription_id = ?3"
+        ))?
+        .query_row(params![partner, customer, subscription], |row| row.get(0))
+        .optional()?)
+}
+
+/// Writes one change; `located` is a subscription's row the job found (see [`Located`]).
+pub(crate) fn write(
+    conn: &Connection,
+    change: &Change,
+    located: Option<Located>,
+) -> Result<(), StoreError> {
     match change {
         Change::PartnerPut { partner, at } => {
             conn.prepare_cached(
@@ -129,42 +161,24 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
             .execute(params![partner, customer, subscription])?;
         }
         Change::RegistrationAccepted { key, ending, at } => {
-            let (partner, customer, subscription) = subscription(key);
-            let changed = conn
-                .prepare_cached(concat!(
-                    "update subscriptions set registration_state = ?4, updated_at = ?5
-                     where customer_ref = ",
-                    customer_ref!(),
-                    " and subscription_id = ?3"
-                ))?
-                .execute(params![
-                    partner,
-                    customer,
-                    subscription,
-                    RegistrationState::Registering.as_str(),
-                    at.as_millis()
-                ])?;
-            // Not `returning`: SQLite would collect the returned rows in a temporary table first.
-            let added = conn
-                .prepare_cached(concat!(
-                    "insert into registrations (subscription_ref, state, requested_at)
-                     select id, ?4, ?5 from subscriptions where customer_ref = ",
-                    customer_ref!(),
-                    " and subscription_id = ?3"
-                ))?
-                .execute(params![
-                    partner,
-                    customer,
-                    subscription,
-                    record_state(None),
-                    at.as_millis()
-                ])?;
-            if changed != 1 || added != 1 {
+            let Some(id) = subscription_row(conn, key, located)? else {
                 return Err(StoreError::Corrupt(format!(
                     "the subscription {} to register is not there",
                     key.subscription
                 )));
-            }
+            };
+            conn.prepare_cached(
+                "update subscriptions set registration_state = ?2, updated_at = ?3 where id = ?1",
+            )?
+            .execute(params![
+                id,
+                RegistrationState::Registering.as_str(),
+                at.as_millis()
+            ])?;
+            conn.prepare_cached(
+                "insert into registrations (subscription_ref, state, requested_at) values (?1, ?2, ?3)",
+            )?
+            .execute(params![id, record_state(None), at.as_millis()])?;
             let registration = conn.last_insert_rowid();
             conn.prepare_cached(
                 "insert into registration_jobs (registration_ref, enqueued_at, fails) values (?1, ?2, ?3)",
@@ -202,20 +216,17 @@ pub(crate) fn write(conn: &Connection, change: &Change) -> Result<(), StoreError
         }
         Change::RegistrationJobDropped(registration) => drop_job(conn, registration.0)?,
         Change::SubscriptionActivated { key, at } => {
-            let (partner, customer, subscription) = subscription(key);
-            conn.prepare_cached(concat!(
-                "update subscriptions set status = ?4, activated_at = ?5, updated_at = ?5
-                 where customer_ref = ",
-                customer_ref!(),
-                " and subscription_id = ?3"
-            ))?
-            .execute(params![
-                partner,
-                customer,
-                subscription,
-                SubscriptionStatus::Active.as_str(),
-                at.as_millis()
-            ])?;
+            if let Some(id) = subscription_row(conn, key, located)? {
+                conn.prepare_cached(
+                    "update subscriptions set status = ?2, activated_at = ?3, updated_at = ?3
+                     where id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    SubscriptionStatus::Active.as_str(),
+                    at.as_millis()
+                ])?;
+            }
         }
         Change::SubscriptionStatusSet { key, status, at } => {
             let (partner, customer, subscription) = subscription(key);
