@@ -636,7 +636,7 @@ impl Readers {
 
 /// Runs `batch` in one transaction and commits it, leaving out each job that fails: the
 /// transaction is rolled back and the rest run again without it. `changes` ends with what the
-/// committed jobs persisted, in order.
+/// committed jobs persisted, in order. On an error, the transaction may still be open.
 fn run_batch(
     conn: &Connection,
     batch: &mut [Box<dyn Job>],
@@ -656,7 +656,6 @@ fn run_batch(
                 Ran::Abandoned => *left_out = true,
                 Ran::Failed => {
                     *left_out = true;
-                    changes.clear();
                     // What the writer remembered may be what is undone.
                     memo.forget();
                     conn.prepare_cached("rollback")?.execute([])?;
@@ -664,15 +663,8 @@ fn run_batch(
                 }
             }
         }
-        return match conn.prepare_cached("commit")?.execute([]) {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                changes.clear();
-                memo.forget();
-                let _ = conn.execute_batch("rollback");
-                Err(err.into())
-            }
-        };
+        conn.prepare_cached("commit")?.execute([])?;
+        return Ok(());
     }
 }
 
@@ -712,7 +704,13 @@ fn write_loop(
                     checkpoints.committed();
                 }
             }
-            Err(err) => tracing::error!(error = %err, "a batch of writes failed"),
+            Err(err) => {
+                tracing::error!(error = %err, "a batch of writes failed");
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("rollback");
+                }
+                memo.forget();
+            }
         }
         changes.clear();
         for job in batch.drain(..) {
