@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderName;
 use axum::routing::get;
 
 /// The body of a registration status, as the service writes it.
@@ -16,12 +16,27 @@ pub fn status_body(subscription: &str) -> String {
     )
 }
 
-/// Serves the same bytes on every path until killed; prints `Listening on ADDR` first.
+/// The headers the service sends with a registration status besides `content-length` and
+/// `date` (which hyper adds to both), with values of the same lengths: the ids a request gets
+/// (`MS-RequestId` and `MS-CorrelationId` echoed or made, a correlation vector, the server's id).
+const STATUS_HEADERS: [(&str, &str); 5] = [
+    ("content-type", "application/json; charset=utf-8"),
+    ("ms-requestid", "23f55d2d-d391-40bc-8305-b83d77d5b01a"),
+    ("ms-correlationid", "ed00fac1-1c3a-4bd2-bee9-d33cfcc9e0a8"),
+    ("ms-cv", "U8Y1Qi4TyX1w4YLP.0"),
+    ("ms-serverid", "730900460"),
+];
+
+/// Serves the same bytes on every path until killed, headers and body (see [`STATUS_HEADERS`]);
+/// prints `Listening on ADDR` first.
 pub async fn serve(listen: &str) -> std::io::Result<()> {
     let body: &'static str =
         Box::leak(status_body("d3a7f4c2-0000-4000-8000-000000000000").into_boxed_str());
     let app = Router::new().fallback(get(move || async move {
-        ([(CONTENT_TYPE, "application/json; charset=utf-8")], body)
+        (
+            STATUS_HEADERS.map(|(name, value)| (HeaderName::from_static(name), value)),
+            body,
+        )
     }));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("Listening on http://{}", listener.local_addr()?);
