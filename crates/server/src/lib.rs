@@ -24,7 +24,6 @@
 //! [`App::new`] builds the service from a [`Config`] and a store; [`App::serve`] serves it on an
 //! already-bound listener until a shutdown future resolves, so tests bind port 0 and never sleep.
 
-use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -38,7 +37,6 @@ use partner_center_store::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
-use tower_http::catch_panic::CatchPanicLayer;
 
 pub mod admin;
 pub mod auth;
@@ -342,29 +340,19 @@ impl App {
     fn overloaded(&self) -> Router {
         Router::new()
             .fallback(|| async { ApiError::unavailable("too many connections").into_response() })
-            .layer(axum::middleware::from_fn_with_state(
-                self.state.clone(),
-                wire::correlate,
-            ))
+            .layer(wire::CorrelateLayer::new(self.state.clone()))
             .with_state(self.state.clone())
     }
 }
 
-/// What every route shares: the 404 and 405 fallbacks, a panic turned into a 500 ServiceFault,
-/// and (outermost) the correlation headers and body rendering of [`wire::correlate`].
+/// What every route shares: the 404 and 405 fallbacks, and (outermost) the correlation layer,
+/// [`wire::CorrelateLayer`]: the correlation headers, body rendering, and a panic turned into a
+/// 500 ServiceFault.
 fn with_middleware(routes: Router<AppState>, state: AppState) -> Router<AppState> {
     routes
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(CatchPanicLayer::custom(|panic: Box<dyn Any + Send>| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            ApiError::internal(format!("handler panicked: {message}")).into_response()
-        }))
-        .layer(axum::middleware::from_fn_with_state(state, wire::correlate))
+        .layer(wire::CorrelateLayer::new(state))
 }
 
 /// `GET /metrics`: Prometheus' text exposition format.

@@ -1,23 +1,29 @@
 //! Partner Center's wire conventions that apply to every request: path normalisation, the
 //! correlation headers, body limits and JSON rendering.
 
-use std::time::Instant;
-
+use std::any::Any;
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 
-use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::extract::{FromRequest, MatchedPath, Request};
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use futures_util::FutureExt as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use partner_center_model::MediaType;
 use partner_center_model::headers::{
     MAX_ID_HEADER_LEN, MS_CORRELATION_ID, MS_CV, MS_REQUEST_ID, MS_SERVER_ID,
 };
+use tower::{Layer, Service, ServiceExt as _};
 use tracing::Instrument as _;
 
 use crate::AppState;
@@ -342,14 +348,79 @@ pub fn response_cv(incoming: Option<&HeaderValue>) -> HeaderValue {
     HeaderValue::from_str(&cv).unwrap_or_else(|_| HeaderValue::from_static("AAAAAAAAAAAAAAAA.0"))
 }
 
-/// Middleware on every route: reads (or makes) the request's ids, refuses unusable ones and
-/// oversized bodies, and writes `MS-RequestId`, `MS-CorrelationId`, `MS-CV` and `MS-ServerId` on
-/// the response, errors included.
-pub(crate) async fn correlate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The correlation layer on every route (see [`correlate`]); a panic in the route is caught
+/// inside it, so its 500 ServiceFault gets the usual headers too.
+#[derive(Debug, Clone)]
+pub(crate) struct CorrelateLayer {
+    state: AppState,
+}
+
+impl CorrelateLayer {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+impl<S> Layer<S> for CorrelateLayer {
+    type Service = Correlate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Correlate {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// A route with the correlation layer around it: one service and one boxed future a request, where
+/// `axum::middleware::from_fn` and a separate panic-catching layer took two of each and a boxed
+/// clone of the route.
+#[derive(Debug, Clone)]
+pub(crate) struct Correlate<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> Service<Request> for Correlate<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service made ready is the one that serves; a clone stays for the next request.
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Box::pin(async move { Ok(correlate(state, request, ready).await) })
+    }
+}
+
+/// A panic of a route, as its answer: a 500 ServiceFault (the panic's message is logged, never sent).
+fn panicked(panic: &(dyn Any + Send)) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic");
+    ApiError::internal(format!("handler panicked: {message}")).into_response()
+}
+
+/// Reads (or makes) the request's ids, refuses unusable ones and oversized bodies, runs the route
+/// (a panic answered as a 500 ServiceFault), renders its body in the negotiated media type, and
+/// writes `MS-RequestId`, `MS-CorrelationId`, `MS-CV` and `MS-ServerId` on the response, errors
+/// included; then the metrics and the journal learn of it.
+async fn correlate<S>(state: AppState, mut request: Request, route: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let (ids, rejection) = match RequestIds::from_headers(request.headers()) {
         Ok(ids) => (ids, None),
         Err(err) => (RequestIds::generated(request.headers()), Some(err)),
@@ -362,18 +433,17 @@ pub(crate) async fn correlate(
                 .then(|| ApiError::payload_too_large(MAX_BODY_BYTES))
         });
     let negotiated = negotiate(accept_header(request.headers()).as_deref());
-    // Routing happened before this layer: the matched route template, a bounded label.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    // Routing happened before this layer: the matched route template, a bounded label (shared,
+    // not copied).
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route_label = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!(
         "request",
         method = %method,
         path = %path,
-        route = %route,
+        route = %route_label,
         request_id = ids.request_id.to_str().unwrap_or("?"),
         correlation_id = ids.correlation_id.to_str().unwrap_or("?"),
         partner = tracing::field::Empty,
@@ -388,7 +458,15 @@ pub(crate) async fn correlate(
                 negotiated: Negotiated(negotiated),
                 notes: notes.clone(),
             });
-            next.run(request).instrument(span.clone()).await
+            match AssertUnwindSafe(route.oneshot(request))
+                .catch_unwind()
+                .instrument(span.clone())
+                .await
+            {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(panic) => panicked(panic.as_ref()),
+            }
         }
     };
     // A request that accepts nothing the service writes gets its error in JSON.
@@ -416,12 +494,12 @@ pub(crate) async fn correlate(
     if !operational {
         state
             .metrics()
-            .request(&route, method.as_str(), status, elapsed.as_secs_f64());
+            .request(route_label, method.as_str(), status, elapsed.as_secs_f64());
         state.journal().record(Entry {
             time: journal::Time::now(),
-            method: method.as_str().to_owned(),
+            method,
             path,
-            route: (route != "unmatched").then_some(route),
+            route: matched,
             partner: notes.partner.get().copied(),
             request_id: header_text(&ids.request_id),
             correlation_id: header_text(&ids.correlation_id),

@@ -9,6 +9,8 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use axum::extract::MatchedPath;
+use axum::http::Method;
 use partner_center_model::admin::JournalEntry;
 use partner_center_model::{SubscriptionId, TenantId, Timestamp};
 
@@ -18,16 +20,16 @@ const MAX_PATH: usize = 256;
 const MAX_ID: usize = 128;
 
 /// One request and its answer, as the journal holds it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     /// When it arrived.
     pub time: Time,
     /// The HTTP method.
-    pub method: String,
+    pub method: Method,
     /// The path as requested (cut at 256 characters).
     pub path: String,
-    /// The route it matched, if any.
-    pub route: Option<String>,
+    /// The route it matched, if any (its template, shared with the router's).
+    pub route: Option<MatchedPath>,
     /// The authenticated partner, if it got that far.
     pub partner: Option<TenantId>,
     /// `MS-RequestId`.
@@ -62,9 +64,9 @@ impl From<Entry> for JournalEntry {
     fn from(entry: Entry) -> Self {
         Self {
             time: rfc3339(entry.time.0),
-            method: entry.method,
+            method: entry.method.to_string(),
             path: entry.path,
-            route: entry.route,
+            route: entry.route.map(|route| route.as_str().to_owned()),
             partner: entry.partner,
             request_id: entry.request_id,
             correlation_id: entry.correlation_id,
@@ -200,7 +202,7 @@ mod tests {
     fn entry(i: usize) -> Entry {
         Entry {
             time: Time::now(),
-            method: "GET".into(),
+            method: Method::GET,
             path: format!("/v1/{i}"),
             route: None,
             partner: None,
@@ -245,11 +247,30 @@ mod tests {
         assert!(journal.is_empty());
     }
 
-    #[test]
-    fn entries_are_served_with_an_rfc3339_time_and_every_field() {
+    /// The `MatchedPath` a router gives a request on `template`.
+    async fn matched(template: &'static str) -> MatchedPath {
+        use std::sync::{Arc, Mutex};
+        use tower::ServiceExt as _;
+        let seen: Arc<Mutex<Option<MatchedPath>>> = Arc::default();
+        let keep = seen.clone();
+        let router = axum::Router::new().route(
+            template,
+            axum::routing::get(move |path: MatchedPath| async move {
+                *keep.lock().unwrap() = Some(path);
+            }),
+        );
+        let request = axum::http::Request::get(template)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        router.oneshot(request).await.unwrap();
+        seen.lock().unwrap().take().unwrap()
+    }
+
+    #[tokio::test]
+    async fn entries_are_served_with_an_rfc3339_time_and_every_field() {
         let served = JournalEntry::from(Entry {
             time: Time(Timestamp::from_millis(1_767_323_045_678)),
-            route: Some("/v1/x".into()),
+            route: Some(matched("/v1/x").await),
             partner: Some("b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap()),
             fault: Some("drop"),
             ..entry(3)
