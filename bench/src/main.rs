@@ -1103,7 +1103,8 @@ async fn bench(args: Args) -> Result<(), Error> {
         database.drop().await;
     }
     result?;
-    let text = report.markdown();
+    let earlier = std::fs::read_to_string(&bench.args.output).unwrap_or_default();
+    let text = report.markdown(report::kept_analysis(&earlier));
     std::fs::write(&bench.args.output, &text)?;
     eprintln!("\n{}", report.summary());
     eprintln!("written to {}", bench.args.output.display());

@@ -580,9 +580,12 @@ impl Report {
         text
     }
 
+    /// The report; `analysis` is the hand-written section on the missed targets, kept from the
+    /// report this one replaces (see [`kept_analysis`]).
     #[allow(clippy::too_many_lines, reason = "one document, top to bottom")]
-    pub fn markdown(&self) -> String {
-        /// Where the reasons are: profiles are read by hand, this report is written by the benchmark.
+    pub fn markdown(&self, analysis: Option<&str>) -> String {
+        /// Where the reasons are when no analysis was written yet: profiles are read by hand, this
+        /// report is written by the benchmark.
         const WHY_MISSED: &str = "Why a target is missed, with the profile that shows where the time goes \
             (`perf record --call-graph dwarf` on the server during the scenario), and what was changed to \
             approach it: [benchmark-history.md](benchmark-history.md), its latest entries, written by hand \
@@ -699,8 +702,12 @@ impl Report {
                 let _ = writeln!(md, "- {note}");
             }
         }
-        if missed {
-            let _ = writeln!(md, "\n{WHY_MISSED}");
+        if missed || analysis.is_some() {
+            let _ = writeln!(
+                md,
+                "\n{ANALYSIS_START}\n{}\n{ANALYSIS_END}",
+                analysis.unwrap_or(WHY_MISSED).trim()
+            );
         }
         let _ = writeln!(md, "\n## Ceilings\n");
         let _ = writeln!(md, "| ceiling | figure |\n|---|---|");
@@ -714,7 +721,7 @@ impl Report {
         if let Some(ceiling) = &self.ceiling {
             ceiling_row(
                 &mut md,
-                "bare axum answering the same bytes to the same requests as the GETs (it ignores the token and keeps no state)",
+                "bare axum answering the same bytes to the same requests as the GETs, headers and body (it ignores the token and keeps no state)",
                 ceiling,
             );
         }
@@ -986,4 +993,41 @@ fn machine() -> String {
         }
     }
     text
+}
+
+/// Where the hand-written analysis of the missed targets starts in the report: `bench/run` keeps
+/// what lies between this line and [`ANALYSIS_END`] when it writes the report again, so that the
+/// reasons (read by hand from profiles) stay beside the figures (written by the benchmark).
+const ANALYSIS_START: &str =
+    "<!-- analysis: written by hand, kept by bench/run when it writes this report again -->";
+const ANALYSIS_END: &str = "<!-- end of analysis -->";
+
+/// The hand-written analysis in an earlier report, if it has one.
+pub fn kept_analysis(report: &str) -> Option<&str> {
+    let (_, rest) = report.split_once(ANALYSIS_START)?;
+    let (analysis, _) = rest.split_once(ANALYSIS_END)?;
+    Some(analysis.trim()).filter(|text| !text.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_analysis_between_the_markers_is_kept_and_nothing_else() {
+        let report = format!(
+            "# Benchmarks\n\n| a | b |\n\n{ANALYSIS_START}\n\n**GET**: why it is missed.\n\n\
+             {ANALYSIS_END}\n\n## Ceilings\n"
+        );
+        assert_eq!(kept_analysis(&report), Some("**GET**: why it is missed."));
+        assert_eq!(kept_analysis("# Benchmarks\n\nno analysis"), None);
+        assert_eq!(
+            kept_analysis(&format!("{ANALYSIS_START}\n  \n{ANALYSIS_END}")),
+            None
+        );
+        assert_eq!(
+            kept_analysis(&format!("{ANALYSIS_START} unterminated")),
+            None
+        );
+    }
 }
