@@ -406,12 +406,12 @@ async fn token(
     State(state): State<AppState>,
     Extension(idp): Extension<Arc<IdentityProvider>>,
     Path(tenant): Path<String>,
-    Extension(Correlated { ids, .. }): Extension<Correlated>,
+    Extension(correlated): Extension<Correlated>,
     headers: HeaderMap,
     request: Request,
 ) -> Response {
     let fail = |status, error, code, description: &str| {
-        oauth_error(status, error, code, description, &ids)
+        oauth_error(status, error, code, description, &correlated.ids)
     };
     // The body, within the API's limits: its size and the time a client may take to send it.
     let (parts, body) = request.into_parts();

@@ -57,15 +57,28 @@ impl Negotiated {
 }
 
 /// What the correlation layer gives the handlers, as one extension of the request (one insertion
-/// into its extensions instead of three).
+/// into its extensions instead of three) and one allocation (cloning it shares it: the ids'
+/// header values are not cloned one by one, and go back into the response without a copy).
 #[derive(Debug, Clone)]
-pub(crate) struct Correlated {
+pub(crate) struct Correlated(Arc<Correlation>);
+
+/// The correlation of one request: its ids, the media type of its answer, and its notes.
+#[derive(Debug)]
+pub(crate) struct Correlation {
     /// The request's ids.
     pub(crate) ids: RequestIds,
     /// The media type of its answer.
     pub(crate) negotiated: Negotiated,
     /// What the journal and metrics learn of it.
-    pub(crate) notes: Arc<RequestNotes>,
+    pub(crate) notes: RequestNotes,
+}
+
+impl std::ops::Deref for Correlated {
+    type Target = Correlation;
+
+    fn deref(&self) -> &Correlation {
+        &self.0
+    }
 }
 
 /// A response whose body fails before a byte is sent: the server closes the connection unanswered
@@ -231,10 +244,10 @@ impl RequestIds {
         }
     }
 
-    fn write(&self, headers: &mut HeaderMap, server_id: &HeaderValue) {
-        headers.insert(REQUEST_ID.clone(), self.request_id.clone());
-        headers.insert(CORRELATION_ID.clone(), self.correlation_id.clone());
-        headers.insert(CV.clone(), self.cv.clone());
+    fn write(self, headers: &mut HeaderMap, server_id: &HeaderValue) {
+        headers.insert(REQUEST_ID.clone(), self.request_id);
+        headers.insert(CORRELATION_ID.clone(), self.correlation_id);
+        headers.insert(CV.clone(), self.cv);
         headers.insert(SERVER_ID.clone(), server_id.clone());
     }
 }
@@ -448,16 +461,16 @@ where
         correlation_id = ids.correlation_id.to_str().unwrap_or("?"),
         partner = tracing::field::Empty,
     );
-    let notes = Arc::new(RequestNotes::default());
+    let correlated = Correlated(Arc::new(Correlation {
+        ids,
+        negotiated: Negotiated(negotiated),
+        notes: RequestNotes::default(),
+    }));
     let started = Instant::now();
     let mut response = match rejection {
         Some(err) => err.into_response(),
         None => {
-            request.extensions_mut().insert(Correlated {
-                ids: ids.clone(),
-                negotiated: Negotiated(negotiated),
-                notes: notes.clone(),
-            });
+            request.extensions_mut().insert(correlated.clone());
             match AssertUnwindSafe(route.oneshot(request))
                 .catch_unwind()
                 .instrument(span.clone())
@@ -471,10 +484,30 @@ where
     };
     // A request that accepts nothing the service writes gets its error in JSON.
     render(&mut response, negotiated.unwrap_or(MediaType::Json));
+    // The route and its request are done with the correlation: it is this layer's alone again
+    // (unless a handler kept a copy), so its notes and ids are taken, not copied.
+    let Correlation { ids, notes, .. } =
+        Arc::try_unwrap(correlated.0).unwrap_or_else(|shared| Correlation {
+            ids: shared.ids.clone(),
+            negotiated: shared.negotiated,
+            notes: shared.notes.clone(),
+        });
     if notes.drop_response.get().is_some() {
         // A fault rule: the request had its effect; the client never hears of it.
         *response.body_mut() = Body::new(Dropped);
     }
+    // `/admin` is the dashboard's start page (`/admin/` with its trailing slash cut).
+    let operational = path == "/admin"
+        || ["/admin/", "/metrics", "/healthz", "/readyz"]
+            .iter()
+            .any(|p| path.starts_with(p));
+    // What the journal keeps of the ids, before they go into the response.
+    let journaled = (!operational).then(|| {
+        (
+            header_text(&ids.request_id),
+            header_text(&ids.correlation_id),
+        )
+    });
     ids.write(response.headers_mut(), state.server_id());
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
@@ -486,12 +519,7 @@ where
             "request served"
         );
     });
-    // `/admin` is the dashboard's start page (`/admin/` with its trailing slash cut).
-    let operational = path == "/admin"
-        || ["/admin/", "/metrics", "/healthz", "/readyz"]
-            .iter()
-            .any(|p| path.starts_with(p));
-    if !operational {
+    if let Some((request_id, correlation_id)) = journaled {
         state
             .metrics()
             .request(route_label, method.as_str(), status, elapsed.as_secs_f64());
@@ -501,8 +529,8 @@ where
             path,
             route: matched,
             partner: notes.partner.get().copied(),
-            request_id: header_text(&ids.request_id),
-            correlation_id: header_text(&ids.correlation_id),
+            request_id,
+            correlation_id,
             subscription: notes.subscription.get().copied(),
             status,
             latency_ms: elapsed.as_secs_f64() * 1000.0,

@@ -150,7 +150,7 @@ impl Route {
 
 /// What the handlers learn about a request that the journal and metrics want: put in the request's
 /// extensions by the correlation middleware, filled in as the request is handled.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RequestNotes {
     /// The authenticated partner.
     pub partner: OnceLock<TenantId>,

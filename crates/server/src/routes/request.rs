@@ -1,8 +1,6 @@
 //! [`PartnerRequest`], the one extractor that admits a request to a Partner Center route, and the
 //! scopes a route's path names ([`NoScope`], [`CustomerScope`], [`SubscriptionScope`]).
 
-use std::sync::Arc;
-
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -14,9 +12,9 @@ use partner_center_store::{Idempotency, Recorded};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::ops::Route;
 use crate::ops::faults::{Effect, Faults};
-use crate::ops::{RequestNotes, Route};
-use crate::wire::{Correlated, RequestIds, dropped_connection};
+use crate::wire::{Correlated, dropped_connection};
 
 /// What a route's path names, parsed from its `{customer_id}` and `{subscription_id}`.
 pub(crate) trait Scope: Sized + Copy + Send {
@@ -113,10 +111,8 @@ pub(crate) struct PartnerRequest<S> {
     pub(crate) scope: S,
     /// The route.
     pub(crate) route: Route,
-    /// The request's ids.
-    pub(crate) ids: RequestIds,
-    /// What the journal and metrics learn of it.
-    notes: Arc<RequestNotes>,
+    /// The request's ids, and what the journal and metrics learn of it.
+    correlated: Correlated,
     /// How a registration this request starts is to end (a fault rule may make it fail).
     pub(crate) ending: RegistrationEnding,
 }
@@ -146,9 +142,9 @@ impl<S: Scope> FromRequestParts<AppState> for PartnerRequest<S> {
             .await
             .map_err(IntoResponse::into_response)?;
         let scope = S::of(customer, subscription).map_err(IntoResponse::into_response)?;
-        let (ids, notes) = correlated
-            .map(|c| (c.ids, c.notes))
+        let correlated = correlated
             .ok_or_else(|| ApiError::internal("a request without its ids").into_response())?;
+        let notes = &correlated.notes;
         if let Some(subscription) = scope.subscription() {
             let _ = notes.subscription.set(subscription);
         }
@@ -195,8 +191,7 @@ impl<S: Scope> FromRequestParts<AppState> for PartnerRequest<S> {
             partner,
             scope,
             route,
-            ids,
-            notes,
+            correlated,
             ending,
         })
     }
@@ -233,8 +228,9 @@ impl<S> PartnerRequest<S> {
         path: String,
         now: Timestamp,
     ) -> Option<Idempotency> {
-        self.ids.client_request_id.then(|| Idempotency {
-            request_id: String::from_utf8_lossy(self.ids.request_id.as_bytes()).into_owned(),
+        let ids = &self.correlated.ids;
+        ids.client_request_id.then(|| Idempotency {
+            request_id: String::from_utf8_lossy(ids.request_id.as_bytes()).into_owned(),
             method: method.to_owned(),
             path,
             expires_at: now.saturating_add(state.idempotency_retention()),
@@ -247,7 +243,7 @@ impl<S> PartnerRequest<S> {
         if recorded.replayed {
             tracing::info!("repeated MS-RequestId: answering with the first request's outcome");
             state.metrics().replay(self.route.name());
-            let _ = self.notes.replayed.set(());
+            let _ = self.correlated.notes.replayed.set(());
         }
         recorded.outcome
     }
