@@ -702,7 +702,8 @@ impl Report {
                 let _ = writeln!(md, "- {note}");
             }
         }
-        if missed || analysis.is_some() {
+        // With every target met, an earlier analysis of misses would be stale: it is dropped.
+        if missed {
             let _ = writeln!(
                 md,
                 "\n{ANALYSIS_START}\n{}\n{ANALYSIS_END}",
