@@ -157,6 +157,9 @@ enum Internal {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The most warm-up runs before one measured run (see [`Bench::measure_with`]).
+const WARM_ROUNDS: u32 = 10;
+
 /// The name of the order provisioning measurement (for `--only`).
 const PROVISIONING: &str = "order provisioning";
 
@@ -408,10 +411,19 @@ impl Bench {
                         false,
                     )?
                 };
+                // The warm-up goes on until it has requested every row of the scenario's table
+                // once (at most `WARM_ROUNDS` runs), so that the measured run sees the service
+                // warm for the whole population it draws from, not for the first 2 s of it.
+                let rows = scenario.script.rows.as_ref().map_or(0, Vec::len) as u64;
                 let mut base = 0;
-                if !self.args.warmup.is_zero() {
+                let mut round = 0;
+                while !self.args.warmup.is_zero()
+                    && round < WARM_ROUNDS
+                    && (round == 0 || base < rows)
+                {
+                    round += 1;
                     let warm = wrk
-                        .run(&checked, server.addr, self.args.warmup, 0, true)
+                        .run(&checked, server.addr, self.args.warmup, base, true)
                         .await?;
                     let wrong =
                         warm.unexpected.unwrap_or(0) + warm.status_errors + warm.socket_errors;

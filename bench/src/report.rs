@@ -620,7 +620,9 @@ impl Report {
              and headers formatted once), its `response()` checks each answer's status (and for a cart, reads \
              its id to check it out next), and its `done()` prints requests, duration, p50/p99 latency \
              (`latency:percentile`), wrk's count of answers of 400 or more, socket errors and the answers the \
-             check refused, which the benchmark reads. The warm-up is a separate wrk run of the same script; \
+             check refused, which the benchmark reads. The warm-up is a separate wrk run of the same script, \
+             repeated (up to ten runs) until it has requested every row of the scenario's path table once, \
+             so that the GETs are measured with the whole population they draw from warm; \
              the measured run continues the scenario's numbering where the warm-up stopped, so no POST is sent \
              twice. req/s is the measured run's answers over its duration. CPU per request is the server \
              process's user + system time over the measured run (`/proc/PID/stat`) divided by its answers; \
@@ -901,7 +903,8 @@ impl Report {
         let _ = writeln!(
             md,
             "which builds in release mode and runs `{}` pinned to core 1. Its measured load runs, as run \
-             (each after a warm-up run of the same script for {}; the scripts and their data files are in the \
+             (each after warm-up runs of the same script for {} each, until the path table has been gone \
+             round once; the scripts and their data files are in the \
              work directory):\n",
             self.command,
             humantime::format_duration(self.warmup)
