@@ -587,10 +587,12 @@ impl PostgresStore {
     /// Runs `execute` in a transaction under the idempotency key if there is one, and persists the
     /// decision it returns; see the module documentation for how concurrent duplicates meet.
     ///
-    /// The key is claimed last, by the statement that records the outcome: five round trips to
-    /// the database and one version of the record for a fresh write (begin, lock, write, record,
-    /// commit), where claiming it first and recording the outcome later took six and two. A repeat finds the key taken when it
-    /// records its own outcome, rolls back what it did, and answers the stored outcome instead.
+    /// The key is claimed last, by inserting its record with the outcome, in the statement of the
+    /// decision's last write where that write has a form with it (a registration's): four round
+    /// trips to the database and one version of the record for a fresh registration (begin, lock,
+    /// write and record, commit), where claiming it first and recording the outcome later took
+    /// six and two. A repeat finds the key taken when it records its own outcome, rolls back what
+    /// it did, and answers the stored outcome instead.
     async fn idempotent<T: StoredOutcome>(
         &self,
         partner: TenantId,
@@ -600,11 +602,18 @@ impl PostgresStore {
     ) -> Result<Recorded<T>, StoreError> {
         let mut tx = self.begin().await?;
         let made = async {
-            let decision = execute(&mut tx).await?;
-            let saved = Saved::of(&decision.changes);
-            Ok::<_, StoreError>((decided(&mut tx, decision).await?, saved))
+            let Decision { outcome, changes } = execute(&mut tx).await?;
+            let saved = Saved::of(&changes);
+            let claim = idempotency.map(|idempotency| persist::Claim {
+                partner,
+                idempotency,
+                outcome: outcome.encode(),
+                now,
+            });
+            let claimed = persist::write_claiming(&mut tx, &changes, claim.as_ref()).await?;
+            Ok::<_, StoreError>((outcome, saved, claimed))
         };
-        let (outcome, saved) = match made.await {
+        let (outcome, saved, claimed) = match made.await {
             Ok(made) => made,
             Err(error) => {
                 drop(tx);
@@ -620,37 +629,15 @@ impl PostgresStore {
                 };
             }
         };
-        if let Some(idem) = idempotency {
-            // A fresh insert, or the takeover of an expired record. A concurrent request with the
-            // same key waits here until the first transaction ends, then finds the key taken (or,
-            // if the first rolled back, takes it).
-            let claimed: Option<i32> = sqlx::query_scalar(
-                "insert into idempotency_records
-                   (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
-                 values ($1, $2, $3, $4, $5, $6, $7)
-                 on conflict (partner_tenant_id, request_id, method, path) do update
-                   set outcome = excluded.outcome, created_at = excluded.created_at,
-                       expires_at = excluded.expires_at
-                   where idempotency_records.expires_at <= $6
-                 returning 1",
-            )
-            .bind(partner.to_string())
-            .bind(&idem.request_id)
-            .bind(&idem.method)
-            .bind(&idem.path)
-            .bind(outcome.encode())
-            .bind(now.as_millis())
-            .bind(idem.expires_at.as_millis())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if claimed.is_none() {
-                // Read before the rollback (dropping `tx`), on the same connection: the record
-                // that was in the way is committed, so this statement sees it.
-                let stored = stored_outcome(&mut tx, partner, now, idem).await?;
-                return stored.map(Recorded::repeat).ok_or_else(|| {
-                    StoreError::Unavailable("an idempotency key was taken meanwhile".into())
-                });
-            }
+        if let (Some(idem), Some(false)) = (idempotency, claimed) {
+            // The key is taken: a concurrent request with the same key waited on it until the
+            // first transaction ended, then found it taken (had the first rolled back, it would
+            // have taken it). Read before the rollback (dropping `tx`), on the same connection:
+            // the record that was in the way is committed, so this statement sees it.
+            let stored = stored_outcome(&mut tx, partner, now, idem).await?;
+            return stored.map(Recorded::repeat).ok_or_else(|| {
+                StoreError::Unavailable("an idempotency key was taken meanwhile".into())
+            });
         }
         commit(tx).await?;
         Ok(Recorded::fresh(outcome, saved))

@@ -2,10 +2,139 @@
 //! domain core; this is only the SQL that makes it so.
 
 use partner_center_domain::{Change, SubscriptionKey};
-use partner_center_model::{RegistrationEnding, RegistrationState, SubscriptionStatus, Timestamp};
-use sqlx::postgres::PgConnection;
+use partner_center_model::{
+    RegistrationEnding, RegistrationState, SubscriptionStatus, TenantId, Timestamp,
+};
+use sqlx::Row as _;
+use sqlx::postgres::{PgArguments, PgConnection};
+use sqlx::query::Query;
 
-use crate::{StoreError, codec, record_state};
+type PgQuery<'q> = Query<'q, sqlx::Postgres, PgArguments>;
+
+use crate::{Idempotency, StoreError, codec, record_state};
+
+/// The statement that claims an idempotency key with its outcome, its parameters numbered as
+/// given (partner, request id, method, path, outcome, now, expires at): a fresh insert, or the
+/// takeover of an expired record; it returns a row when the key is claimed.
+macro_rules! claim_sql {
+    ($partner:literal, $request:literal, $method:literal, $path:literal, $outcome:literal,
+     $now:literal, $expires:literal) => {
+        concat!(
+            "insert into idempotency_records
+               (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
+             values (",
+            $partner,
+            ", ",
+            $request,
+            ", ",
+            $method,
+            ", ",
+            $path,
+            ", ",
+            $outcome,
+            ", ",
+            $now,
+            ", ",
+            $expires,
+            ")
+             on conflict (partner_tenant_id, request_id, method, path) do update
+               set outcome = excluded.outcome, created_at = excluded.created_at,
+                   expires_at = excluded.expires_at
+               where idempotency_records.expires_at <= ",
+            $now,
+            "
+             returning 1"
+        )
+    };
+}
+
+/// An accepted registration: the subscription's state, the registration and its job, as common
+/// table expressions (`job` has a row when they were written), numbered `$1` to `$7`.
+macro_rules! registration_accepted_sql {
+    () => {
+        "with subscription as (
+             update subscriptions s set registration_state = $4, updated_at = $5
+             from customers c
+             where s.customer_ref = c.id and c.partner_tenant_id = $1
+               and c.customer_id = $2 and s.subscription_id = $3
+             returning s.id),
+         registration as (
+             insert into registrations (subscription_ref, state, requested_at)
+             select id, $6, $5 from subscription returning id),
+         job as (
+             insert into registration_jobs (registration_ref, enqueued_at, fails)
+             select id, $5, $7 from registration returning registration_ref)"
+    };
+}
+
+/// The idempotency record a write claims, with the outcome it stores (see
+/// `PostgresStore::idempotent`).
+pub(super) struct Claim<'a> {
+    pub partner: TenantId,
+    pub idempotency: &'a Idempotency,
+    pub outcome: String,
+    pub now: Timestamp,
+}
+
+impl Claim<'_> {
+    fn bind<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        query
+            .bind(self.partner.to_string())
+            .bind(&self.idempotency.request_id)
+            .bind(&self.idempotency.method)
+            .bind(&self.idempotency.path)
+            .bind(&self.outcome)
+            .bind(self.now.as_millis())
+            .bind(self.idempotency.expires_at.as_millis())
+    }
+}
+
+/// Writes a decision's changes, in order, and claims the idempotency key if there is one:
+/// whether it was claimed (`None`: no key). The claim goes in the statement of the last change
+/// when that change has a form with it (one round trip fewer), else in a statement of its own.
+pub(super) async fn write_claiming(
+    tx: &mut PgConnection,
+    changes: &[Change],
+    claim: Option<&Claim<'_>>,
+) -> Result<Option<bool>, StoreError> {
+    let Some(claim) = claim else {
+        for change in changes {
+            write(tx, change).await?;
+        }
+        return Ok(None);
+    };
+    if let Some((last, first)) = changes.split_last() {
+        for change in first {
+            write(tx, change).await?;
+        }
+        if let Change::RegistrationAccepted { key, ending, at } = last {
+            let row = claim
+                .bind(registration_accepted(
+                    sqlx::query(concat!(
+                        registration_accepted_sql!(),
+                        ", claim as (",
+                        claim_sql!("$8", "$9", "$10", "$11", "$12", "$13", "$14"),
+                        ") select (select count(*) from job), (select count(*) from claim)"
+                    )),
+                    key,
+                    *ending,
+                    *at,
+                ))
+                .fetch_one(&mut *tx)
+                .await?;
+            registration_written(row.try_get(0)?)?;
+            return Ok(Some(row.try_get::<i64, _>(1)? > 0));
+        }
+        write(tx, last).await?;
+    }
+    let claimed = claim
+        .bind(sqlx::query(claim_sql!(
+            "$1", "$2", "$3", "$4", "$5", "$6", "$7"
+        )))
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(Some(claimed.is_some()))
+}
 
 /// Writes one change, within the caller's transaction.
 pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), StoreError> {
@@ -117,30 +246,18 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
         }
         Change::RegistrationAccepted { key, ending, at } => {
             // The state, the registration and its job in one statement (one round trip).
-            sqlx::query(
-                "with subscription as (
-                     update subscriptions s set registration_state = $4, updated_at = $5
-                     from customers c
-                     where s.customer_ref = c.id and c.partner_tenant_id = $1
-                       and c.customer_id = $2 and s.subscription_id = $3
-                     returning s.id),
-                 registration as (
-                     insert into registrations (subscription_ref, state, requested_at)
-                     select id, $6, $5 from subscription returning id)
-                 insert into registration_jobs (registration_ref, enqueued_at, fails)
-                 select id, $5, $7 from registration
-                 returning registration_ref",
+            let row = registration_accepted(
+                sqlx::query(concat!(
+                    registration_accepted_sql!(),
+                    " select count(*) from job"
+                )),
+                key,
+                *ending,
+                *at,
             )
-            .bind(key.partner.to_string())
-            .bind(key.customer.to_string())
-            .bind(key.subscription.to_string())
-            .bind(RegistrationState::Registering.as_str())
-            .bind(at.as_millis())
-            .bind(record_state(None))
-            .bind(*ending == RegistrationEnding::Failed)
-            // No row: the subscription is gone, which its lock rules out; an error, as before.
             .fetch_one(&mut *tx)
             .await?;
+            registration_written(row.try_get(0)?)?;
         }
         Change::RegistrationSettled(settlement) => {
             sqlx::query("update registrations set state = $2, completed_at = $3 where id = $1")
@@ -306,4 +423,30 @@ async fn drop_job(tx: &mut PgConnection, registration: i64) -> Result<(), StoreE
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// Binds an accepted registration's parameters (`$1` to `$7` of `registration_accepted_sql!`).
+fn registration_accepted<'q>(
+    query: PgQuery<'q>,
+    key: &SubscriptionKey,
+    ending: RegistrationEnding,
+    at: Timestamp,
+) -> PgQuery<'q> {
+    query
+        .bind(key.partner.to_string())
+        .bind(key.customer.to_string())
+        .bind(key.subscription.to_string())
+        .bind(RegistrationState::Registering.as_str())
+        .bind(at.as_millis())
+        .bind(record_state(None))
+        .bind(ending == RegistrationEnding::Failed)
+}
+
+/// No row written: the subscription is gone, which its lock rules out; an error.
+fn registration_written(rows: i64) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(sqlx::Error::RowNotFound.into())
+    }
 }
