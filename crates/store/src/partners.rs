@@ -21,7 +21,8 @@ use partner_center_model::TenantId;
 /// The partners, by tenant, each with when it was read.
 #[derive(Debug)]
 pub(crate) struct PartnerCache {
-    map: RwLock<HashMap<TenantId, (Partner, Instant)>>,
+    /// Looked up on every request: foldhash, seeded at random per process (see `sqlite::state`).
+    map: RwLock<HashMap<TenantId, (Partner, Instant), foldhash::fast::RandomState>>,
     generation: AtomicU64,
     lifetime: Option<Duration>,
 }
@@ -39,7 +40,7 @@ impl PartnerCache {
 
     fn with_lifetime(lifetime: Option<Duration>) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(HashMap::default()),
             generation: AtomicU64::new(0),
             lifetime,
         }

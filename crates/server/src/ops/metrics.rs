@@ -27,8 +27,10 @@ pub struct Metrics {
     faults: IntCounterVec,
     throttled: IntCounterVec,
     /// The request counter and latency histogram of each route, method and status seen, resolved
-    /// once: `with_label_values` hashes the labels and takes a lock on every call.
-    resolved: Arc<RwLock<HashMap<String, Vec<Resolved>>>>,
+    /// once: `with_label_values` hashes the labels and takes a lock on every call. Keyed by the
+    /// route's template, hashed with foldhash (a fraction of std's SipHash for a short string; the
+    /// keys are the service's own templates).
+    resolved: Arc<RwLock<HashMap<String, Vec<Resolved>, foldhash::fast::RandomState>>>,
 }
 
 /// One route's request metrics for a method and a status.

@@ -315,10 +315,12 @@ struct Loading {
     stale: bool,
 }
 
+/// Looked up on every read: foldhash, seeded at random per process, hashes a key in a fraction of
+/// the time of std's SipHash, and the maps hold customers that exist, never keys a client made up.
 #[derive(Debug, Default)]
 struct Held {
-    customers: HashMap<CustomerKey, Subscriptions>,
-    loading: HashMap<CustomerKey, Loading>,
+    customers: HashMap<CustomerKey, Subscriptions, foldhash::fast::RandomState>,
+    loading: HashMap<CustomerKey, Loading, foldhash::fast::RandomState>,
     subscriptions: usize,
 }
 
