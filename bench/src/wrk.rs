@@ -91,6 +91,7 @@ function init(args)
   if data_file then
     for line in io.lines(data_file) do rows[#rows + 1] = line end
   end
+  if prepare then prepare() end
 end
 
 -- The scenario's next number in this thread.
