@@ -67,24 +67,26 @@ pub struct ConnectionMemo(Mutex<Option<Memo>>);
 
 #[derive(Debug)]
 struct Memo {
-    token: Box<str>,
+    /// The `Authorization` header value.
+    header: Box<[u8]>,
     verified: VerifiedToken,
     valid_until: i64,
 }
 
 impl ConnectionMemo {
-    /// What `token` verified as, if it is the connection's last token and has not expired since.
-    pub(super) fn get(&self, token: &str, now: Timestamp) -> Option<VerifiedToken> {
+    /// What the token of this `Authorization` header value verified as, if it is the
+    /// connection's last and has not expired since.
+    pub(super) fn get(&self, header: &[u8], now: Timestamp) -> Option<VerifiedToken> {
         let memo = self.0.lock().ok()?;
         memo.as_ref()
-            .filter(|m| *m.token == *token && m.valid_until >= now.as_millis())
+            .filter(|m| *m.header == *header && m.valid_until >= now.as_millis())
             .map(|m| m.verified.clone())
     }
 
-    pub(super) fn set(&self, token: &str, verified: VerifiedToken, valid_until: i64) {
+    pub(super) fn set(&self, header: &[u8], verified: VerifiedToken, valid_until: i64) {
         if let Ok(mut memo) = self.0.lock() {
             *memo = Some(Memo {
-                token: token.into(),
+                header: header.into(),
                 verified,
                 valid_until,
             });
@@ -136,16 +138,22 @@ mod tests {
         let token = VerifiedToken {
             tenant: partner_center_model::TenantId::new_random(),
         };
-        assert_eq!(memo.get("a.b.c", Timestamp::from_millis(0)), None);
-        memo.set("a.b.c", token.clone(), 2_000);
+        assert_eq!(memo.get(b"Bearer a.b.c", Timestamp::from_millis(0)), None);
+        memo.set(b"Bearer a.b.c", token.clone(), 2_000);
         assert_eq!(
-            memo.get("a.b.c", Timestamp::from_millis(2_000)),
+            memo.get(b"Bearer a.b.c", Timestamp::from_millis(2_000)),
             Some(token.clone())
         );
-        assert_eq!(memo.get("a.b.d", Timestamp::from_millis(0)), None);
-        assert_eq!(memo.get("a.b.c", Timestamp::from_millis(2_001)), None);
-        memo.set("x.y.z", token.clone(), 5_000);
-        assert_eq!(memo.get("a.b.c", Timestamp::from_millis(0)), None);
-        assert_eq!(memo.get("x.y.z", Timestamp::from_millis(0)), Some(token));
+        assert_eq!(memo.get(b"Bearer a.b.d", Timestamp::from_millis(0)), None);
+        assert_eq!(
+            memo.get(b"Bearer a.b.c", Timestamp::from_millis(2_001)),
+            None
+        );
+        memo.set(b"Bearer x.y.z", token.clone(), 5_000);
+        assert_eq!(memo.get(b"Bearer a.b.c", Timestamp::from_millis(0)), None);
+        assert_eq!(
+            memo.get(b"Bearer x.y.z", Timestamp::from_millis(0)),
+            Some(token)
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! partner; a tenant that is no partner here gets 403.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::jwk::JwkSet;
@@ -208,37 +209,48 @@ impl Authenticator {
     /// 401 for a token that does not validate or lacks MFA; 403 for an App+User token without the
     /// `user_impersonation` scope.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, ApiError> {
-        self.verify_on(token, None).await
+        Ok(self.verify_cached(token, Timestamp::now()).await?.0)
     }
 
-    /// [`Self::verify`], first asking the connection's memo (and telling it the result).
+    /// The caller of a request with this `Authorization` header: what the connection's memo
+    /// remembers for this very header value (compared byte for byte, before the value is read as
+    /// a bearer token at all), else its bearer token verified as [`Self::verify`] does, which the
+    /// memo then remembers.
     ///
     /// # Errors
     ///
-    /// As [`Self::verify`].
-    pub async fn verify_on(
+    /// As [`Self::verify`]; 401 for a header that is not a bearer token.
+    pub async fn verify_header(
         &self,
-        token: &str,
+        authorization: &HeaderValue,
         connection: Option<&ConnectionMemo>,
     ) -> Result<VerifiedToken, ApiError> {
         let now = Timestamp::now();
-        if let Some(verified) = connection.and_then(|memo| memo.get(token, now)) {
+        let header = authorization.as_bytes();
+        if let Some(verified) = connection.and_then(|memo| memo.get(header, now)) {
             return Ok(verified);
         }
-        let key = TokenCache::key(token);
-        let (verified, valid_until) = match self.cache.get(&key, now) {
-            Some(cached) => cached,
-            None => {
-                let (verified, exp) = self.verify_fully(token).await?;
-                let valid_until = exp.saturating_mul(1000).saturating_add(self.leeway_ms);
-                self.cache.insert(key, verified.clone(), valid_until);
-                (verified, valid_until)
-            }
-        };
+        let (verified, valid_until) = self.verify_cached(bearer_token(header)?, now).await?;
         if let Some(memo) = connection {
-            memo.set(token, verified.clone(), valid_until);
+            memo.set(header, verified.clone(), valid_until);
         }
         Ok(verified)
+    }
+
+    /// The token verified, from the cache or in full, and until when it is valid.
+    async fn verify_cached(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(VerifiedToken, i64), ApiError> {
+        let key = TokenCache::key(token);
+        if let Some(cached) = self.cache.get(&key, now) {
+            return Ok(cached);
+        }
+        let (verified, exp) = self.verify_fully(token).await?;
+        let valid_until = exp.saturating_mul(1000).saturating_add(self.leeway_ms);
+        self.cache.insert(key, verified.clone(), valid_until);
+        Ok((verified, valid_until))
     }
 
     async fn verify_fully(&self, token: &str) -> Result<(VerifiedToken, i64), ApiError> {
@@ -354,11 +366,14 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
+        let authorization = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(ApiError::token_missing)?;
         let connection = parts.extensions.get::<std::sync::Arc<ConnectionMemo>>();
         let verified = state
             .auth()
-            .verify_on(token, connection.map(AsRef::as_ref))
+            .verify_header(authorization, connection.map(AsRef::as_ref))
             .await?;
         let partner = state
             .requests()
@@ -373,14 +388,11 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
-        .get(AUTHORIZATION)
-        .ok_or_else(ApiError::token_missing)?;
-    // UTF-8 checked a word at a time (a token is about a kilobyte); a token of anything but
-    // base64url and dots is then refused by its verification as any malformed one is.
-    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| ApiError::token_invalid())?;
+/// The bearer token of an `Authorization` header value.
+fn bearer_token(header: &[u8]) -> Result<&str, ApiError> {
+    // A token of anything but base64url and dots is refused by its verification as any
+    // malformed one is.
+    let value = std::str::from_utf8(header).map_err(|_| ApiError::token_invalid())?;
     let (scheme, token) = value
         .trim()
         .split_once(' ')
