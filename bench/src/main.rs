@@ -561,7 +561,8 @@ impl Bench {
 
     async fn drop_database(&self, backend: &Backend, url: &str) {
         if let Backend::Postgres(server) = backend
-            && let Some((_, name)) = url.rsplit_once('/')
+            && let Some((_, database)) = url.rsplit_once('/')
+            && let Some(name) = database.split('?').next()
             && let Ok(mut admin) = sqlx::PgConnection::connect(server).await
         {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!(

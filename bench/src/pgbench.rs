@@ -33,17 +33,28 @@ pub fn tps(report: &str) -> Option<f64> {
 
 /// Creates the database `name` afresh on the PostgreSQL server of `server` (a URL naming any
 /// database of it): its URL.
+///
+/// The URL keeps the parameters of `server`'s, and says `sslmode=disable` unless they say how to
+/// use TLS: the service and pgbench are both given it, and must reach the server the same way.
+/// Left to their defaults (`prefer`), pgbench (libpq) would talk TLS to a server that offers it,
+/// paying for encryption on every round trip, while the service (its sqlx is built without TLS)
+/// talks plain text: the ceiling would be lowered by a cost the service does not pay.
 pub async fn fresh_database(server: &str, name: &str) -> Result<String, crate::Error> {
-    let (base, _) = server
+    let (base, database) = server
         .rsplit_once('/')
         .ok_or("a PostgreSQL URL ends with /database")?;
+    let query = match database.split_once('?') {
+        Some((_, query)) if query.contains("sslmode=") => query.to_owned(),
+        Some((_, query)) if !query.is_empty() => format!("{query}&sslmode=disable"),
+        _ => "sslmode=disable".to_owned(),
+    };
     let mut admin = sqlx::PgConnection::connect(server).await?;
     drop_database(&mut admin, name).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
         .execute(&mut admin)
         .await?;
     admin.close().await?;
-    Ok(format!("{base}/{name}"))
+    Ok(format!("{base}/{name}?{query}"))
 }
 
 async fn drop_database(admin: &mut sqlx::PgConnection, name: &str) -> Result<(), sqlx::Error> {
