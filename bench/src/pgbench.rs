@@ -35,10 +35,10 @@ pub fn tps(report: &str) -> Option<f64> {
 /// database of it): its URL.
 ///
 /// The URL keeps the parameters of `server`'s, and says `sslmode=disable` unless they say how to
-/// use TLS: the service and pgbench are both given it, and must reach the server the same way.
-/// Left to their defaults (`prefer`), pgbench (libpq) would talk TLS to a server that offers it,
-/// paying for encryption on every round trip, while the service (its sqlx is built without TLS)
-/// talks plain text: the ceiling would be lowered by a cost the service does not pay.
+/// use TLS: the service and pgbench are both given it, so they reach the server the same way, and
+/// the figures are of the database's work, not of the encryption of each round trip. (Before the
+/// service could talk TLS to PostgreSQL, libpq's default, `prefer`, made pgbench pay for TLS on
+/// the local server while the service talked plain text, which lowered the ceiling.)
 pub async fn fresh_database(server: &str, name: &str) -> Result<String, crate::Error> {
     let (base, database) = server
         .rsplit_once('/')

@@ -1874,3 +1874,54 @@ async fn postgres_answers_a_repeat_whose_execution_fails_with_the_stored_outcome
     drop(store);
     schema.drop().await;
 }
+
+/// A managed PostgreSQL (Azure's, Amazon's, Google's) takes only encrypted connections:
+/// `sslmode=require` in the URL must give a store whose connections are encrypted, not an error
+/// that the build has no TLS. The local server of `PC_TEST_POSTGRES_URL` has to offer TLS (Debian's
+/// does, with its own certificate, which `require` does not verify).
+#[tokio::test]
+async fn postgres_connects_over_tls_when_the_url_requires_it() {
+    let Some(base) = testing::postgres_url() else {
+        return;
+    };
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+        .await
+        .unwrap();
+    let offered: String = sqlx::query_scalar("show ssl")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    drop(admin);
+    if offered != "on" {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the PostgreSQL server of PC_TEST_POSTGRES_URL must offer TLS (ssl = on) in CI"
+        );
+        eprintln!("skipped: the PostgreSQL server does not offer TLS (ssl = off)");
+        return;
+    }
+    let schema = PostgresSchema::create(&base).await;
+    let url = format!("{}&sslmode=require", schema.url);
+    let store: Arc<dyn Store> = Arc::new(
+        PostgresStore::open(&url, StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    seeded(&store).await;
+    assert!(matches!(
+        store.registration_status(&key(AZURE_PLAN)).await.unwrap(),
+        Lookup::Found(_)
+    ));
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let encrypted: bool =
+        sqlx::query_scalar("select ssl from pg_stat_ssl where pid = pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(encrypted, "a connection of {url} is not encrypted");
+    drop(conn);
+    drop(store);
+    schema.drop().await;
+}
