@@ -112,6 +112,11 @@ impl StoreError {
                 | sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_),
             ) => true,
+            // A connection cut while it was being opened, during its TLS negotiation: sqlx reports
+            // the missing or garbled answer to its `SSLRequest` as a protocol error.
+            Self::Database(sqlx::Error::Protocol(message)) => {
+                message.starts_with("unexpected response from SSLRequest")
+            }
             // PostgreSQL: statement or lock timeout, too many connections, shutting down.
             Self::Database(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
                 matches!(
@@ -784,5 +789,12 @@ mod tests {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://data.db"), "sqlite://data.db");
         assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+    }
+
+    #[test]
+    fn a_connection_cut_during_its_tls_negotiation_is_unavailability_not_a_bug() {
+        let protocol = |message: &str| StoreError::Database(sqlx::Error::Protocol(message.into()));
+        assert!(protocol("unexpected response from SSLRequest: 0x00").is_unavailable());
+        assert!(!protocol("unknown message type: 'x'").is_unavailable());
     }
 }
