@@ -654,7 +654,8 @@ impl Report {
             "The targets are set for the embedded default, SQLite, and for PostgreSQL against pgbench on the \
              same server in the same run (the database server runs unpinned on the same two cores; the \
              service on it has a pool of {} connections, `--database-max-connections {}`, where pgbench has \
-             {} sessions). A target \
+             {} sessions; both reach it as the URL says, in plain text unless it names an `sslmode`, so \
+             that neither pays for encryption the other does not). A target \
              against a ceiling is judged against that ceiling measured right before and right after its \
              scenario (the mean of the two; both are in the table below the ceilings), not against the \
              ceiling measured at the start of the run: this machine's speed drifts within a run.\n",
