@@ -1203,3 +1203,32 @@ impl FixtureStore for PostgresStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::postgres::PgSslMode;
+
+    /// The conformance test shows the build talks TLS for `sslmode=require`; this, that the
+    /// store's own connection settings keep whatever mode the URL names.
+    #[test]
+    fn connections_keep_the_tls_mode_of_the_url() {
+        for (url, expected) in [
+            (
+                "postgres://u@h/db?sslmode=verify-full",
+                PgSslMode::VerifyFull,
+            ),
+            ("postgres://u@h/db?sslmode=require", PgSslMode::Require),
+            ("postgres://u@h/db?sslmode=disable", PgSslMode::Disable),
+            ("postgres://u@h/db", PgSslMode::Prefer),
+        ] {
+            let mode = connect_options(url, StoreOptions::default())
+                .unwrap()
+                .get_ssl_mode();
+            assert!(
+                std::mem::discriminant(&mode) == std::mem::discriminant(&expected),
+                "{url}: {mode:?}"
+            );
+        }
+    }
+}
