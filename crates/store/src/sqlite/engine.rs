@@ -685,22 +685,35 @@ fn write_loop(
         .map(|path| format!("{path}-wal"));
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
+        if queue.is_empty() {
+            // A lone job: let the threads that send jobs run first. Where they share this core,
+            // the job's wake-up has just put this thread in their place; each job would then be
+            // a batch of its own and cost two context switches. Yielding lets them go on until
+            // they wait, sending what their other connections ask meanwhile: replayed POSTs
+            // (answered here without a write) went from about 32,000 a second to 54,000 on one
+            // core (docs/benchmark-history.md). With nothing else to run, it returns at once.
+            std::thread::yield_now();
+        }
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
+        let rows_before = conn.total_changes();
         let committed = run_batch(conn, &mut batch, &memo, &mut changes);
+        // A batch that changed no row (replays, refusals) committed nothing: the readers'
+        // snapshots are still current, the checkpointer has nothing to copy, the WAL did not grow.
+        let wrote = conn.total_changes() != rows_before;
         match &committed {
             // Before anyone hears of the commit: a read that starts after the answer sees it, in
             // the database and in the caches.
             Ok(()) => {
-                if let Some(readers) = readers {
+                if wrote && let Some(readers) = readers {
                     readers.committed();
                 }
                 caches.follow(&changes);
-                if let Some(checkpoints) = checkpoints {
+                if wrote && let Some(checkpoints) = checkpoints {
                     checkpoints.committed();
                 }
             }
@@ -716,7 +729,8 @@ fn write_loop(
         for job in batch.drain(..) {
             job.finish(committed.as_ref().copied());
         }
-        if let Some(wal) = &wal
+        if wrote
+            && let Some(wal) = &wal
             && std::fs::metadata(wal).is_ok_and(|m| m.len() > CHECKPOINT_BYTES)
         {
             checkpoint(conn, readers);
