@@ -690,8 +690,8 @@ fn write_loop(
             // the job's wake-up has just put this thread in their place; each job would then be
             // a batch of its own and cost two context switches. Yielding lets them go on until
             // they wait, sending what their other connections ask meanwhile: replayed POSTs
-            // (answered here without a write) went from about 32,000 a second to 54,000 on one
-            // core (docs/benchmark-history.md). With nothing else to run, it returns at once.
+            // (answered here without a write) went from 20,000-33,000 a second to 50,000-56,000
+            // on one core (docs/benchmark-history.md). With nothing else to run, it returns at once.
             std::thread::yield_now();
         }
         while batch.len() < MAX_BATCH {
