@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use partner_center_domain::catalog::Catalog;
 use partner_center_domain::purchase::{
-    CartOutcome, CheckoutOutcome, LineError, LineRequest, OrderOutcome,
+    CartOutcome, CheckoutOutcome, LineError, LineRequest, OrderOutcome, OrderStatus,
 };
 use partner_center_domain::{
     ActivateOutcome, CustomerKey, Lookup, Partner, RegisterOutcome, Settled, SubscriptionKey,
@@ -194,6 +194,7 @@ on_every_backend!(a_fixture_sets_domains_offers_names_and_quantities);
 on_every_backend!(the_first_service_key_stays);
 on_every_backend!(purchases_are_checked_against_the_catalog_as_it_is_now);
 on_every_backend!(what_a_purchase_saved_is_handed_back_as_stored);
+on_every_backend!(a_batch_of_claimed_orders_is_provisioned_each_once_in_claim_order);
 
 fn foreign_key(subscription: &str) -> SubscriptionKey {
     SubscriptionKey {
@@ -299,6 +300,156 @@ mod stories {
             "the cart it checked out is handed back"
         );
         assert_ne!(ordered, stored, "the checkout changed the cart");
+    }
+
+    /// The worker's batch: orders of several customers, claimed together, are each provisioned once
+    /// (PostgreSQL provisions several at once, each in a transaction of its own), and handed back in
+    /// the order they were claimed.
+    pub(super) async fn a_batch_of_claimed_orders_is_provisioned_each_once_in_claim_order(
+        store: Arc<dyn Store>,
+    ) {
+        let partner: TenantId = OTHER_PARTNER.parse().unwrap();
+        let customers: Vec<CustomerId> = (1..=4)
+            .map(|n| {
+                format!("c2f6e3b1-0000-4000-8000-0000000001{n:02}")
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        let plan = |n: usize| format!("d3a7f4c2-0000-4000-8000-0000000001{n:02}");
+        store
+            .apply_fixture(&Fixture {
+                partners: vec![FixturePartner {
+                    applications: vec![],
+                    tenant_id: partner,
+                    name: "Northwind".into(),
+                    sandbox: false,
+                    customers: customers
+                        .iter()
+                        .enumerate()
+                        .map(|(n, id)| FixtureCustomer {
+                            id: *id,
+                            company_name: format!("Buyer {n}"),
+                            domain: None,
+                            subscriptions: vec![sub(
+                                &plan(n),
+                                SubscriptionKind::AzurePlan,
+                                SubscriptionStatus::Active,
+                            )],
+                        })
+                        .collect(),
+                }],
+                catalog: None,
+            })
+            .await
+            .unwrap();
+        // A reservation needs its customer's Azure plan registered.
+        let t0 = Timestamp::from_millis(1_000_000);
+        for (n, customer) in customers.iter().enumerate() {
+            let key = SubscriptionKey {
+                partner,
+                customer: *customer,
+                subscription: plan(n).parse().unwrap(),
+            };
+            store
+                .register(&key, t0, None, RegistrationEnding::Registered)
+                .await
+                .unwrap();
+        }
+        let lease = Duration::from_secs(30);
+        let claimed = store.claim_registrations(t0, t0, lease, 10).await.unwrap();
+        assert_eq!(
+            store
+                .complete_registrations(&claimed, t0)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+
+        let reservation = Catalog::builtin()
+            .items()
+            .iter()
+            .find(|item| item.kind == PurchaseKind::Reservation)
+            .cloned()
+            .unwrap();
+        let now = Timestamp::now();
+        let mut placed = Vec::new();
+        for round in 0..3 {
+            for (n, customer) in customers.iter().enumerate() {
+                let line = LineRequest {
+                    id: 0,
+                    catalog_item_id: reservation.id.clone(),
+                    quantity: 1,
+                    provisioning_context: [
+                        ("subscriptionId".to_owned(), plan(n)),
+                        ("scope".to_owned(), "single".to_owned()),
+                    ]
+                    .into(),
+                    ..LineRequest::default()
+                };
+                let id = format!("order-{round}-{n}");
+                let outcome = store
+                    .place_order(
+                        CustomerKey {
+                            partner,
+                            customer: *customer,
+                        },
+                        &id,
+                        &[line],
+                        now,
+                        None,
+                    )
+                    .await
+                    .unwrap()
+                    .outcome;
+                assert!(matches!(outcome, OrderOutcome::Placed(_)), "{outcome:?}");
+                placed.push(id);
+            }
+        }
+
+        let later = now.saturating_add(Duration::from_secs(1));
+        let claimed = store.claim_orders(later, later, lease, 100).await.unwrap();
+        let mut expected = placed.clone();
+        expected.sort();
+        let mut got = claimed.clone();
+        got.sort();
+        assert_eq!(got, expected, "every order placed is claimed");
+        let provisioned = store.provision_orders(&claimed, later).await.unwrap();
+        assert_eq!(
+            provisioned.iter().map(|o| o.id.clone()).collect::<Vec<_>>(),
+            claimed,
+            "each provisioned once, handed back in claim order"
+        );
+        let mut made = std::collections::HashSet::new();
+        for order in &provisioned {
+            assert_eq!(order.status, OrderStatus::Completed, "{order:?}");
+            assert!(made.insert(order.lines[0].subscription_id.unwrap()));
+        }
+        let counts = store.order_counts().await.unwrap();
+        assert!(counts.contains(&(OrderStatus::Completed, 12)), "{counts:?}");
+        assert!(
+            !counts
+                .iter()
+                .any(|(status, n)| *status == OrderStatus::Pending && *n > 0),
+            "{counts:?}"
+        );
+        assert!(
+            store
+                .claim_orders(later, later, lease, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing left to claim"
+        );
+        assert!(
+            store
+                .provision_orders(&claimed, later)
+                .await
+                .unwrap()
+                .is_empty(),
+            "provisioning the same claims again provisions nothing"
+        );
     }
 
     /// A purchase is checked against the catalog as it is when it is made: the one a fixture
