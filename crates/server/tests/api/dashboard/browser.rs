@@ -284,6 +284,19 @@ async fn drive(browser: Client, base: String, partner: PartnerCenter) {
         .await
         .unwrap();
     click(&browser, Locator::Css("form.filter button")).await;
+    // The unfiltered page has correlation links too: wait for the filtered page itself (its
+    // address carries the filter) before reading its rows.
+    let deadline = Instant::now() + STEP;
+    while !browser
+        .current_url()
+        .await
+        .unwrap()
+        .query()
+        .is_some_and(|query| query.contains("correlationId="))
+    {
+        assert!(Instant::now() < deadline, "the filter was not submitted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     wait("a.correlation").await;
     let rows = browser
         .find_all(Locator::Css("#requests tbody tr"))
