@@ -78,8 +78,6 @@ pub struct PostgresStore {
     pool: PgPool,
     partners: Arc<PartnerCache>,
     statuses: reads::StatusReads,
-    /// How many claimed orders the worker provisions at once (see `provision_orders`).
-    provisioners: usize,
 }
 
 /// The claimed orders provisioned at once: a quarter of the pool, so that the worker leaves
@@ -113,7 +111,6 @@ impl PostgresStore {
             statuses: reads::StatusReads::start(readers),
             pool,
             partners: Arc::new(PartnerCache::expiring(PARTNER_LIFETIME)),
-            provisioners: provisioners(options.max_connections),
         })
     }
 
@@ -958,7 +955,7 @@ impl JobQueue for PostgresStore {
             .map(|order_id| self.provision_order(order_id, now))
             .collect();
         let provisioned: Vec<Option<Order>> = stream::iter(each)
-            .buffered(self.provisioners)
+            .buffered(provisioners(self.pool.options().get_max_connections()))
             .try_collect()
             .await?;
         Ok(provisioned.into_iter().flatten().collect())
