@@ -483,16 +483,54 @@ pub enum CartOutcome {
     Saved(String),
 }
 
-/// Creates cart `id` for `customer` with `lines`, each checked.
+/// The customer a purchase is for, as the purchase rules see it: the catalog, the customer's
+/// facts, and what the request names that the customer has (`()` when it names nothing, or the
+/// cart or order it may not have). A store passes `None` for a customer the partner does not
+/// have, and the rule answers that itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Buyer<'a, T = ()> {
+    /// What can be bought.
+    pub catalog: &'a Catalog,
+    /// What the customer has.
+    pub facts: &'a CustomerFacts,
+    /// What the request names, as found.
+    pub found: T,
+}
+
+impl<'a> Buyer<'a> {
+    /// A buyer of a request that names nothing the customer has.
+    #[must_use]
+    pub const fn new(catalog: &'a Catalog, facts: &'a CustomerFacts) -> Self {
+        Self {
+            catalog,
+            facts,
+            found: (),
+        }
+    }
+
+    /// The same buyer, with what the request names (`None`: the customer has no such thing).
+    #[must_use]
+    pub fn with<T>(self, found: T) -> Buyer<'a, T> {
+        Buyer {
+            catalog: self.catalog,
+            facts: self.facts,
+            found,
+        }
+    }
+}
+
+/// Creates cart `id` for `customer` with `lines`, each checked (`None`: no such customer).
 pub fn create_cart(
     customer: CustomerKey,
     id: String,
     lines: &[LineRequest],
-    catalog: &Catalog,
-    facts: &CustomerFacts,
+    buyer: Option<Buyer<'_>>,
     now: Timestamp,
     lifetime: std::time::Duration,
 ) -> Decision<CartOutcome> {
+    let Some(Buyer { catalog, facts, .. }) = buyer else {
+        return Decision::answer(CartOutcome::CustomerNotFound);
+    };
     let cart = Cart {
         id: id.clone(),
         customer,
@@ -506,23 +544,65 @@ pub fn create_cart(
     Decision::with(CartOutcome::Saved(id), Change::CartPut(cart))
 }
 
-/// Replaces the lines of `found` (`None`: no such cart), which must be active; its expiry moves
-/// to `lifetime` after now.
+/// Why a request on a cart has none it may change.
+enum NoActiveCart {
+    /// The partner has no such customer.
+    Customer,
+    /// The customer has no such cart, or it expired.
+    Cart,
+    /// The cart was checked out already (an ordered cart never expires).
+    Ordered,
+}
+
+impl From<NoActiveCart> for CartOutcome {
+    fn from(missing: NoActiveCart) -> Self {
+        match missing {
+            NoActiveCart::Customer => Self::CustomerNotFound,
+            NoActiveCart::Cart => Self::CartNotFound,
+            NoActiveCart::Ordered => Self::AlreadyOrdered,
+        }
+    }
+}
+
+impl From<NoActiveCart> for CheckoutOutcome {
+    fn from(missing: NoActiveCart) -> Self {
+        match missing {
+            NoActiveCart::Customer => Self::CustomerNotFound,
+            NoActiveCart::Cart => Self::CartNotFound,
+            NoActiveCart::Ordered => Self::AlreadyOrdered,
+        }
+    }
+}
+
+/// The buyer's cart, when the customer has it and it is active and has not expired.
+fn active_cart(
+    buyer: Option<Buyer<'_, Option<Cart>>>,
+    now: Timestamp,
+) -> Result<(Buyer<'_>, Cart), NoActiveCart> {
+    let buyer = buyer.ok_or(NoActiveCart::Customer)?;
+    let cart = buyer.found.ok_or(NoActiveCart::Cart)?;
+    if cart.status == CartStatus::Ordered {
+        return Err(NoActiveCart::Ordered);
+    }
+    if cart.expired(now) {
+        return Err(NoActiveCart::Cart);
+    }
+    Ok((Buyer::new(buyer.catalog, buyer.facts), cart))
+}
+
+/// Replaces the lines of the buyer's cart (`None`: no such customer; a found `None`: no such
+/// cart), which must be active; its expiry moves to `lifetime` after now.
 pub fn update_cart(
-    found: Option<Cart>,
+    buyer: Option<Buyer<'_, Option<Cart>>>,
     lines: &[LineRequest],
-    catalog: &Catalog,
-    facts: &CustomerFacts,
     now: Timestamp,
     lifetime: std::time::Duration,
 ) -> Decision<CartOutcome> {
-    let Some(mut cart) = found.filter(|cart| !cart.expired(now)) else {
-        return Decision::answer(CartOutcome::CartNotFound);
+    let (buyer, mut cart) = match active_cart(buyer, now) {
+        Ok(active) => active,
+        Err(missing) => return Decision::answer(missing.into()),
     };
-    if cart.status == CartStatus::Ordered {
-        return Decision::answer(CartOutcome::AlreadyOrdered);
-    }
-    cart.lines = cart_lines(lines, catalog, facts);
+    cart.lines = cart_lines(lines, buyer.catalog, buyer.facts);
     cart.updated_at = now;
     cart.expires_at = now.saturating_add(lifetime);
     Decision::with(CartOutcome::Saved(cart.id.clone()), Change::CartPut(cart))
@@ -543,22 +623,18 @@ pub enum CheckoutOutcome {
     Ordered(Vec<String>),
 }
 
-/// Checks out `found` (`None`: no such cart): the lines are checked again, and if every one
-/// passes, one order per order group is placed, with the ids `order_ids` gives (enough for one
-/// per line), and the cart becomes `Ordered`.
+/// Checks out the buyer's cart (`None`: no such customer; a found `None`: no such cart): the
+/// lines are checked again, and if every one passes, one order per order group is placed, with
+/// the ids `order_ids` gives (enough for one per line), and the cart becomes `Ordered`.
 pub fn checkout(
-    found: Option<Cart>,
-    catalog: &Catalog,
-    facts: &CustomerFacts,
+    buyer: Option<Buyer<'_, Option<Cart>>>,
     order_ids: &[String],
     now: Timestamp,
 ) -> Decision<CheckoutOutcome> {
-    let Some(mut cart) = found.filter(|cart| !cart.expired(now)) else {
-        return Decision::answer(CheckoutOutcome::CartNotFound);
+    let (Buyer { catalog, facts, .. }, mut cart) = match active_cart(buyer, now) {
+        Ok(active) => active,
+        Err(missing) => return Decision::answer(missing.into()),
     };
-    if cart.status == CartStatus::Ordered {
-        return Decision::answer(CheckoutOutcome::AlreadyOrdered);
-    }
     let requests: Vec<LineRequest> = cart.lines.iter().map(request_of).collect();
     let checked = check_lines(&requests, catalog, facts);
     if checked.iter().any(Result::is_err) || checked.is_empty() {
@@ -827,16 +903,18 @@ pub enum OrderOutcome {
     Placed(String),
 }
 
-/// Places order `id` for `customer` with `lines`, checked as a cart's would be; any failing line
-/// refuses the whole order.
+/// Places order `id` for `customer` with `lines` (`None`: no such customer), checked as a cart's
+/// would be; any failing line refuses the whole order.
 pub fn place_order(
     customer: CustomerKey,
     id: String,
     lines: &[LineRequest],
-    catalog: &Catalog,
-    facts: &CustomerFacts,
+    buyer: Option<Buyer<'_>>,
     now: Timestamp,
 ) -> Decision<OrderOutcome> {
+    let Some(Buyer { catalog, facts, .. }) = buyer else {
+        return Decision::answer(OrderOutcome::CustomerNotFound);
+    };
     let mut checked = Vec::with_capacity(lines.len());
     for (line, result) in lines.iter().zip(check_lines(lines, catalog, facts)) {
         match result {
@@ -953,10 +1031,17 @@ pub enum CancelOutcome {
     Cancelled(String),
 }
 
-/// A sandbox partner cancels `found` (`None`: no such order): it becomes `cancelled`, its lines
-/// `unfulfilled`, the subscriptions it made `deleted`, and a pending provisioning is dropped.
-/// Cancelling a cancelled order changes nothing.
-pub fn cancel(sandbox: bool, found: Option<Order>, now: Timestamp) -> Decision<CancelOutcome> {
+/// A sandbox partner cancels `found` (`None`: no such customer; `Some(None)`: the customer has no
+/// such order): it becomes `cancelled`, its lines `unfulfilled`, the subscriptions it made
+/// `deleted`, and a pending provisioning is dropped. Cancelling a cancelled order changes nothing.
+pub fn cancel(
+    sandbox: bool,
+    found: Option<Option<Order>>,
+    now: Timestamp,
+) -> Decision<CancelOutcome> {
+    let Some(found) = found else {
+        return Decision::answer(CancelOutcome::CustomerNotFound);
+    };
     let Some(mut order) = found else {
         return Decision::answer(CancelOutcome::OrderNotFound);
     };
@@ -1228,8 +1313,7 @@ mod tests {
             customer(),
             "o1".into(),
             &[reservation(1)],
-            &Catalog::builtin(),
-            &facts(),
+            Some(Buyer::new(&Catalog::builtin(), &facts())),
             NOW,
         );
         let Some(Change::OrderPut(pending)) = placed
@@ -1274,8 +1358,7 @@ mod tests {
             customer(),
             "k1".into(),
             lines,
-            &Catalog::builtin(),
-            facts,
+            Some(Buyer::new(&Catalog::builtin(), facts)),
             NOW,
             DAY,
         );
@@ -1318,14 +1401,9 @@ mod tests {
         let cart = created(&[saas(0)], &facts());
         let catalog = Catalog::builtin();
         let later = NOW.saturating_add(Duration::from_secs(60));
-        let updated = update_cart(
-            Some(cart.clone()),
-            &[saas(5)],
-            &catalog,
-            &facts(),
-            later,
-            DAY,
-        );
+        let facts = facts();
+        let buyer = |cart: Option<Cart>| Some(Buyer::new(&catalog, &facts).with(cart));
+        let updated = update_cart(buyer(Some(cart.clone())), &[saas(5)], later, DAY);
         assert_eq!(updated.outcome, CartOutcome::Saved("k1".into()));
         let [Change::CartPut(now)] = updated.changes.as_slice() else {
             panic!()
@@ -1336,22 +1414,15 @@ mod tests {
         );
         let expired = NOW.saturating_add(DAY);
         assert_eq!(
-            update_cart(Some(cart.clone()), &[], &catalog, &facts(), expired, DAY).outcome,
+            update_cart(buyer(Some(cart.clone())), &[], expired, DAY).outcome,
             CartOutcome::CartNotFound
         );
         assert_eq!(
-            checkout(
-                Some(cart.clone()),
-                &catalog,
-                &facts(),
-                &["o".into()],
-                expired
-            )
-            .outcome,
+            checkout(buyer(Some(cart.clone())), &["o".into()], expired).outcome,
             CheckoutOutcome::CartNotFound
         );
         assert_eq!(
-            update_cart(None, &[], &catalog, &facts(), NOW, DAY).outcome,
+            update_cart(buyer(None), &[], NOW, DAY).outcome,
             CartOutcome::CartNotFound
         );
         let ordered = Cart {
@@ -1360,11 +1431,11 @@ mod tests {
         };
         // An ordered cart never expires, and is never changed again.
         assert_eq!(
-            update_cart(Some(ordered.clone()), &[], &catalog, &facts(), expired, DAY),
+            update_cart(buyer(Some(ordered.clone())), &[], expired, DAY),
             Decision::answer(CartOutcome::AlreadyOrdered)
         );
         assert_eq!(
-            checkout(Some(ordered), &catalog, &facts(), &["o".into()], expired),
+            checkout(buyer(Some(ordered)), &["o".into()], expired),
             Decision::answer(CheckoutOutcome::AlreadyOrdered)
         );
     }
@@ -1383,9 +1454,7 @@ mod tests {
             ..facts()
         };
         let decision = checkout(
-            Some(cart),
-            &catalog,
-            &lost,
+            Some(Buyer::new(&catalog, &lost).with(Some(cart))),
             &["o1".into(), "o2".into()],
             NOW,
         );
@@ -1401,7 +1470,11 @@ mod tests {
         // An empty cart has nothing to buy.
         let empty = created(&[], &facts());
         assert_eq!(
-            checkout(Some(empty), &catalog, &facts(), &["o1".into()], NOW),
+            checkout(
+                Some(Buyer::new(&catalog, &facts()).with(Some(empty))),
+                &["o1".into()],
+                NOW
+            ),
             Decision::answer(CheckoutOutcome::LineErrors)
         );
     }
@@ -1411,7 +1484,11 @@ mod tests {
         let catalog = Catalog::builtin();
         let cart = created(&[saas(0), reservation(1), saas(2)], &facts());
         let ids = ["o1".to_owned(), "o2".to_owned(), "o3".to_owned()];
-        let decision = checkout(Some(cart), &catalog, &facts(), &ids, NOW);
+        let decision = checkout(
+            Some(Buyer::new(&catalog, &facts()).with(Some(cart))),
+            &ids,
+            NOW,
+        );
         assert_eq!(
             decision.outcome,
             CheckoutOutcome::Ordered(vec!["o1".into(), "o2".into()])
@@ -1479,8 +1556,7 @@ mod tests {
             customer(),
             "o1".into(),
             lines,
-            &Catalog::builtin(),
-            &facts(),
+            Some(Buyer::new(&Catalog::builtin(), &facts())),
             NOW,
         );
         assert_eq!(decision.outcome, OrderOutcome::Placed("o1".into()));
@@ -1499,21 +1575,16 @@ mod tests {
         let catalog = Catalog::builtin();
         let mut bad = saas(4);
         bad.quantity = 0;
-        let refused = place_order(
-            customer(),
-            "o".into(),
-            &[saas(0), bad],
-            &catalog,
-            &facts(),
-            NOW,
-        );
+        let facts = facts();
+        let buyer = Some(Buyer::new(&catalog, &facts));
+        let refused = place_order(customer(), "o".into(), &[saas(0), bad], buyer, NOW);
         assert!(matches!(
             refused.outcome,
             OrderOutcome::Refused(4, LineError::InvalidInput(_))
         ));
         assert!(refused.changes.is_empty());
         assert!(matches!(
-            place_order(customer(), "o".into(), &[], &catalog, &facts(), NOW).outcome,
+            place_order(customer(), "o".into(), &[], buyer, NOW).outcome,
             OrderOutcome::Refused(0, LineError::InvalidInput(_))
         ));
         let mut named = saas(0);
@@ -1594,14 +1665,14 @@ mod tests {
     fn only_a_sandbox_cancels_and_a_cancelled_order_stays_as_it_is() {
         let order = placed(&[saas(0), saas(1)]);
         assert_eq!(
-            cancel(true, None, NOW),
+            cancel(true, Some(None), NOW),
             Decision::answer(CancelOutcome::OrderNotFound)
         );
         assert_eq!(
-            cancel(false, Some(order.clone()), NOW),
+            cancel(false, Some(Some(order.clone())), NOW),
             Decision::answer(CancelOutcome::NotSandbox)
         );
-        let decision = cancel(true, Some(order), NOW);
+        let decision = cancel(true, Some(Some(order)), NOW);
         assert_eq!(decision.outcome, CancelOutcome::Cancelled("o1".into()));
         let deleted: Vec<SubscriptionId> = decision
             .changes
@@ -1640,8 +1711,48 @@ mod tests {
                 .contains(&Change::OrderJobDropped("o1".into()))
         );
         assert_eq!(
-            cancel(true, Some(cancelled), NOW),
+            cancel(true, Some(Some(cancelled)), NOW),
             Decision::answer(CancelOutcome::Cancelled("o1".into()))
         );
+    }
+
+    #[test]
+    fn a_purchase_for_a_customer_the_partner_lacks_is_answered_without_a_change() {
+        let lines = [saas(0)];
+        let cart = created(&lines, &facts());
+        let order = placed(&lines);
+        assert_eq!(
+            create_cart(customer(), "k".into(), &lines, None, NOW, DAY),
+            Decision::answer(CartOutcome::CustomerNotFound)
+        );
+        assert_eq!(
+            update_cart(None, &lines, NOW, DAY),
+            Decision::answer(CartOutcome::CustomerNotFound)
+        );
+        assert_eq!(
+            checkout(None, &["o".into()], NOW),
+            Decision::answer(CheckoutOutcome::CustomerNotFound)
+        );
+        assert_eq!(
+            place_order(customer(), "o".into(), &lines, None, NOW),
+            Decision::answer(OrderOutcome::CustomerNotFound)
+        );
+        // Whether or not the partner is a sandbox, and before the order is looked at.
+        for sandbox in [true, false] {
+            assert_eq!(
+                cancel(sandbox, None, NOW),
+                Decision::answer(CancelOutcome::CustomerNotFound)
+            );
+        }
+        // The same requests for a customer the partner has do change things.
+        let catalog = Catalog::builtin();
+        let facts = facts();
+        let buyer = Buyer::new(&catalog, &facts);
+        assert!(
+            !update_cart(Some(buyer.with(Some(cart))), &lines, NOW, DAY)
+                .changes
+                .is_empty()
+        );
+        assert!(!cancel(true, Some(Some(order)), NOW).changes.is_empty());
     }
 }

@@ -14,8 +14,8 @@
 use async_trait::async_trait;
 use partner_center_domain::catalog::Catalog;
 use partner_center_domain::purchase::{
-    self, CancelOutcome, Cart, CartOutcome, CheckoutOutcome, CustomerFacts, LineRequest, Order,
-    OrderOutcome, OrderStatus, SubscriptionSummary,
+    self, Buyer, CancelOutcome, Cart, CartOutcome, CheckoutOutcome, CustomerFacts, LineRequest,
+    Order, OrderOutcome, OrderStatus, SubscriptionSummary,
 };
 use partner_center_domain::{CustomerKey, Decision, SubscriptionKey};
 use partner_center_model::Timestamp;
@@ -130,13 +130,46 @@ async fn load_facts(
 async fn purchase_context(
     tx: &mut PgConnection,
     customer: CustomerKey,
-) -> Result<Option<(i64, CustomerFacts, Catalog)>, StoreError> {
+) -> Result<Option<Context>, StoreError> {
     let Some(customer_ref) = lock_customer(tx, customer).await? else {
         return Ok(None);
     };
-    let facts = load_facts(tx, customer, customer_ref).await?;
-    let catalog = Catalog::of(stored_catalog(tx).await?);
-    Ok(Some((customer_ref, facts, catalog)))
+    Ok(Some(Context {
+        customer_ref,
+        facts: load_facts(tx, customer, customer_ref).await?,
+        catalog: Catalog::of(stored_catalog(tx).await?),
+    }))
+}
+
+/// A customer the partner has, as a purchase decision takes it: its row id (locked), its facts
+/// and the catalog.
+struct Context {
+    customer_ref: i64,
+    facts: CustomerFacts,
+    catalog: Catalog,
+}
+
+impl Context {
+    fn buyer(&self) -> Buyer<'_> {
+        Buyer::new(&self.catalog, &self.facts)
+    }
+}
+
+/// The buyer of a request that names the customer's cart `cart_id`, with the cart as found
+/// (locked).
+async fn cart_buyer<'a>(
+    tx: &mut PgConnection,
+    customer: CustomerKey,
+    context: Option<&'a Context>,
+    cart_id: &str,
+) -> Result<Option<Buyer<'a, Option<Cart>>>, StoreError> {
+    Ok(match context {
+        Some(c) => {
+            let found = load_cart(tx, customer, c.customer_ref, cart_id, true).await?;
+            Some(c.buyer().with(found))
+        }
+        None => None,
+    })
 }
 
 async fn load_cart(
@@ -236,17 +269,14 @@ pub(super) async fn provision_in(
 
 impl PostgresStore {
     /// Runs a purchase decision for `customer` under the idempotency key: `decide` is given the
-    /// customer's row id, facts and the catalog (`None` when the partner has no such customer),
-    /// and its decision is persisted.
+    /// customer's context (`None` when the partner has no such customer), and its decision is
+    /// persisted.
     async fn purchase<T: crate::outcome::StoredOutcome>(
         &self,
         customer: CustomerKey,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
-        decide: impl AsyncFnOnce(
-            &mut PgConnection,
-            Option<(i64, CustomerFacts, Catalog)>,
-        ) -> Result<Decision<T>, StoreError>,
+        decide: impl AsyncFnOnce(&mut PgConnection, Option<Context>) -> Result<Decision<T>, StoreError>,
     ) -> Result<Recorded<T>, StoreError> {
         self.idempotent(customer.partner, now, idempotency, async |tx| {
             let context = purchase_context(tx, customer).await?;
@@ -273,15 +303,11 @@ impl PurchaseStore for PostgresStore {
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         self.purchase(customer, now, idempotency, async |_, context| {
-            let Some((_, facts, catalog)) = context else {
-                return Ok(Decision::answer(CartOutcome::CustomerNotFound));
-            };
             Ok(purchase::create_cart(
                 customer,
                 cart_id.to_owned(),
                 lines,
-                &catalog,
-                &facts,
+                context.as_ref().map(Context::buyer),
                 now,
                 lifetime,
             ))
@@ -299,13 +325,8 @@ impl PurchaseStore for PostgresStore {
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         self.purchase(customer, now, idempotency, async |tx, context| {
-            let Some((customer_ref, facts, catalog)) = context else {
-                return Ok(Decision::answer(CartOutcome::CustomerNotFound));
-            };
-            let found = load_cart(tx, customer, customer_ref, cart_id, true).await?;
-            Ok(purchase::update_cart(
-                found, lines, &catalog, &facts, now, lifetime,
-            ))
+            let buyer = cart_buyer(tx, customer, context.as_ref(), cart_id).await?;
+            Ok(purchase::update_cart(buyer, lines, now, lifetime))
         })
         .await
     }
@@ -329,11 +350,8 @@ impl PurchaseStore for PostgresStore {
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<CheckoutOutcome>, StoreError> {
         self.purchase(customer, now, idempotency, async |tx, context| {
-            let Some((customer_ref, facts, catalog)) = context else {
-                return Ok(Decision::answer(CheckoutOutcome::CustomerNotFound));
-            };
-            let found = load_cart(tx, customer, customer_ref, cart_id, true).await?;
-            Ok(purchase::checkout(found, &catalog, &facts, order_ids, now))
+            let buyer = cart_buyer(tx, customer, context.as_ref(), cart_id).await?;
+            Ok(purchase::checkout(buyer, order_ids, now))
         })
         .await
     }
@@ -347,15 +365,11 @@ impl PurchaseStore for PostgresStore {
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<OrderOutcome>, StoreError> {
         self.purchase(customer, now, idempotency, async |_, context| {
-            let Some((_, facts, catalog)) = context else {
-                return Ok(Decision::answer(OrderOutcome::CustomerNotFound));
-            };
             Ok(purchase::place_order(
                 customer,
                 order_id.to_owned(),
                 lines,
-                &catalog,
-                &facts,
+                context.as_ref().map(Context::buyer),
                 now,
             ))
         })
@@ -373,11 +387,12 @@ impl PurchaseStore for PostgresStore {
             let sandbox = partner_row(tx, customer.partner, false)
                 .await?
                 .is_some_and(|p| p.sandbox);
-            let Some(customer_ref) = customer_ref(tx, customer.partner, customer.customer).await?
-            else {
-                return Ok(Decision::answer(CancelOutcome::CustomerNotFound));
+            let found = match customer_ref(tx, customer.partner, customer.customer).await? {
+                Some(customer_ref) => {
+                    Some(load_order(tx, customer, customer_ref, order_id, true).await?)
+                }
+                None => None,
             };
-            let found = load_order(tx, customer, customer_ref, order_id, true).await?;
             Ok(purchase::cancel(sandbox, found, now))
         })
         .await

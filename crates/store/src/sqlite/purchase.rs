@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use partner_center_domain::CustomerKey;
 use partner_center_domain::catalog::Catalog;
 use partner_center_domain::purchase::{
-    self, CancelOutcome, Cart, CartOutcome, CheckoutOutcome, CustomerFacts, LineRequest, Order,
-    OrderOutcome, OrderStatus, SubscriptionSummary,
+    self, Buyer, CancelOutcome, Cart, CartOutcome, CheckoutOutcome, CustomerFacts, LineRequest,
+    Order, OrderOutcome, OrderStatus, SubscriptionSummary,
 };
 use partner_center_model::Timestamp;
 use partner_center_model::catalog::CatalogItem;
@@ -172,17 +172,46 @@ pub(super) fn order_of_subscription(
         .transpose()
 }
 
-/// The customer's row id, and its facts and the catalog: what every purchase decision takes.
-fn purchase_context(
-    tx: &Tx<'_>,
-    customer: CustomerKey,
-) -> Result<Option<(i64, CustomerFacts, Arc<Catalog>)>, StoreError> {
+/// A customer the partner has, as a purchase decision takes it: its row id, its facts and the
+/// catalog.
+struct Context {
+    customer_ref: i64,
+    facts: CustomerFacts,
+    catalog: Arc<Catalog>,
+}
+
+impl Context {
+    fn buyer(&self) -> Buyer<'_> {
+        Buyer::new(&self.catalog, &self.facts)
+    }
+}
+
+/// The customer's context (`None`: the partner has no such customer).
+fn purchase_context(tx: &Tx<'_>, customer: CustomerKey) -> Result<Option<Context>, StoreError> {
     let conn = tx.conn();
     let Some(customer_ref) = customer_ref(conn, customer.partner, customer.customer)? else {
         return Ok(None);
     };
-    let facts = load_facts(conn, customer, customer_ref)?;
-    Ok(Some((customer_ref, facts, tx.catalog(load_catalog)?)))
+    Ok(Some(Context {
+        customer_ref,
+        facts: load_facts(conn, customer, customer_ref)?,
+        catalog: tx.catalog(load_catalog)?,
+    }))
+}
+
+/// The buyer of a request that names the customer's cart `cart_id`, with the cart as found.
+fn cart_buyer<'a>(
+    conn: &Connection,
+    customer: CustomerKey,
+    context: Option<&'a Context>,
+    cart_id: &str,
+) -> Result<Option<Buyer<'a, Option<Cart>>>, StoreError> {
+    context
+        .map(|c| {
+            Ok(c.buyer()
+                .with(load_cart(conn, customer, c.customer_ref, cart_id)?))
+        })
+        .transpose()
 }
 
 /// Provisions one claimed order.
@@ -212,15 +241,12 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         let (cart_id, lines) = (cart_id.to_owned(), lines.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let Some((_, facts, catalog)) = purchase_context(tx, customer)? else {
-                return Ok(CartOutcome::CustomerNotFound);
-            };
+            let context = purchase_context(tx, customer)?;
             tx.decided(purchase::create_cart(
                 customer,
                 cart_id.clone(),
                 &lines,
-                &catalog,
-                &facts,
+                context.as_ref().map(Context::buyer),
                 now,
                 lifetime,
             ))
@@ -239,13 +265,9 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CartOutcome>, StoreError> {
         let (cart_id, lines) = (cart_id.to_owned(), lines.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let Some((customer_ref, facts, catalog)) = purchase_context(tx, customer)? else {
-                return Ok(CartOutcome::CustomerNotFound);
-            };
-            let found = load_cart(tx.conn(), customer, customer_ref, &cart_id)?;
-            tx.decided(purchase::update_cart(
-                found, &lines, &catalog, &facts, now, lifetime,
-            ))
+            let context = purchase_context(tx, customer)?;
+            let buyer = cart_buyer(tx.conn(), customer, context.as_ref(), &cart_id)?;
+            tx.decided(purchase::update_cart(buyer, &lines, now, lifetime))
         })
         .await
     }
@@ -272,11 +294,9 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CheckoutOutcome>, StoreError> {
         let (cart_id, order_ids) = (cart_id.to_owned(), order_ids.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let Some((customer_ref, facts, catalog)) = purchase_context(tx, customer)? else {
-                return Ok(CheckoutOutcome::CustomerNotFound);
-            };
-            let found = load_cart(tx.conn(), customer, customer_ref, &cart_id)?;
-            tx.decided(purchase::checkout(found, &catalog, &facts, &order_ids, now))
+            let context = purchase_context(tx, customer)?;
+            let buyer = cart_buyer(tx.conn(), customer, context.as_ref(), &cart_id)?;
+            tx.decided(purchase::checkout(buyer, &order_ids, now))
         })
         .await
     }
@@ -291,15 +311,12 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<OrderOutcome>, StoreError> {
         let (order_id, lines) = (order_id.to_owned(), lines.to_vec());
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let Some((_, facts, catalog)) = purchase_context(tx, customer)? else {
-                return Ok(OrderOutcome::CustomerNotFound);
-            };
+            let context = purchase_context(tx, customer)?;
             tx.decided(purchase::place_order(
                 customer,
                 order_id.clone(),
                 &lines,
-                &catalog,
-                &facts,
+                context.as_ref().map(Context::buyer),
                 now,
             ))
         })
@@ -316,11 +333,9 @@ impl PurchaseStore for SqliteStore {
         let order_id = order_id.to_owned();
         self.idempotent(customer.partner, now, idempotency, move |tx| {
             let sandbox = partner_row(tx.conn(), customer.partner)?.is_some_and(|p| p.sandbox);
-            let Some(customer_ref) = customer_ref(tx.conn(), customer.partner, customer.customer)?
-            else {
-                return Ok(CancelOutcome::CustomerNotFound);
-            };
-            let found = load_order(tx.conn(), customer, customer_ref, &order_id)?;
+            let found = customer_ref(tx.conn(), customer.partner, customer.customer)?
+                .map(|customer_ref| load_order(tx.conn(), customer, customer_ref, &order_id))
+                .transpose()?;
             tx.decided(purchase::cancel(sandbox, found, now))
         })
         .await
