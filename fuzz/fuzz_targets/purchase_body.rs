@@ -52,8 +52,7 @@ fuzz_target!(|bytes: &[u8]| {
             customer,
             "cart".into(),
             &lines,
-            &catalog,
-            &facts,
+            Some(purchase::Buyer::new(&catalog, &facts)),
             now,
             std::time::Duration::from_secs(60),
         );
@@ -73,7 +72,13 @@ fuzz_target!(|bytes: &[u8]| {
                 provisioning_context: line.provisioning_context,
             })
             .collect();
-        let _ = purchase::place_order(customer, "order".into(), &lines, &catalog, &facts, now);
+        let _ = purchase::place_order(
+            customer,
+            "order".into(),
+            &lines,
+            Some(purchase::Buyer::new(&catalog, &facts)),
+            now,
+        );
     }
     let _ = refused_with_2000(parse_request_body::<OrderPatch>(bytes));
 });
