@@ -6,15 +6,24 @@
 //! domain core needs, calls the decision, and persists the changes it returns (`persist` holds the
 //! SQL of each change).
 //!
+//! A registration (the busiest write) is the exception: it needs no transaction around it. It
+//! reads the subscription's facts and the outcome stored under its idempotency key in one
+//! statement without locks, answers the stored outcome if there is one, and otherwise writes its
+//! decision in one statement that first locks the subscription's row if it still has the facts
+//! read, then claims the key, then writes the state, the registration and its job only if both
+//! held. If not, another request changed the subscription (or took the key) in between, and it
+//! reads again: two round trips where a transaction took four (begin, lock, write, commit).
+//!
 //! # Concurrency
 //!
-//! A registration, activation or settlement locks the subscription's row (`FOR UPDATE`), and a
-//! settlement the registration's row too, so concurrent requests on one subscription serialise. An
-//! idempotency key is claimed last, by inserting its record with the outcome, in the transaction
-//! that made the outcome: a concurrent request with the same key waits on the unique index until
-//! the first ends, then finds the key taken, rolls back what it did and answers the stored outcome
-//! (or, if the first rolled back, takes the key itself); so duplicates sent to different instances
-//! take effect once. The worker claims due jobs with `FOR UPDATE SKIP LOCKED` and a lease, so
+//! An activation or settlement locks the subscription's row (`FOR UPDATE`), and a settlement the
+//! registration's row too, and a registration's write locks it too while it checks its facts, so
+//! concurrent requests on one subscription serialise. An idempotency key is claimed last, by
+//! inserting its record with the outcome, in the transaction (or a registration's statement) that
+//! made the outcome: a concurrent request with the same key waits on the unique index until the
+//! first ends, then finds the key taken, rolls back what it did and answers the stored outcome
+//! (or, if the first rolled back, takes the key itself); so duplicates sent to different
+//! instances take effect once. The worker claims due jobs with `FOR UPDATE SKIP LOCKED` and a lease, so
 //! instances share the queue without blocking each other, and a crashed instance's claims are
 //! taken again once their lease has passed.
 //!
@@ -64,6 +73,10 @@ use crate::{
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How many times a registration reads again when what it read changed before it could write:
+/// each time, another request changed the subscription, so this bounds only a pathological race.
+const REGISTRATION_ATTEMPTS: usize = 8;
 
 /// How long a pooled connection may have been idle and still be used without a ping.
 const TRUSTED_IDLE: Duration = Duration::from_secs(1);
@@ -552,6 +565,43 @@ async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), St
         .map_err(StoreError::from)
 }
 
+/// What a registration reads, in one statement and without locks: the subscription's facts, and
+/// the outcome stored under the request's idempotency key if it has one and it is taken.
+async fn registration_read<T: StoredOutcome>(
+    conn: &mut PgConnection,
+    key: &SubscriptionKey,
+    now: Timestamp,
+    idempotency: Option<&Idempotency>,
+) -> Result<(Lookup<SubscriptionFacts>, Option<T>), StoreError> {
+    let row = sqlx::query(
+        "select s.id, s.kind, s.status, s.registration_state, c.id,
+                (select outcome from idempotency_records
+                 where partner_tenant_id = $1 and request_id = $4 and method = $5 and path = $6
+                   and expires_at > $7)
+         from (values (1)) as one (x)
+         left join customers c on c.partner_tenant_id = $1 and c.customer_id = $2
+         left join subscriptions s on s.customer_ref = c.id and s.subscription_id = $3",
+    )
+    .bind(key.partner.to_string())
+    .bind(key.customer.to_string())
+    .bind(key.subscription.to_string())
+    .bind(idempotency.map(|idem| &idem.request_id))
+    .bind(idempotency.map(|idem| &idem.method))
+    .bind(idempotency.map(|idem| &idem.path))
+    .bind(now.as_millis())
+    .fetch_one(&mut *conn)
+    .await?;
+    let found = if row.try_get::<Option<i64>, _>(4)?.is_none() {
+        Lookup::CustomerNotFound
+    } else if row.try_get::<Option<i64>, _>(0)?.is_none() {
+        Lookup::SubscriptionNotFound
+    } else {
+        Lookup::Found(facts_of(&row)?.1)
+    };
+    let stored = row.try_get::<Option<String>, _>(5)?;
+    Ok((found, stored.map(decode_outcome).transpose()?))
+}
+
 /// The outcome stored under an unexpired idempotency key, if there is one.
 async fn stored_outcome<T: StoredOutcome>(
     conn: &mut PgConnection,
@@ -571,10 +621,12 @@ async fn stored_outcome<T: StoredOutcome>(
     .bind(now.as_millis())
     .fetch_optional(&mut *conn)
     .await?;
-    text.map(|text| {
-        T::decode(&text).ok_or_else(|| corrupt(format!("idempotency outcome `{text}`")))
-    })
-    .transpose()
+    text.map(decode_outcome).transpose()
+}
+
+/// An outcome as an idempotency record stores it, read back.
+fn decode_outcome<T: StoredOutcome>(text: String) -> Result<T, StoreError> {
+    T::decode(&text).ok_or_else(|| corrupt(format!("idempotency outcome `{text}`")))
 }
 
 impl PostgresStore {
@@ -596,11 +648,9 @@ impl PostgresStore {
     /// Runs `execute` in a transaction under the idempotency key if there is one, and persists the
     /// decision it returns; see the module documentation for how concurrent duplicates meet.
     ///
-    /// The key is claimed last, by inserting its record with the outcome, in the statement of the
-    /// decision's last write where that write has a form with it (a registration's): four round
-    /// trips to the database and one version of the record for a fresh registration (begin, lock,
-    /// write and record, commit), where claiming it first and recording the outcome later took
-    /// six and two. A repeat finds the key taken when it records its own outcome, rolls back what
+    /// The key is claimed last, by inserting its record with the outcome, after the decision's
+    /// writes: one version of the record, where claiming it first and recording the outcome later
+    /// wrote two. A repeat finds the key taken when it records its own outcome, rolls back what
     /// it did, and answers the stored outcome instead.
     async fn idempotent<T: StoredOutcome>(
         &self,
@@ -808,11 +858,29 @@ impl RequestStore for PostgresStore {
         idempotency: Option<&Idempotency>,
         ending: RegistrationEnding,
     ) -> Result<Recorded<Lookup<RegisterOutcome>>, StoreError> {
-        self.idempotent(key.partner, now, idempotency, async |tx| {
-            let found = locked_facts(tx, key).await?;
-            Ok(registration::register(key, found, ending, now))
-        })
-        .await
+        // Two statements, neither in a transaction: a read without locks, then a write that
+        // happens only if what was read still holds; else read again (see the module's
+        // documentation).
+        let mut conn = self.pool.acquire().await?;
+        for _ in 0..REGISTRATION_ATTEMPTS {
+            let (found, stored) = registration_read(&mut conn, key, now, idempotency).await?;
+            if let Some(outcome) = stored {
+                return Ok(Recorded::repeat(outcome));
+            }
+            let Decision { outcome, changes } = registration::register(key, found, ending, now);
+            let claim = idempotency.map(|idempotency| persist::Claim {
+                partner: key.partner,
+                idempotency,
+                outcome: outcome.encode(),
+                now,
+            });
+            if persist::write_registration(&mut conn, found, &changes, claim.as_ref()).await? {
+                return Ok(Recorded::fresh(outcome, Saved::of(&changes)));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the subscription kept changing while it was being registered".into(),
+        ))
     }
 
     async fn activate(
@@ -1235,7 +1303,116 @@ impl FixtureStore for PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use partner_center_model::SubscriptionStatus;
     use sqlx::postgres::PgSslMode;
+
+    /// A registration decided on facts that changed before its write (another registration got
+    /// in between) writes nothing, nor claims its key; and one whose key was taken in between
+    /// writes nothing, and is answered the outcome stored under the key when it is read again.
+    #[tokio::test]
+    async fn a_registration_writes_only_what_it_decided_on_facts_that_still_hold() {
+        use crate::{FixtureStore as _, RequestStore as _, testing};
+        let Some(base) = testing::postgres_url() else {
+            return;
+        };
+        let schema = testing::PostgresSchema::create(&base).await;
+        let store = PostgresStore::open(&schema.url, StoreOptions::default())
+            .await
+            .unwrap();
+        let fixture: Fixture = serde_json::from_str(
+            r#"{"partners": [{"tenantId": "b1e5d2a0-0000-4000-8000-000000000001",
+                "name": "Contoso CSP", "sandbox": true,
+                "customers": [{"id": "c2f6e3b1-0000-4000-8000-000000000002",
+                  "companyName": "Fabrikam", "subscriptions": [
+                    {"id": "d3a7f4c2-0000-4000-8000-000000000003", "kind": "azurePlan",
+                     "status": "active", "offerName": "Azure plan"},
+                    {"id": "d3a7f4c2-0000-4000-8000-000000000004", "kind": "azurePlan",
+                     "status": "active", "offerName": "Azure plan"}]}]}]}"#,
+        )
+        .unwrap();
+        store.apply_fixture(&fixture).await.unwrap();
+        let key = |subscription: &str| SubscriptionKey {
+            partner: "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap(),
+            customer: "c2f6e3b1-0000-4000-8000-000000000002".parse().unwrap(),
+            subscription: subscription.parse().unwrap(),
+        };
+        let (first, second) = (
+            key("d3a7f4c2-0000-4000-8000-000000000003"),
+            key("d3a7f4c2-0000-4000-8000-000000000004"),
+        );
+        let now = Timestamp::now();
+        let request = |subscription: &SubscriptionKey| Idempotency {
+            request_id: "r-1".into(),
+            method: "POST".into(),
+            path: format!("/v1/{}/registrations", subscription.subscription),
+            expires_at: now.saturating_add(Duration::from_secs(3600)),
+        };
+        let ending = RegistrationEnding::Registered;
+        let claim = |idempotency, outcome: &Lookup<RegisterOutcome>| persist::Claim {
+            partner: first.partner,
+            idempotency,
+            outcome: outcome.encode(),
+            now,
+        };
+        let mut conn = store.pool.acquire().await.unwrap();
+
+        // Stale facts: read, then another registration of the subscription commits.
+        let (read, _) = registration_read::<Lookup<RegisterOutcome>>(&mut conn, &first, now, None)
+            .await
+            .unwrap();
+        let other = store.register(&first, now, None, ending).await.unwrap();
+        assert_eq!(other.outcome, Lookup::Found(RegisterOutcome::Accepted));
+        let stale = registration::register(&first, read, ending, now);
+        assert_eq!(stale.outcome, Lookup::Found(RegisterOutcome::Accepted));
+        let idempotency = request(&first);
+        for claimed in [None, Some(claim(&idempotency, &stale.outcome))] {
+            let written =
+                persist::write_registration(&mut conn, read, &stale.changes, claimed.as_ref());
+            assert!(!written.await.unwrap(), "nothing written on stale facts");
+        }
+        let stored =
+            stored_outcome::<Lookup<RegisterOutcome>>(&mut conn, first.partner, now, &idempotency);
+        assert_eq!(stored.await.unwrap(), None, "the key stays free");
+        let Lookup::Found(history) = store.registration_history(&first).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(history.len(), 1);
+        // Read again, the same request is decided on what holds now.
+        let again = store.register(&first, now, Some(&idempotency), ending);
+        assert_eq!(
+            again.await.unwrap().outcome,
+            Lookup::Found(RegisterOutcome::AlreadyRegistering)
+        );
+
+        // A key taken between the read and the write: nothing is written.
+        let (read, _) = registration_read::<Lookup<RegisterOutcome>>(&mut conn, &second, now, None)
+            .await
+            .unwrap();
+        let idempotency = request(&second);
+        let taken = Lookup::Found(RegisterOutcome::IneligibleStatus(
+            SubscriptionStatus::Suspended,
+        ));
+        assert!(
+            persist::claim_key(&mut conn, &claim(&idempotency, &taken))
+                .await
+                .unwrap()
+        );
+        let fresh = registration::register(&second, read, ending, now);
+        let claimed = claim(&idempotency, &fresh.outcome);
+        let written = persist::write_registration(&mut conn, read, &fresh.changes, Some(&claimed));
+        assert!(!written.await.unwrap(), "nothing written under a taken key");
+        assert_eq!(
+            store.registration_status(&second).await.unwrap(),
+            Lookup::Found(RegistrationState::NotRegistered)
+        );
+        let repeat = store
+            .register(&second, now, Some(&idempotency), ending)
+            .await
+            .unwrap();
+        assert_eq!((repeat.outcome, repeat.replayed), (taken, true));
+        drop(conn);
+        schema.drop().await;
+    }
 
     #[test]
     fn the_worker_provisions_on_a_quarter_of_the_pool_at_most_eight() {

@@ -182,6 +182,7 @@ on_every_backend!(the_same_request_id_elsewhere_is_an_independent_request);
 on_every_backend!(a_stored_refusal_replays_even_after_the_state_changed);
 on_every_backend!(an_expired_record_executes_anew_and_purging_removes_only_expired_ones);
 on_every_backend!(concurrent_repeats_of_one_request_execute_once);
+on_every_backend!(concurrent_repeats_and_others_of_one_registration_execute_once);
 on_every_backend!(applications_are_stored_with_hashed_secrets);
 on_every_backend!(the_first_signing_key_stays);
 on_every_backend!(operators_create_list_update_and_delete_partners_customers_and_subscriptions);
@@ -1361,6 +1362,61 @@ mod stories {
             executed += usize::from(!recorded.replayed);
         }
         assert_eq!(executed, 1);
+    }
+
+    /// Repeats of one registration request race each other and other requests for the same
+    /// subscription: whichever wins, one registration is made, and every repeat answers what the
+    /// one of them that executed answered.
+    pub(super) async fn concurrent_repeats_and_others_of_one_registration_execute_once(
+        store: Arc<dyn Store>,
+    ) {
+        seeded(&store).await;
+        let now = Timestamp::now();
+        let expires = now.saturating_add(Duration::from_secs(3600));
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let store = store.clone();
+                // Three in four are repeats of one request; the others each have a key of their own.
+                let request_id = if i % 4 == 3 {
+                    format!("other-{i}")
+                } else {
+                    "burst".to_owned()
+                };
+                let request = idem(&request_id, AZURE_PLAN, "registrations", expires);
+                tokio::spawn(async move {
+                    let recorded = store
+                        .register(
+                            &key(AZURE_PLAN),
+                            now,
+                            Some(&request),
+                            RegistrationEnding::Registered,
+                        )
+                        .await
+                        .unwrap();
+                    (request_id, recorded)
+                })
+            })
+            .collect();
+        let (mut accepted, mut burst) = (0, Vec::new());
+        for task in tasks {
+            let (request_id, recorded) = task.await.unwrap();
+            match recorded.outcome {
+                Lookup::Found(RegisterOutcome::Accepted) if !recorded.replayed => accepted += 1,
+                Lookup::Found(RegisterOutcome::Accepted | RegisterOutcome::AlreadyRegistering) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+            if request_id == "burst" {
+                burst.push(recorded);
+            }
+        }
+        assert_eq!(accepted, 1, "one registration is accepted");
+        assert_eq!(burst.iter().filter(|r| !r.replayed).count(), 1);
+        assert!(burst.iter().all(|r| r.outcome == burst[0].outcome));
+        let Lookup::Found(history) = store.registration_history(&key(AZURE_PLAN)).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(history.len(), 1);
     }
 
     pub(super) async fn applications_are_stored_with_hashed_secrets(store: Arc<dyn Store>) {

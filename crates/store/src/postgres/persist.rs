@@ -1,7 +1,7 @@
 //! How each [`Change`] is written to PostgreSQL. No rules here: what to change was decided by the
 //! domain core; this is only the SQL that makes it so.
 
-use partner_center_domain::{Change, SubscriptionKey};
+use partner_center_domain::{Change, Lookup, SubscriptionFacts, SubscriptionKey};
 use partner_center_model::{
     RegistrationEnding, RegistrationState, SubscriptionStatus, TenantId, Timestamp,
 };
@@ -14,15 +14,20 @@ type PgQuery<'q> = Query<'q, sqlx::Postgres, PgArguments>;
 use crate::{Idempotency, StoreError, codec, record_state};
 
 /// The statement that claims an idempotency key with its outcome, its parameters numbered as
-/// given (partner, request id, method, path, outcome, now, expires at): a fresh insert, or the
-/// takeover of an expired record; it returns a row when the key is claimed.
+/// given (partner, request id, method, path, outcome, now, expires at), optionally once for each
+/// row of a `from` clause: a fresh insert, or the takeover of an expired record; it returns a row
+/// when the key is claimed.
 macro_rules! claim_sql {
     ($partner:literal, $request:literal, $method:literal, $path:literal, $outcome:literal,
      $now:literal, $expires:literal) => {
+        claim_sql!($partner, $request, $method, $path, $outcome, $now, $expires; "")
+    };
+    ($partner:literal, $request:literal, $method:literal, $path:literal, $outcome:literal,
+     $now:literal, $expires:literal; $from:literal) => {
         concat!(
             "insert into idempotency_records
                (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
-             values (",
+             select ",
             $partner,
             ", ",
             $request,
@@ -36,7 +41,9 @@ macro_rules! claim_sql {
             $now,
             ", ",
             $expires,
-            ")
+            " ",
+            $from,
+            "
              on conflict (partner_tenant_id, request_id, method, path) do update
                set outcome = excluded.outcome, created_at = excluded.created_at,
                    expires_at = excluded.expires_at
@@ -48,22 +55,45 @@ macro_rules! claim_sql {
     };
 }
 
-/// An accepted registration: the subscription's state, the registration and its job, as common
-/// table expressions (`job` has a row when they were written), numbered `$1` to `$7`.
-macro_rules! registration_accepted_sql {
+/// An accepted registration's record and job, as common table expressions that follow a
+/// `subscription` one (the subscription's row id, when its state was written): `job` has a row
+/// when they were written. Numbered as in [`registration_accepted_sql`].
+macro_rules! registration_and_job_sql {
     () => {
-        "with subscription as (
-             update subscriptions s set registration_state = $4, updated_at = $5
-             from customers c
-             where s.customer_ref = c.id and c.partner_tenant_id = $1
-               and c.customer_id = $2 and s.subscription_id = $3
-             returning s.id),
-         registration as (
+        "registration as (
              insert into registrations (subscription_ref, state, requested_at)
              select id, $6, $5 from subscription returning id),
          job as (
              insert into registration_jobs (registration_ref, enqueued_at, fails)
              select id, $5, $7 from registration returning registration_ref)"
+    };
+}
+
+/// An accepted registration: the subscription's state, the registration and its job, as common
+/// table expressions (`job` has a row when they were written), numbered `$1` to `$7`.
+macro_rules! registration_accepted_sql {
+    () => {
+        concat!(
+            "with subscription as (
+                 update subscriptions s set registration_state = $4, updated_at = $5
+                 from customers c
+                 where s.customer_ref = c.id and c.partner_tenant_id = $1
+                   and c.customer_id = $2 and s.subscription_id = $3
+                 returning s.id), ",
+            registration_and_job_sql!()
+        )
+    };
+}
+
+/// The subscription's row, locked, if it still has the facts a decision read (`$8` kind, `$9`
+/// status, `$10` registration state): a common table expression, `locked`.
+macro_rules! locked_if_unchanged_sql {
+    () => {
+        "with locked as (
+             select s.id from subscriptions s join customers c on s.customer_ref = c.id
+             where c.partner_tenant_id = $1 and c.customer_id = $2 and s.subscription_id = $3
+               and s.kind = $8 and s.status = $9 and s.registration_state = $10
+             for update of s)"
     };
 }
 
@@ -90,50 +120,93 @@ impl Claim<'_> {
 }
 
 /// Writes a decision's changes, in order, and claims the idempotency key if there is one:
-/// whether it was claimed (`None`: no key). The claim goes in the statement of the last change
-/// when that change has a form with it (one round trip fewer), else in a statement of its own.
+/// whether it was claimed (`None`: no key).
 pub(super) async fn write_claiming(
     tx: &mut PgConnection,
     changes: &[Change],
     claim: Option<&Claim<'_>>,
 ) -> Result<Option<bool>, StoreError> {
-    let Some(claim) = claim else {
-        for change in changes {
-            write(tx, change).await?;
-        }
-        return Ok(None);
-    };
-    if let Some((last, first)) = changes.split_last() {
-        for change in first {
-            write(tx, change).await?;
-        }
-        if let Change::RegistrationAccepted { key, ending, at } = last {
-            let row = claim
-                .bind(registration_accepted(
-                    sqlx::query(concat!(
-                        registration_accepted_sql!(),
-                        ", claim as (",
-                        claim_sql!("$8", "$9", "$10", "$11", "$12", "$13", "$14"),
-                        ") select (select count(*) from job), (select count(*) from claim)"
-                    )),
-                    key,
-                    *ending,
-                    *at,
-                ))
-                .fetch_one(&mut *tx)
-                .await?;
-            registration_written(row.try_get(0)?)?;
-            return Ok(Some(row.try_get::<i64, _>(1)? > 0));
-        }
-        write(tx, last).await?;
+    for change in changes {
+        write(tx, change).await?;
     }
+    match claim {
+        Some(claim) => claim_key(tx, claim).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Claims the idempotency key, in a statement of its own: whether it was claimed.
+pub(super) async fn claim_key(
+    conn: &mut PgConnection,
+    claim: &Claim<'_>,
+) -> Result<bool, StoreError> {
     let claimed = claim
         .bind(sqlx::query(claim_sql!(
             "$1", "$2", "$3", "$4", "$5", "$6", "$7"
         )))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(Some(claimed.is_some()))
+    Ok(claimed.is_some())
+}
+
+/// Writes a registration's decision, made on `read` without a lock, in one statement outside any
+/// transaction: only if the subscription still has the facts the decision read (its row is
+/// locked for the statement first), and with a claim only if the key is claimed, which happens
+/// before anything else is written. Whether it was written; if not, what was read is stale (or
+/// the key taken), and the caller reads again.
+pub(super) async fn write_registration(
+    conn: &mut PgConnection,
+    read: Lookup<SubscriptionFacts>,
+    changes: &[Change],
+    claim: Option<&Claim<'_>>,
+) -> Result<bool, StoreError> {
+    let (key, ending, at, facts) = match (changes, read) {
+        ([], _) => {
+            return match claim {
+                Some(claim) => claim_key(conn, claim).await,
+                None => Ok(true),
+            };
+        }
+        ([Change::RegistrationAccepted { key, ending, at }], Lookup::Found(facts)) => {
+            (key, *ending, *at, facts)
+        }
+        _ => {
+            return Err(StoreError::Unavailable(
+                "a registration decided changes that are not written on their own".into(),
+            ));
+        }
+    };
+    let query = match claim {
+        None => sqlx::query(concat!(
+            locked_if_unchanged_sql!(),
+            ", subscription as (
+                 update subscriptions s set registration_state = $4, updated_at = $5
+                 from locked where s.id = locked.id returning s.id), ",
+            registration_and_job_sql!(),
+            " select count(*) from job"
+        )),
+        Some(_) => sqlx::query(concat!(
+            locked_if_unchanged_sql!(),
+            ", claim as (",
+            claim_sql!("$11", "$12", "$13", "$14", "$15", "$16", "$17"; "from locked"),
+            "), subscription as (
+                 update subscriptions s set registration_state = $4, updated_at = $5
+                 from locked where s.id = locked.id and exists (select 1 from claim)
+                 returning s.id), ",
+            registration_and_job_sql!(),
+            " select count(*) from job"
+        )),
+    };
+    let query = registration_accepted(query, key, ending, at)
+        .bind(facts.kind.as_str())
+        .bind(facts.status.as_str())
+        .bind(facts.registration.as_str());
+    let query = match claim {
+        Some(claim) => claim.bind(query),
+        None => query,
+    };
+    let written: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
+    Ok(written == 1)
 }
 
 /// Writes one change, within the caller's transaction.
