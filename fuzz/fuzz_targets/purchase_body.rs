@@ -17,7 +17,11 @@ fn refused_with_2000<T>(result: Result<T, partner_center_server::ApiError>) -> O
         Err(err) => {
             assert_eq!(err.status().as_u16(), 400);
             assert_eq!(err.fault().code, 2000);
-            assert!(err.fault().description.starts_with("The request body is not valid"));
+            assert!(
+                err.fault()
+                    .description
+                    .starts_with("The request body is not valid")
+            );
             None
         }
     }
