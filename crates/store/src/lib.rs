@@ -51,6 +51,7 @@ mod deadline;
 mod outcome;
 mod partners;
 pub mod postgres;
+mod purchase_context;
 pub mod secret;
 pub mod sqlite;
 #[cfg(feature = "testing")]

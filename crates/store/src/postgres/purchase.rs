@@ -24,7 +24,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 
 use super::{PostgresStore, corrupt, customer_ref, decided, parse_column, partner_row};
-use crate::{Idempotency, PurchaseStore, Recorded, StoreError, codec};
+use crate::{Idempotency, PurchaseStore, Recorded, StoreError, codec, purchase_context};
 
 /// The columns [`order_of`] reads, in its order.
 const ORDER_COLUMNS: &str = "id, billing_cycle, status, lines, created_at, updated_at";
@@ -141,19 +141,8 @@ async fn purchase_context(
     }))
 }
 
-/// A customer the partner has, as a purchase decision takes it: its row id (locked), its facts
-/// and the catalog.
-struct Context {
-    customer_ref: i64,
-    facts: CustomerFacts,
-    catalog: Catalog,
-}
-
-impl Context {
-    fn buyer(&self) -> Buyer<'_> {
-        Buyer::new(&self.catalog, &self.facts)
-    }
-}
+/// A customer the partner has, with the catalog owned.
+type Context = purchase_context::Context<Catalog>;
 
 /// The buyer of a request that names the customer's cart `cart_id`, with the cart as found
 /// (locked).

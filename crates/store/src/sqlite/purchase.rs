@@ -17,7 +17,7 @@ use rusqlite::{Connection, Row, params};
 
 use super::engine::Tx;
 use super::{Guid, SqliteStore, customer_ref, parse, partner_row};
-use crate::{Idempotency, PurchaseStore, Recorded, StoreError, codec};
+use crate::{Idempotency, PurchaseStore, Recorded, StoreError, codec, purchase_context};
 use partner_center_domain::SubscriptionKey;
 
 /// The catalog: the stored one, or the built-in one when none is stored.
@@ -172,19 +172,8 @@ pub(super) fn order_of_subscription(
         .transpose()
 }
 
-/// A customer the partner has, as a purchase decision takes it: its row id, its facts and the
-/// catalog.
-struct Context {
-    customer_ref: i64,
-    facts: CustomerFacts,
-    catalog: Arc<Catalog>,
-}
-
-impl Context {
-    fn buyer(&self) -> Buyer<'_> {
-        Buyer::new(&self.catalog, &self.facts)
-    }
-}
+/// A customer the partner has, with the catalog shared with the writer's cache.
+type Context = purchase_context::Context<Arc<Catalog>>;
 
 /// The customer's context (`None`: the partner has no such customer).
 fn purchase_context(tx: &Tx<'_>, customer: CustomerKey) -> Result<Option<Context>, StoreError> {
