@@ -708,6 +708,16 @@ impl Bench {
                 bearer,
             );
             self.record(report, &label, pop, &on_large, &server).await?;
+            // The ordinary customer again: the large one is judged against the mean of the runs
+            // right before and right after it (the host's speed drifts within a run).
+            let again = scenario::get_paths(
+                &names::one_customer_again(population::PER_CUSTOMER),
+                scenario::status_paths(paths, population::PER_CUSTOMER, |n| {
+                    population::path(n, "registrationstatus")
+                }),
+                bearer,
+            );
+            self.record(report, &label, pop, &again, &server).await?;
         }
 
         // The customers list: pages of 100 at every position, each with the token the page before
