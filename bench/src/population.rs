@@ -197,6 +197,7 @@ pub async fn seed(url: &str, population: &Population) -> Result<(), sqlx::Error>
         sqlx::query("vacuum analyze partners, customers, subscriptions")
             .execute(&mut conn)
             .await?;
+        crate::pgbench::checkpoint(&mut conn).await;
         conn.close().await
     }
 }

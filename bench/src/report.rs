@@ -864,7 +864,7 @@ impl Report {
                     beside.ceiling.label(),
                     beside.before,
                     beside.after,
-                    judged / beside.figure(),
+                    hundredths(judged / beside.figure()),
                     unit = beside.ceiling.unit()
                 );
             }
