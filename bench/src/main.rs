@@ -690,13 +690,16 @@ impl Bench {
         self.record(report, &label, pop, &get, &server).await?;
 
         // One customer at a time: an ordinary one, then the large one, in the same run.
-        let ordinary = scenario::get_paths(
-            &names::one_customer(population::PER_CUSTOMER),
-            scenario::status_paths(paths, population::PER_CUSTOMER, |n| {
-                population::path(n, "registrationstatus")
-            }),
-            bearer,
-        );
+        let ordinary_customer = |name: &str| {
+            scenario::get_paths(
+                name,
+                scenario::status_paths(paths, population::PER_CUSTOMER, |n| {
+                    population::path(n, "registrationstatus")
+                }),
+                bearer,
+            )
+        };
+        let ordinary = ordinary_customer(&names::one_customer(population::PER_CUSTOMER));
         self.record(report, &label, pop, &ordinary, &server).await?;
         let large_customer = self.args.large_customer;
         if large_customer > 0 {
@@ -710,13 +713,7 @@ impl Bench {
             self.record(report, &label, pop, &on_large, &server).await?;
             // The ordinary customer again: the large one is judged against the mean of the runs
             // right before and right after it (the host's speed drifts within a run).
-            let again = scenario::get_paths(
-                &names::one_customer_again(population::PER_CUSTOMER),
-                scenario::status_paths(paths, population::PER_CUSTOMER, |n| {
-                    population::path(n, "registrationstatus")
-                }),
-                bearer,
-            );
+            let again = ordinary_customer(&names::one_customer_again(population::PER_CUSTOMER));
             self.record(report, &label, pop, &again, &server).await?;
         }
 
