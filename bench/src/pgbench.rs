@@ -130,9 +130,12 @@ impl Database {
             return Err(err.into());
         }
         database.init = init.join(" ");
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&database.url).await {
-            checkpoint(&mut conn).await;
-            let _ = conn.close().await;
+        match sqlx::PgConnection::connect(&database.url).await {
+            Ok(mut conn) => {
+                checkpoint(&mut conn).await;
+                let _ = conn.close().await;
+            }
+            Err(err) => eprintln!("  no checkpoint after pgbench -i ({err})"),
         }
         Ok(database)
     }

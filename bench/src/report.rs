@@ -263,24 +263,15 @@ fn percent(ratio: f64) -> String {
     format!("{:.0} % ({shown:.2})", shown * 100.0)
 }
 
-/// The ordinary customer's figure that the large one is judged against, and how it was measured:
-/// the mean of its runs before and after the large customer's when both were made.
-fn ordinary_beside(before: &Run, after: Option<&Run>) -> (f64, String) {
+/// The ordinary customer's figure that the large one is judged against: the mean of its runs right
+/// before and right after the large customer's (both figures returned), or the one before alone.
+fn ordinary_figure(before: &Run, after: Option<&Run>) -> (f64, Option<(f64, f64)>) {
     match after {
-        Some(after) => {
-            let mean = f64::midpoint(before.per_second, after.per_second);
-            (
-                mean,
-                format!(
-                    "an ordinary customer {mean:.0} req/s, measured beside it: {:.0} before, {:.0} after",
-                    before.per_second, after.per_second
-                ),
-            )
-        }
-        None => (
-            before.per_second,
-            format!("an ordinary customer {:.0} req/s", before.per_second),
+        Some(after) => (
+            f64::midpoint(before.per_second, after.per_second),
+            Some((before.per_second, after.per_second)),
         ),
+        None => (before.per_second, None),
     }
 }
 
@@ -302,16 +293,31 @@ fn against(
     ceiling: Ceiling,
     beside: Option<&Beside>,
 ) -> String {
-    let mut text = format!(
-        "{figure:.0} {unit} vs {} {ceiling_figure:.0} {}",
+    versus(
+        figure,
+        unit,
         ceiling.label(),
-        ceiling.unit()
-    );
-    if let Some(beside) = beside {
+        ceiling_figure,
+        ceiling.unit(),
+        beside.map(|b| (b.before, b.after)),
+    )
+}
+
+/// `figure unit vs what other other_unit`, and the two measurements beside it (before, after) that
+/// `other` is the mean of, when it was so measured.
+fn versus(
+    figure: f64,
+    unit: &str,
+    what: &str,
+    other: f64,
+    other_unit: &str,
+    beside: Option<(f64, f64)>,
+) -> String {
+    let mut text = format!("{figure:.0} {unit} vs {what} {other:.0} {other_unit}");
+    if let Some((before, after)) = beside {
         let _ = write!(
             text,
-            ", measured beside it: {:.0} before, {:.0} after",
-            beside.before, beside.after
+            ", measured beside it: {before:.0} before, {after:.0} after"
         );
     }
     text
@@ -445,7 +451,7 @@ impl Report {
                 self.large,
                 &names::one_customer_again(per_customer),
             );
-            let (figure, measured) = ordinary_beside(ordinary, again);
+            let (figure, beside) = ordinary_figure(ordinary, again);
             let ratio = on_large.per_second / figure;
             targets.push(Target {
                 what: format!(
@@ -454,9 +460,16 @@ impl Report {
                 ),
                 goal: ">= 0.9".into(),
                 measured: format!(
-                    "{} ({:.0} req/s vs {measured})",
+                    "{} ({})",
                     percent(ratio),
-                    on_large.per_second
+                    versus(
+                        on_large.per_second,
+                        "req/s",
+                        "an ordinary customer",
+                        figure,
+                        "req/s",
+                        beside
+                    )
                 ),
                 met: ratio >= 0.9,
             });
@@ -1073,6 +1086,7 @@ pub fn kept_analysis(report: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
 
     fn run_at(per_second: f64) -> Run {
         Run {
@@ -1090,17 +1104,55 @@ mod tests {
         }
     }
 
+    fn large_customer_target(runs: &[(String, f64)]) -> Target {
+        let args = crate::Args::try_parse_from(["bench"]).expect("the defaults parse");
+        let mut report = Report::new(&args);
+        for (name, per_second) in runs {
+            report.runs.push(Entry {
+                backend: "SQLite".into(),
+                pop: Pop {
+                    size: args.large,
+                    shape: "patterned GUIDs",
+                },
+                run: Run {
+                    name: name.clone(),
+                    ..run_at(*per_second)
+                },
+                beside: None,
+            });
+        }
+        report
+            .targets("SQLite")
+            .into_iter()
+            .find(|t| t.what.starts_with("GET on the"))
+            .expect("the large customer's target")
+    }
+
     #[test]
     fn the_large_customer_is_judged_against_the_ordinary_runs_around_it() {
-        let (figure, text) = ordinary_beside(&run_at(80_000.0), Some(&run_at(70_000.0)));
-        assert!((figure - 75_000.0).abs() < 1e-9);
+        let ordinary = names::one_customer(crate::population::PER_CUSTOMER);
+        let again = names::one_customer_again(crate::population::PER_CUSTOMER);
+        let large = names::one_customer(100_000);
+        // 68,000 against 80,000 alone misses (0.85); against the mean of 80,000 and 70,000 it
+        // meets the goal (0.90).
+        let target = large_customer_target(&[
+            (ordinary.clone(), 80_000.0),
+            (large.clone(), 68_000.0),
+            (again, 70_000.0),
+        ]);
+        assert!(target.met, "{}", target.measured);
         assert_eq!(
-            text,
-            "an ordinary customer 75000 req/s, measured beside it: 80000 before, 70000 after"
+            target.measured,
+            "90 % (0.90) (68000 req/s vs an ordinary customer 75000 req/s, measured beside it: \
+             80000 before, 70000 after)"
         );
-        let (figure, text) = ordinary_beside(&run_at(80_000.0), None);
-        assert!((figure - 80_000.0).abs() < 1e-9);
-        assert_eq!(text, "an ordinary customer 80000 req/s");
+        // Without the run after it, the one before is the figure.
+        let target = large_customer_target(&[(ordinary, 80_000.0), (large, 68_000.0)]);
+        assert!(!target.met);
+        assert_eq!(
+            target.measured,
+            "85 % (0.85) (68000 req/s vs an ordinary customer 80000 req/s)"
+        );
     }
 
     #[test]
