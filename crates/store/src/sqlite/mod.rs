@@ -92,6 +92,7 @@ impl SqliteStore {
         let location = Location::parse(url)?;
         let caches = Arc::new(Caches::new(options.memory_index));
         let followed = caches.clone();
+        let runtime = tokio::runtime::Handle::current();
         let (engine, claim) = tokio::task::spawn_blocking(move || {
             let claim = if options.shared {
                 None
@@ -106,6 +107,7 @@ impl SqliteStore {
                 options.max_connections,
                 followed,
                 options.acquire_timeout,
+                Some(&runtime),
             )
             .map(|e| (e, claim))
         })
@@ -745,7 +747,9 @@ impl RequestStore for SqliteStore {
     ) -> Result<Recorded<Lookup<ActivateOutcome>>, StoreError> {
         let key = *key;
         self.idempotent(key.partner, now, idempotency, move |tx| {
-            let sandbox = partner_row(tx.conn(), key.partner)?.is_some_and(|p| p.sandbox);
+            let sandbox = tx
+                .partner(key.partner, partner_row)?
+                .is_some_and(|p| p.sandbox);
             let found = located_facts(tx, &key)?;
             let order = purchase::order_of_subscription(tx.conn(), &key)?;
             tx.decided(activation::activate(&key, sandbox, found, order, now))
@@ -1376,6 +1380,28 @@ mod tests {
             })
             .collect();
         (dir, file, store, keys)
+    }
+
+    /// A batch's answers are delivered by a task on the runtime that opened the store; a store still
+    /// used once that runtime has stopped (from another one) has its writer answer instead.
+    #[test]
+    fn writes_are_answered_after_the_runtime_that_opened_the_store_has_stopped() {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let opened = runtime();
+        let (_dir, _file, store, keys) = opened.block_on(one_customer_on_file("moved.db", 1));
+        drop(opened);
+        let registered = runtime().block_on(store.register(
+            &keys[0],
+            Timestamp::now(),
+            None,
+            RegistrationEnding::Registered,
+        ));
+        assert!(registered.is_ok(), "{registered:?}");
     }
 
     /// The writer's commits do not checkpoint; the checkpointer thread copies what they wrote into

@@ -27,22 +27,22 @@ fn subscription(key: &SubscriptionKey) -> (Guid, Guid, Guid) {
     (partner, customer, Guid::of(key.subscription.encode()))
 }
 
-/// A subscription's row, found by the job whose decision is being written: its changes to that
-/// subscription go straight to the row instead of finding it again through two indexes.
-#[derive(Debug, Clone, Copy)]
+/// Rows found by the job whose decision is being written, a subscription's and a customer's: its
+/// changes to them go straight to the row instead of finding it again through two indexes.
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Located {
-    pub(crate) key: SubscriptionKey,
-    pub(crate) id: i64,
+    pub(crate) subscription: Option<(SubscriptionKey, i64)>,
+    pub(crate) customer: Option<(CustomerKey, i64)>,
 }
 
 /// The row id of `key`'s subscription: `located`'s, if it is that subscription's.
 fn subscription_row(
     conn: &Connection,
     key: &SubscriptionKey,
-    located: Option<Located>,
+    located: Located,
 ) -> Result<Option<i64>, StoreError> {
-    if let Some(located) = located.filter(|located| located.key == *key) {
-        return Ok(Some(located.id));
+    if let Some((_, id)) = located.subscription.filter(|(found, _)| found == key) {
+        return Ok(Some(id));
     }
     let (partner, customer, subscription) = subscription(key);
     Ok(conn
@@ -55,11 +55,31 @@ fn subscription_row(
         .optional()?)
 }
 
+/// The row id of `key`'s customer, which a cart or an order is written for: `located`'s, if it is
+/// that customer's.
+fn customer_row(conn: &Connection, key: &CustomerKey, located: Located) -> Result<i64, StoreError> {
+    if let Some((_, id)) = located.customer.filter(|(found, _)| found == key) {
+        return Ok(id);
+    }
+    let (partner, customer) = customer(key);
+    conn.prepare_cached(
+        "select id from customers where partner_tenant_id = ?1 and customer_id = ?2",
+    )?
+    .query_row(params![partner, customer], |row| row.get(0))
+    .optional()?
+    .ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "the customer {} to write for is not there",
+            key.customer
+        ))
+    })
+}
+
 /// Writes one change; `located` is a subscription's row the job found (see [`Located`]).
 pub(crate) fn write(
     conn: &Connection,
     change: &Change,
-    located: Option<Located>,
+    located: Located,
 ) -> Result<(), StoreError> {
     match change {
         Change::PartnerPut { partner, at } => {
@@ -244,20 +264,16 @@ pub(crate) fn write(
             ])?;
         }
         Change::CartPut(cart) => {
-            let (partner, customer) = customer(&cart.customer);
-            conn.prepare_cached(concat!(
+            conn.prepare_cached(
                 "insert into carts (id, customer_ref, status, lines, order_ids, created_at, updated_at, expires_at)
-                 values (?3, ",
-                customer_ref!(),
-                ", ?4, ?5, ?6, ?7, ?8, ?9)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  on conflict (id) do update
                  set status = excluded.status, lines = excluded.lines, order_ids = excluded.order_ids,
-                     updated_at = excluded.updated_at, expires_at = excluded.expires_at"
-            ))?
+                     updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+            )?
             .execute(params![
-                partner,
-                customer,
                 cart.id,
+                customer_row(conn, &cart.customer, located)?,
                 cart.status.as_str(),
                 codec::to_text(&cart.lines),
                 codec::to_text(&cart.order_ids),
@@ -267,19 +283,15 @@ pub(crate) fn write(
             ])?;
         }
         Change::OrderPut(order) => {
-            let (partner, customer) = customer(&order.customer);
-            conn.prepare_cached(concat!(
+            conn.prepare_cached(
                 "insert into orders (id, customer_ref, billing_cycle, status, lines, created_at, updated_at)
-                 values (?3, ",
-                customer_ref!(),
-                ", ?4, ?5, ?6, ?7, ?8)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  on conflict (id) do update
-                 set status = excluded.status, lines = excluded.lines, updated_at = excluded.updated_at"
-            ))?
+                 set status = excluded.status, lines = excluded.lines, updated_at = excluded.updated_at",
+            )?
             .execute(params![
-                partner,
-                customer,
                 order.id,
+                customer_row(conn, &order.customer, located)?,
                 order.billing_cycle,
                 order.status.as_str(),
                 codec::to_text(&order.lines),

@@ -38,11 +38,14 @@ pub(super) fn stored_catalog(conn: &Connection) -> Result<Vec<CatalogItem>, Stor
 
 /// What purchases for the customer at `customer_ref` are checked against.
 fn load_facts(
-    conn: &Connection,
+    tx: &Tx<'_>,
     customer: CustomerKey,
     customer_ref: i64,
 ) -> Result<CustomerFacts, StoreError> {
-    let sandbox = partner_row(conn, customer.partner)?.is_some_and(|p| p.sandbox);
+    let conn = tx.conn();
+    let sandbox = tx
+        .partner(customer.partner, partner_row)?
+        .is_some_and(|p| p.sandbox);
     let mut statement = conn.prepare_cached(
         "select subscription_id, kind, status, registration_state, quantity from subscriptions
          where customer_ref = ?1",
@@ -175,15 +178,16 @@ pub(super) fn order_of_subscription(
 /// A customer the partner has, with the catalog shared with the writer's cache.
 type Context = purchase_context::Context<Arc<Catalog>>;
 
-/// The customer's context (`None`: the partner has no such customer).
-fn purchase_context(tx: &Tx<'_>, customer: CustomerKey) -> Result<Option<Context>, StoreError> {
-    let conn = tx.conn();
-    let Some(customer_ref) = customer_ref(conn, customer.partner, customer.customer)? else {
+/// The customer's context (`None`: the partner has no such customer), its row remembered for the
+/// carts and orders of the decision.
+fn purchase_context(tx: &mut Tx<'_>, customer: CustomerKey) -> Result<Option<Context>, StoreError> {
+    let Some(customer_ref) = customer_ref(tx.conn(), customer.partner, customer.customer)? else {
         return Ok(None);
     };
+    tx.locate_customer(customer, customer_ref);
     Ok(Some(Context {
         customer_ref,
-        facts: load_facts(conn, customer, customer_ref)?,
+        facts: load_facts(tx, customer, customer_ref)?,
         catalog: tx.catalog(load_catalog)?,
     }))
 }
@@ -321,7 +325,9 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CancelOutcome>, StoreError> {
         let order_id = order_id.to_owned();
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let sandbox = partner_row(tx.conn(), customer.partner)?.is_some_and(|p| p.sandbox);
+            let sandbox = tx
+                .partner(customer.partner, partner_row)?
+                .is_some_and(|p| p.sandbox);
             let found = customer_ref(tx.conn(), customer.partner, customer.customer)?
                 .map(|customer_ref| load_order(tx.conn(), customer, customer_ref, &order_id))
                 .transpose()?;
