@@ -224,13 +224,13 @@ pub(crate) struct Tx<'c> {
 
 /// What the writer thread remembers of the database between its jobs: the catalog, which every
 /// purchase decision is checked against and which changes only by a fixture or a reset, and the
-/// partners its jobs looked up (whether each is a sandbox), which change only by the admin API.
+/// partners its jobs found (whether each is a sandbox), which change only by the admin API.
 /// Only the writer sees it, so it is exactly what the writer's transaction would read: forgotten
 /// as soon as a job persists a change to it, and whenever a job or a batch is rolled back.
 #[derive(Debug, Default)]
 pub(crate) struct WriterMemo {
     catalog: std::cell::RefCell<Option<Arc<Catalog>>>,
-    partners: std::cell::RefCell<std::collections::HashMap<TenantId, Option<Partner>>>,
+    partners: std::cell::RefCell<std::collections::HashMap<TenantId, Partner>>,
 }
 
 impl WriterMemo {
@@ -255,19 +255,23 @@ impl<'c> Tx<'c> {
     }
 
     /// Partner `tenant`, as `load` reads it from the transaction, remembered until partners change.
+    /// Only partners that exist are remembered, so that the memo holds at most the partners table,
+    /// whatever tenants the requests name.
     pub(crate) fn partner(
         &self,
         tenant: TenantId,
         load: impl FnOnce(&Connection, TenantId) -> Result<Option<Partner>, StoreError>,
     ) -> Result<Option<Partner>, StoreError> {
         if let Some(partner) = self.memo.partners.borrow().get(&tenant) {
-            return Ok(partner.clone());
+            return Ok(Some(partner.clone()));
         }
         let partner = load(self.conn, tenant)?;
-        self.memo
-            .partners
-            .borrow_mut()
-            .insert(tenant, partner.clone());
+        if let Some(partner) = &partner {
+            self.memo
+                .partners
+                .borrow_mut()
+                .insert(tenant, partner.clone());
+        }
         Ok(partner)
     }
 
@@ -940,5 +944,62 @@ fn checkpoint(conn: &Connection, readers: Option<&Readers>) {
             );
         }
         Err(err) => tracing::warn!(error = %err, "cannot checkpoint the WAL"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use partner_center_model::Timestamp;
+
+    use super::*;
+
+    /// The writer remembers the partners its jobs find, and no tenant that has none (the memo is
+    /// bounded by the partners table, whatever tenants requests name); a change to partners makes it
+    /// read them again.
+    #[test]
+    fn the_writer_remembers_partners_that_exist_until_partners_change() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::apply(&conn, None).unwrap();
+        let memo = WriterMemo::default();
+        let mut tx = Tx {
+            conn: &conn,
+            changes: Vec::new(),
+            memo: &memo,
+            located: persist::Located::default(),
+        };
+        let known: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let unknown: TenantId = "b1e5d2a0-0000-4000-8000-000000000002".parse().unwrap();
+        let partner = |sandbox| Partner {
+            tenant_id: known,
+            name: "P".into(),
+            sandbox,
+        };
+        let loads = std::cell::Cell::new(0);
+        let load = |sandbox| {
+            let loads = &loads;
+            move |_: &Connection, tenant: TenantId| {
+                loads.set(loads.get() + 1);
+                Ok((tenant == known).then(|| partner(sandbox)))
+            }
+        };
+        for _ in 0..2 {
+            assert_eq!(tx.partner(known, load(true)).unwrap(), Some(partner(true)));
+            assert_eq!(tx.partner(unknown, load(true)).unwrap(), None);
+        }
+        // The known partner was read once; the tenant without one each time.
+        assert_eq!(loads.get(), 3);
+        tx.decided(Decision {
+            outcome: (),
+            changes: vec![Change::PartnerPut {
+                partner: partner(false),
+                at: Timestamp::now(),
+            }],
+        })
+        .unwrap();
+        assert_eq!(
+            tx.partner(known, load(false)).unwrap(),
+            Some(partner(false))
+        );
+        assert_eq!(loads.get(), 4);
     }
 }
