@@ -223,20 +223,20 @@ pub(crate) struct Tx<'c> {
 }
 
 /// What the writer thread remembers of the database between its jobs: the catalog, which every
-/// purchase decision is checked against and which changes only by a fixture or a reset, and the
-/// partners its jobs found (whether each is a sandbox), which change only by the admin API.
+/// purchase decision is checked against and which changes only by a fixture or a reset, and
+/// whether each partner its jobs found is a sandbox, which changes only by the admin API.
 /// Only the writer sees it, so it is exactly what the writer's transaction would read: forgotten
 /// as soon as a job persists a change to it, and whenever a job or a batch is rolled back.
 #[derive(Debug, Default)]
 pub(crate) struct WriterMemo {
     catalog: std::cell::RefCell<Option<Arc<Catalog>>>,
-    partners: std::cell::RefCell<std::collections::HashMap<TenantId, Partner>>,
+    sandboxes: std::cell::RefCell<std::collections::HashMap<TenantId, bool>>,
 }
 
 impl WriterMemo {
     fn forget(&self) {
         self.catalog.replace(None);
-        self.partners.borrow_mut().clear();
+        self.sandboxes.borrow_mut().clear();
     }
 }
 
@@ -254,25 +254,25 @@ impl<'c> Tx<'c> {
         Ok(catalog)
     }
 
-    /// Partner `tenant`, as `load` reads it from the transaction, remembered until partners change.
-    /// Only partners that exist are remembered, so that the memo holds at most the partners table,
-    /// whatever tenants the requests name.
-    pub(crate) fn partner(
+    /// Whether partner `tenant`, as `load` reads it from the transaction, is an integration sandbox
+    /// (no partner: not one), remembered until partners change. Only partners that exist are
+    /// remembered, so that the memo holds at most the partners table, whatever tenants requests name.
+    pub(crate) fn sandbox(
         &self,
         tenant: TenantId,
         load: impl FnOnce(&Connection, TenantId) -> Result<Option<Partner>, StoreError>,
-    ) -> Result<Option<Partner>, StoreError> {
-        if let Some(partner) = self.memo.partners.borrow().get(&tenant) {
-            return Ok(Some(partner.clone()));
+    ) -> Result<bool, StoreError> {
+        if let Some(sandbox) = self.memo.sandboxes.borrow().get(&tenant) {
+            return Ok(*sandbox);
         }
-        let partner = load(self.conn, tenant)?;
-        if let Some(partner) = &partner {
-            self.memo
-                .partners
-                .borrow_mut()
-                .insert(tenant, partner.clone());
-        }
-        Ok(partner)
+        let Some(partner) = load(self.conn, tenant)? else {
+            return Ok(false);
+        };
+        self.memo
+            .sandboxes
+            .borrow_mut()
+            .insert(tenant, partner.sandbox);
+        Ok(partner.sandbox)
     }
 
     /// The connection, to load (and, being the only writer, lock) what a decision needs.
@@ -422,21 +422,21 @@ impl Engine {
     /// Starts the writer thread on `writer` (migrated), which keeps `caches` following its commits,
     /// and opens `readers` read-only connections (none for an in-memory database). A write waits at
     /// most `acquire_timeout` for its turn. The writer's answers are delivered by a task on
-    /// `runtime`, if one is given (see [`answerer`]); else by the writer itself.
+    /// `runtime` (see [`answerer`]), or by the writer itself once that runtime has stopped.
     pub(crate) fn start(
         location: &Location,
         writer: Connection,
         readers: u32,
         caches: Arc<Caches>,
         acquire_timeout: Duration,
-        runtime: Option<&tokio::runtime::Handle>,
+        runtime: &tokio::runtime::Handle,
     ) -> Result<Self, StoreError> {
         let readers = match location {
             Location::Memory => None,
             Location::File { .. } => Some(Arc::new(Readers::open(location, readers.max(1))?)),
         };
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let answers = runtime.map(answerer);
+        let answers = answerer(runtime);
         let sweep = readers.clone();
         let checkpoints = match location {
             Location::Memory => None,
@@ -448,7 +448,7 @@ impl Engine {
                 write_loop(
                     &writer,
                     queue,
-                    answers.as_ref(),
+                    &answers,
                     sweep.as_deref(),
                     &caches,
                     checkpoints.as_deref(),
@@ -746,7 +746,7 @@ fn answerer(runtime: &tokio::runtime::Handle) -> mpsc::UnboundedSender<Answers> 
 fn write_loop(
     conn: &Connection,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
-    answerer: Option<&mpsc::UnboundedSender<Answers>>,
+    answerer: &mpsc::UnboundedSender<Answers>,
     readers: Option<&Readers>,
     caches: &Caches,
     checkpoints: Option<&Checkpointer>,
@@ -805,14 +805,9 @@ fn write_loop(
             jobs: std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH)),
             commit: committed,
         };
-        match answerer {
+        if let Err(mpsc::error::SendError(answers)) = answerer.send(answers) {
             // The runtime has stopped: nobody waits on it, but its callers may be elsewhere.
-            Some(answerer) => {
-                if let Err(mpsc::error::SendError(answers)) = answerer.send(answers) {
-                    answers.deliver();
-                }
-            }
-            None => answers.deliver(),
+            answers.deliver();
         }
         if wrote
             && let Some(wal) = &wal
@@ -953,13 +948,13 @@ mod tests {
 
     use super::*;
 
-    /// The writer remembers the partners its jobs find, and no tenant that has none (the memo is
-    /// bounded by the partners table, whatever tenants requests name); a change to partners makes it
-    /// read them again.
+    /// The writer remembers whether the partners its jobs find are sandboxes, and nothing of a
+    /// tenant that has none (the memo is bounded by the partners table, whatever tenants requests
+    /// name); a change to partners makes it read them again.
     #[test]
     fn the_writer_remembers_partners_that_exist_until_partners_change() {
         let conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::apply(&conn, None).unwrap();
+        crate::sqlite::migrations::apply(&conn, None).unwrap();
         let memo = WriterMemo::default();
         let mut tx = Tx {
             conn: &conn,
@@ -983,8 +978,8 @@ mod tests {
             }
         };
         for _ in 0..2 {
-            assert_eq!(tx.partner(known, load(true)).unwrap(), Some(partner(true)));
-            assert_eq!(tx.partner(unknown, load(true)).unwrap(), None);
+            assert!(tx.sandbox(known, load(true)).unwrap());
+            assert!(!tx.sandbox(unknown, load(true)).unwrap());
         }
         // The known partner was read once; the tenant without one each time.
         assert_eq!(loads.get(), 3);
@@ -996,10 +991,7 @@ mod tests {
             }],
         })
         .unwrap();
-        assert_eq!(
-            tx.partner(known, load(false)).unwrap(),
-            Some(partner(false))
-        );
+        assert!(!tx.sandbox(known, load(false)).unwrap());
         assert_eq!(loads.get(), 4);
     }
 }

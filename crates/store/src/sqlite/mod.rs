@@ -107,7 +107,7 @@ impl SqliteStore {
                 options.max_connections,
                 followed,
                 options.acquire_timeout,
-                Some(&runtime),
+                &runtime,
             )
             .map(|e| (e, claim))
         })
@@ -747,9 +747,7 @@ impl RequestStore for SqliteStore {
     ) -> Result<Recorded<Lookup<ActivateOutcome>>, StoreError> {
         let key = *key;
         self.idempotent(key.partner, now, idempotency, move |tx| {
-            let sandbox = tx
-                .partner(key.partner, partner_row)?
-                .is_some_and(|p| p.sandbox);
+            let sandbox = tx.sandbox(key.partner, partner_row)?;
             let found = located_facts(tx, &key)?;
             let order = purchase::order_of_subscription(tx.conn(), &key)?;
             tx.decided(activation::activate(&key, sandbox, found, order, now))

@@ -61,13 +61,7 @@ fn customer_row(conn: &Connection, key: &CustomerKey, located: Located) -> Resul
     if let Some((_, id)) = located.customer.filter(|(found, _)| found == key) {
         return Ok(id);
     }
-    let (partner, customer) = customer(key);
-    conn.prepare_cached(
-        "select id from customers where partner_tenant_id = ?1 and customer_id = ?2",
-    )?
-    .query_row(params![partner, customer], |row| row.get(0))
-    .optional()?
-    .ok_or_else(|| {
+    super::customer_ref(conn, key.partner, key.customer)?.ok_or_else(|| {
         StoreError::Corrupt(format!(
             "the customer {} to write for is not there",
             key.customer
@@ -75,7 +69,7 @@ fn customer_row(conn: &Connection, key: &CustomerKey, located: Located) -> Resul
     })
 }
 
-/// Writes one change; `located` is a subscription's row the job found (see [`Located`]).
+/// Writes one change; `located` holds the rows the job found (see [`Located`]).
 pub(crate) fn write(
     conn: &Connection,
     change: &Change,

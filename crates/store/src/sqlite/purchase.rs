@@ -43,9 +43,7 @@ fn load_facts(
     customer_ref: i64,
 ) -> Result<CustomerFacts, StoreError> {
     let conn = tx.conn();
-    let sandbox = tx
-        .partner(customer.partner, partner_row)?
-        .is_some_and(|p| p.sandbox);
+    let sandbox = tx.sandbox(customer.partner, partner_row)?;
     let mut statement = conn.prepare_cached(
         "select subscription_id, kind, status, registration_state, quantity from subscriptions
          where customer_ref = ?1",
@@ -325,9 +323,7 @@ impl PurchaseStore for SqliteStore {
     ) -> Result<Recorded<CancelOutcome>, StoreError> {
         let order_id = order_id.to_owned();
         self.idempotent(customer.partner, now, idempotency, move |tx| {
-            let sandbox = tx
-                .partner(customer.partner, partner_row)?
-                .is_some_and(|p| p.sandbox);
+            let sandbox = tx.sandbox(customer.partner, partner_row)?;
             let found = customer_ref(tx.conn(), customer.partner, customer.customer)?
                 .map(|customer_ref| load_order(tx.conn(), customer, customer_ref, &order_id))
                 .transpose()?;
