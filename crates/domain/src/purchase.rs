@@ -56,6 +56,32 @@ pub fn check_line_count(count: usize) -> Result<(), String> {
     }
 }
 
+/// The ids a checkout gives the orders it places (one per order group), each made only when an
+/// order takes it: a GUID and the GUIDs that follow it (its 62 low, random bits counted up,
+/// wrapping within them), each as its 32 lower-case hex digits, the style of Partner Center's
+/// order ids. From a version-7 GUID, ids made later sort later, so the orders' index (and their
+/// jobs') grows at its end; another checkout's ids meet these only if their random bits do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderIds(u128);
+
+impl OrderIds {
+    /// The low 62 bits: the random part of a version-7 GUID below its variant.
+    const COUNTED: u128 = (1 << 62) - 1;
+
+    /// The ids that begin with the GUID `first` (as a `u128`, most significant byte first).
+    #[must_use]
+    pub const fn starting_at(first: u128) -> Self {
+        Self(first)
+    }
+
+    /// The `n`th id (from 0).
+    #[must_use]
+    pub fn nth(self, n: usize) -> String {
+        let counted = self.0.wrapping_add(n as u128) & Self::COUNTED;
+        format!("{:032x}", (self.0 & !Self::COUNTED) | counted)
+    }
+}
+
 /// A line as a client asks for it: a cart's line, or a direct order's.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LineRequest {
@@ -219,8 +245,8 @@ impl CustomerFacts {
 /// keys in their canonical case (`subscriptionId`, `scope`, `duration`) and the scope in lower
 /// case.
 #[derive(Debug, Clone, PartialEq)]
-struct Checked {
-    item: CatalogItem,
+struct Checked<'a> {
+    item: &'a CatalogItem,
     quantity: u32,
     context: BTreeMap<String, String>,
 }
@@ -252,12 +278,12 @@ fn canonical_context(context: &BTreeMap<String, String>) -> BTreeMap<String, Str
 }
 
 /// Checks one line, the lines before it having taken `taken` of the limits.
-fn check_line(
+fn check_line<'a>(
     line: &LineRequest,
-    catalog: &Catalog,
+    catalog: &'a Catalog,
     facts: &CustomerFacts,
     taken: &mut Taken,
-) -> Result<Checked, LineError> {
+) -> Result<Checked<'a>, LineError> {
     let item = catalog
         .find(&line.catalog_item_id)
         .ok_or(LineError::CatalogItemNotFound)?;
@@ -334,7 +360,7 @@ fn check_line(
         taken.reservations += u64::from(quantity);
     }
     Ok(Checked {
-        item: item.clone(),
+        item,
         quantity,
         context,
     })
@@ -347,11 +373,11 @@ struct Taken {
 }
 
 /// Checks every line, in order.
-fn check_lines(
+fn check_lines<'a>(
     lines: &[LineRequest],
-    catalog: &Catalog,
+    catalog: &'a Catalog,
     facts: &CustomerFacts,
-) -> Vec<Result<Checked, LineError>> {
+) -> Vec<Result<Checked<'a>, LineError>> {
     let mut taken = Taken {
         subscriptions: facts.live_subscriptions(),
         reservations: facts.reservation_instances(),
@@ -450,7 +476,7 @@ fn cart_lines(lines: &[LineRequest], catalog: &Catalog, facts: &CustomerFacts) -
                 term_duration: Some(checked.item.term_duration.clone()),
                 friendly_name: line.friendly_name.clone(),
                 provisioning_context: checked.context,
-                order_group: Some(catalog::order_group(&checked.item)),
+                order_group: Some(catalog::order_group(checked.item)),
                 error: None,
             },
             Err(error) => CartLine {
@@ -625,10 +651,10 @@ pub enum CheckoutOutcome {
 
 /// Checks out the buyer's cart (`None`: no such customer; a found `None`: no such cart): the
 /// lines are checked again, and if every one passes, one order per order group is placed, with
-/// the ids `order_ids` gives (enough for one per line), and the cart becomes `Ordered`.
+/// ids from `order_ids`, and the cart becomes `Ordered`.
 pub fn checkout(
     buyer: Option<Buyer<'_, Option<Cart>>>,
-    order_ids: &[String],
+    order_ids: OrderIds,
     now: Timestamp,
 ) -> Decision<CheckoutOutcome> {
     let (Buyer { catalog, facts, .. }, mut cart) = match active_cart(buyer, now) {
@@ -647,9 +673,9 @@ pub fn checkout(
         return Decision::with(CheckoutOutcome::LineErrors, Change::CartPut(cart));
     }
     // One order per order group, in the order the groups first appear.
-    let mut groups: Vec<(String, Vec<(&LineRequest, Checked)>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<(&LineRequest, Checked<'_>)>)> = Vec::new();
     for (request, checked) in requests.iter().zip(checked.into_iter().flatten()) {
-        let group = catalog::order_group(&checked.item);
+        let group = catalog::order_group(checked.item);
         match groups.iter_mut().find(|(g, _)| *g == group) {
             Some((_, lines)) => lines.push((request, checked)),
             None => groups.push((group, vec![(request, checked)])),
@@ -657,10 +683,11 @@ pub fn checkout(
     }
     let mut changes = Vec::new();
     let mut placed = Vec::new();
-    for ((_, lines), order_id) in groups.into_iter().zip(order_ids) {
+    for (n, (_, lines)) in groups.into_iter().enumerate() {
+        let order_id = order_ids.nth(n);
         let order = new_order(cart.customer, order_id.clone(), &lines, now);
         changes.extend(order_changes(order, now));
-        placed.push(order_id.clone());
+        placed.push(order_id);
     }
     cart.status = CartStatus::Ordered;
     cart.updated_at = now;
@@ -793,7 +820,7 @@ pub fn subscription_id(order_id: &str, number: u32) -> SubscriptionId {
 fn new_order(
     customer: CustomerKey,
     id: String,
-    lines: &[(&LineRequest, Checked)],
+    lines: &[(&LineRequest, Checked<'_>)],
     now: Timestamp,
 ) -> Order {
     let lines: Vec<OrderLine> = lines
@@ -1084,6 +1111,22 @@ mod tests {
     use super::*;
 
     const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+    /// Order ids that begin where the count wraps within the random bits.
+    const IDS: OrderIds = OrderIds::starting_at(0x0190_0000_0000_7000_bfff_ffff_ffff_fffe);
+
+    #[test]
+    fn order_ids_follow_the_first_within_its_random_bits() {
+        let ids: Vec<String> = (0..3).map(|n| IDS.nth(n)).collect();
+        assert_eq!(
+            ids,
+            [
+                "0190000000007000bffffffffffffffe",
+                "0190000000007000bfffffffffffffff",
+                // The variant's bits (`10`) and everything above them stay.
+                "01900000000070008000000000000000",
+            ]
+        );
+    }
     const DAY: Duration = Duration::from_secs(24 * 3600);
     const RESERVATION: &str = "DZH318Z0BQ36:0048:DZH318Z08C0T";
     const SAAS: &str = "DZH318Z0BXWC:0001:DZH318Z0BMJX";
@@ -1418,7 +1461,7 @@ mod tests {
             CartOutcome::CartNotFound
         );
         assert_eq!(
-            checkout(buyer(Some(cart.clone())), &["o".into()], expired).outcome,
+            checkout(buyer(Some(cart.clone())), IDS, expired).outcome,
             CheckoutOutcome::CartNotFound
         );
         assert_eq!(
@@ -1435,7 +1478,7 @@ mod tests {
             Decision::answer(CartOutcome::AlreadyOrdered)
         );
         assert_eq!(
-            checkout(buyer(Some(ordered)), &["o".into()], expired),
+            checkout(buyer(Some(ordered)), IDS, expired),
             Decision::answer(CheckoutOutcome::AlreadyOrdered)
         );
     }
@@ -1453,11 +1496,7 @@ mod tests {
             )],
             ..facts()
         };
-        let decision = checkout(
-            Some(Buyer::new(&catalog, &lost).with(Some(cart))),
-            &["o1".into(), "o2".into()],
-            NOW,
-        );
+        let decision = checkout(Some(Buyer::new(&catalog, &lost).with(Some(cart))), IDS, NOW);
         assert_eq!(decision.outcome, CheckoutOutcome::LineErrors);
         let [Change::CartPut(recorded)] = decision.changes.as_slice() else {
             panic!("{decision:?}")
@@ -1472,7 +1511,7 @@ mod tests {
         assert_eq!(
             checkout(
                 Some(Buyer::new(&catalog, &facts()).with(Some(empty))),
-                &["o1".into()],
+                IDS,
                 NOW
             ),
             Decision::answer(CheckoutOutcome::LineErrors)
@@ -1483,15 +1522,15 @@ mod tests {
     fn a_checkout_places_one_order_per_group_and_saas_subscriptions_at_once() {
         let catalog = Catalog::builtin();
         let cart = created(&[saas(0), reservation(1), saas(2)], &facts());
-        let ids = ["o1".to_owned(), "o2".to_owned(), "o3".to_owned()];
         let decision = checkout(
             Some(Buyer::new(&catalog, &facts()).with(Some(cart))),
-            &ids,
+            IDS,
             NOW,
         );
+        let (o1, o2) = (IDS.nth(0), IDS.nth(1));
         assert_eq!(
             decision.outcome,
-            CheckoutOutcome::Ordered(vec!["o1".into(), "o2".into()])
+            CheckoutOutcome::Ordered(vec![o1.clone(), o2.clone()])
         );
         let orders: Vec<&Order> = decision
             .changes
@@ -1502,7 +1541,7 @@ mod tests {
             })
             .collect();
         // The SaaS group first (its line came first), then the reservation's.
-        assert_eq!(orders[0].id, "o1");
+        assert_eq!(orders[0].id, o1);
         assert_eq!(orders[0].billing_cycle, "monthly");
         assert_eq!(orders[0].lines.len(), 2);
         assert_eq!(
@@ -1526,7 +1565,7 @@ mod tests {
                 .iter()
                 .all(|v| v.status == SubscriptionStatus::Pending
                     && v.kind == SubscriptionKind::Saas
-                    && v.order_id.as_deref() == Some("o1")
+                    && v.order_id.as_ref() == Some(&o1)
                     && v.offer_id.as_deref() == Some(SAAS))
         );
         let queued: Vec<&str> = decision
@@ -1539,7 +1578,7 @@ mod tests {
             .collect();
         assert_eq!(
             queued,
-            ["o2"],
+            [o2.as_str()],
             "only the reservation order is provisioned by the worker"
         );
         let Some(Change::CartPut(cart)) = decision.changes.last() else {
@@ -1547,7 +1586,7 @@ mod tests {
         };
         assert_eq!(
             (cart.status, cart.order_ids.clone()),
-            (CartStatus::Ordered, vec!["o1".into(), "o2".into()])
+            (CartStatus::Ordered, vec![o1, o2])
         );
     }
 
@@ -1730,7 +1769,7 @@ mod tests {
             Decision::answer(CartOutcome::CustomerNotFound)
         );
         assert_eq!(
-            checkout(None, &["o".into()], NOW),
+            checkout(None, IDS, NOW),
             Decision::answer(CheckoutOutcome::CustomerNotFound)
         );
         assert_eq!(

@@ -450,10 +450,14 @@ pub fn canonical_properties(value: serde_json::Value) -> serde_json::Value {
             members
                 .into_iter()
                 .map(|(name, value)| {
-                    let canonical = REQUEST_PROPERTIES
+                    // A name already spelt as the known one is kept, not copied.
+                    let canonical = match REQUEST_PROPERTIES
                         .iter()
                         .find(|known| known.eq_ignore_ascii_case(&name))
-                        .map_or(name, |known| (*known).to_owned());
+                    {
+                        Some(known) if **known != name => (*known).to_owned(),
+                        _ => name,
+                    };
                     let value = if OPAQUE_PROPERTIES.contains(&canonical.as_str()) {
                         value
                     } else {

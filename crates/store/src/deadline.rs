@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use partner_center_domain::catalog::Catalog;
 use partner_center_domain::customer::CustomerRecord;
 use partner_center_domain::purchase::{
-    CancelOutcome, Cart, CartOutcome, CheckoutOutcome, LineRequest, Order, OrderOutcome,
+    CancelOutcome, Cart, CartOutcome, CheckoutOutcome, LineRequest, Order, OrderIds, OrderOutcome,
     OrderStatus,
 };
 use partner_center_domain::subscription::SubscriptionRecord;
@@ -107,7 +107,7 @@ bounded!(PurchaseStore {
     fn create_cart(&self, customer: CustomerKey, cart_id: &str, lines: &[LineRequest], now: Timestamp, lifetime: Duration, idempotency: Option<&Idempotency>) -> Result<Recorded<CartOutcome>, StoreError>;
     fn update_cart(&self, customer: CustomerKey, cart_id: &str, lines: &[LineRequest], now: Timestamp, lifetime: Duration, idempotency: Option<&Idempotency>) -> Result<Recorded<CartOutcome>, StoreError>;
     fn cart(&self, customer: CustomerKey, cart_id: &str) -> Result<Option<Cart>, StoreError>;
-    fn checkout(&self, customer: CustomerKey, cart_id: &str, order_ids: &[String], now: Timestamp, idempotency: Option<&Idempotency>) -> Result<Recorded<CheckoutOutcome>, StoreError>;
+    fn checkout(&self, customer: CustomerKey, cart_id: &str, order_ids: OrderIds, now: Timestamp, idempotency: Option<&Idempotency>) -> Result<Recorded<CheckoutOutcome>, StoreError>;
     fn place_order(&self, customer: CustomerKey, order_id: &str, lines: &[LineRequest], now: Timestamp, idempotency: Option<&Idempotency>) -> Result<Recorded<OrderOutcome>, StoreError>;
     fn cancel_order(&self, customer: CustomerKey, order_id: &str, now: Timestamp, idempotency: Option<&Idempotency>) -> Result<Recorded<CancelOutcome>, StoreError>;
     fn order(&self, customer: CustomerKey, order_id: &str) -> Result<Option<Order>, StoreError>;

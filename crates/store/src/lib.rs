@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use partner_center_domain::catalog::Catalog;
 use partner_center_domain::customer::CustomerRecord;
 use partner_center_domain::purchase::{
-    CancelOutcome, Cart, CartOutcome, CheckoutOutcome, LineRequest, Order, OrderOutcome,
+    CancelOutcome, Cart, CartOutcome, CheckoutOutcome, LineRequest, Order, OrderIds, OrderOutcome,
     OrderStatus,
 };
 use partner_center_domain::subscription::SubscriptionRecord;
@@ -238,16 +238,23 @@ pub struct Saved {
 
 impl Saved {
     /// The carts and orders that `changes` put.
-    pub(crate) fn of<'c>(changes: impl IntoIterator<Item = &'c Change>) -> Self {
+    pub(crate) fn of(changes: impl IntoIterator<Item = Change>) -> Self {
         let mut saved = Self::default();
         for change in changes {
-            match change {
-                Change::CartPut(cart) => saved.carts.push(cart.clone()),
-                Change::OrderPut(order) => saved.orders.push(order.clone()),
-                _ => {}
-            }
+            saved.keep(change);
         }
         saved
+    }
+
+    /// Keeps the cart or the order that `change` puts, persisted already; hands back any other
+    /// change.
+    pub(crate) fn keep(&mut self, change: Change) -> Option<Change> {
+        match change {
+            Change::CartPut(cart) => self.carts.push(cart),
+            Change::OrderPut(order) => self.orders.push(order),
+            other => return Some(other),
+        }
+        None
     }
 
     /// Cart `id`, as the write last saved it.
@@ -471,13 +478,13 @@ pub trait PurchaseStore: Debug + Send + Sync {
     /// A cart of a customer of the partner, as it is stored (expired or not).
     async fn cart(&self, customer: CustomerKey, cart_id: &str) -> Result<Option<Cart>, StoreError>;
 
-    /// Checks a cart out: one order per order group, with ids from `order_ids` (one per line
-    /// suffices), or nothing at all when a line fails its checks.
+    /// Checks a cart out: one order per order group, with ids from `order_ids`, or nothing at all
+    /// when a line fails its checks.
     async fn checkout(
         &self,
         customer: CustomerKey,
         cart_id: &str,
-        order_ids: &[String],
+        order_ids: OrderIds,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<CheckoutOutcome>, StoreError>;

@@ -662,7 +662,6 @@ impl PostgresStore {
         let mut tx = self.begin().await?;
         let made = async {
             let Decision { outcome, changes } = execute(&mut tx).await?;
-            let saved = Saved::of(&changes);
             let claim = idempotency.map(|idempotency| persist::Claim {
                 partner,
                 idempotency,
@@ -670,7 +669,7 @@ impl PostgresStore {
                 now,
             });
             let claimed = persist::write_claiming(&mut tx, &changes, claim.as_ref()).await?;
-            Ok::<_, StoreError>((outcome, saved, claimed))
+            Ok::<_, StoreError>((outcome, Saved::of(changes), claimed))
         };
         let (outcome, saved, claimed) = match made.await {
             Ok(made) => made,
@@ -875,7 +874,7 @@ impl RequestStore for PostgresStore {
                 now,
             });
             if persist::write_registration(&mut conn, found, &changes, claim.as_ref()).await? {
-                return Ok(Recorded::fresh(outcome, Saved::of(&changes)));
+                return Ok(Recorded::fresh(outcome, Saved::of(changes)));
             }
         }
         Err(StoreError::Unavailable(

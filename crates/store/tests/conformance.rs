@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use partner_center_domain::catalog::Catalog;
 use partner_center_domain::purchase::{
-    CartOutcome, CheckoutOutcome, LineError, LineRequest, OrderOutcome, OrderStatus,
+    CartOutcome, CheckoutOutcome, LineError, LineRequest, OrderIds, OrderOutcome, OrderStatus,
 };
 use partner_center_domain::{
     ActivateOutcome, CustomerKey, Lookup, Partner, RegisterOutcome, Settled, SubscriptionKey,
@@ -279,15 +279,15 @@ mod stories {
         assert!(repeat.replayed);
         assert_eq!(repeat.saved, Saved::default(), "a repeat saved nothing");
 
-        let order_ids: Vec<String> = (0..3).map(|i| format!("order-{i}")).collect();
+        let order_ids = OrderIds::starting_at(0x0190_0000_0000_7000_8000_0000_0000_0000);
         let checked_out = store
-            .checkout(buyer, cart_id, &order_ids, now, None)
+            .checkout(buyer, cart_id, order_ids, now, None)
             .await
             .unwrap();
         let CheckoutOutcome::Ordered(placed) = &checked_out.outcome else {
             panic!("{:?}", checked_out.outcome);
         };
-        assert_eq!(placed, &order_ids[..1]);
+        assert_eq!(placed, &[order_ids.nth(0)]);
         let order = store.order(buyer, &placed[0]).await.unwrap().unwrap();
         assert_eq!(
             checked_out.saved.order(&placed[0]),

@@ -285,11 +285,10 @@ pub(crate) async fn checkout(
     let id = path.id();
     let now = Timestamp::now();
     let idempotency = request.idempotency(&state, "POST", paths::checkout(key.customer, &id), now);
-    // Enough order ids for one order per line (there is one per order group).
-    let order_ids = orders::new_ids(purchase::MAX_LINES);
+    let order_ids = orders::new_ids();
     let mut recorded = state
         .purchases()
-        .checkout(key, &id, &order_ids, now, idempotency.as_ref())
+        .checkout(key, &id, order_ids, now, idempotency.as_ref())
         .await?;
     let replayed = recorded.replayed;
     let saved = std::mem::take(&mut recorded.saved);

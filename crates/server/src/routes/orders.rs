@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use partner_center_domain::purchase::{
-    self, CancelOutcome, LineRequest, Order as OrderRecord, OrderLine, OrderOutcome,
+    self, CancelOutcome, LineRequest, Order as OrderRecord, OrderIds, OrderLine, OrderOutcome,
 };
 use partner_center_domain::subscription;
 use partner_center_domain::{CustomerKey, Lookup};
@@ -52,28 +52,14 @@ pub(crate) fn router() -> Router<AppState> {
 /// subscription is activated.
 const SANDBOX_LANDING_PAGE: &str = "https://saas-landing.sandbox.invalid/activate";
 
-/// A new order id, in the style of Partner Center's (32 URL-safe characters): a version-7 GUID's
-/// 32 hex digits, which begin with the time, so that ids made later sort later and the orders'
-/// index (and their jobs') grows at its end instead of being written all over.
+/// A new order id: the first of [`new_ids`].
 pub(crate) fn new_id() -> String {
-    new_ids(1).pop().unwrap_or_default()
+    new_ids().nth(0)
 }
 
-/// `count` new order ids, in the order they sort: one version-7 GUID, then the GUIDs that follow
-/// it (its random low bits counted up, wrapping within them), without asking the clock and the
-/// random generator again for each. Another batch's GUID lands within `count` of this one's only
-/// if their 74 random bits do.
-pub(crate) fn new_ids(count: usize) -> Vec<String> {
-    /// The low 62 bits: the random part of a version-7 GUID below its variant.
-    const RANDOM_LOW: u128 = (1 << 62) - 1;
-    let first = uuid::Uuid::now_v7().as_u128();
-    (0u128..)
-        .take(count)
-        .map(|i| {
-            let id = (first & !RANDOM_LOW) | (first.wrapping_add(i) & RANDOM_LOW);
-            uuid::Uuid::from_u128(id).simple().to_string()
-        })
-        .collect()
+/// New order ids, from a version-7 GUID: ids made later sort later (see [`OrderIds`]).
+pub(crate) fn new_ids() -> OrderIds {
+    OrderIds::starting_at(uuid::Uuid::now_v7().as_u128())
 }
 
 /// The `{order_id}` of an order route.
@@ -505,8 +491,8 @@ mod tests {
 
     #[test]
     fn order_ids_are_distinct_version_7_guids_in_the_order_they_sort() {
-        let ids = new_ids(50);
-        assert_eq!(ids.len(), 50);
+        let first = new_ids();
+        let ids: Vec<String> = (0..50).map(|n| first.nth(n)).collect();
         for id in &ids {
             assert_eq!(id.len(), 32, "{id}");
             let guid = uuid::Uuid::parse_str(id).unwrap();
@@ -515,8 +501,8 @@ mod tests {
         }
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
         // A later batch sorts after an earlier one (its time is not earlier).
-        let later = new_ids(2);
-        assert!(later[0][..12] >= ids[49][..12]);
+        let later = new_ids().nth(0);
+        assert!(later[..12] >= ids[49][..12]);
         assert_ne!(new_id(), new_id());
     }
 }

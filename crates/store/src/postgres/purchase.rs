@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use partner_center_domain::catalog::Catalog;
 use partner_center_domain::purchase::{
     self, Buyer, CancelOutcome, Cart, CartOutcome, CheckoutOutcome, CustomerFacts, LineRequest,
-    Order, OrderOutcome, OrderStatus, SubscriptionSummary,
+    Order, OrderIds, OrderOutcome, OrderStatus, SubscriptionSummary,
 };
 use partner_center_domain::{CustomerKey, Decision, SubscriptionKey};
 use partner_center_model::Timestamp;
@@ -334,7 +334,7 @@ impl PurchaseStore for PostgresStore {
         &self,
         customer: CustomerKey,
         cart_id: &str,
-        order_ids: &[String],
+        order_ids: OrderIds,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<CheckoutOutcome>, StoreError> {

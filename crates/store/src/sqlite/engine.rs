@@ -67,7 +67,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::persist;
 use super::state::Caches;
-use crate::StoreError;
+use crate::{Saved, StoreError};
 
 /// Most jobs committed together.
 const MAX_BATCH: usize = 256;
@@ -217,7 +217,10 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
 /// the writer remembers between jobs.
 pub(crate) struct Tx<'c> {
     conn: &'c Connection,
+    /// The changes the caches follow once the batch commits.
     changes: Vec<Change>,
+    /// The carts and orders, handed back to the caller.
+    saved: Saved,
     memo: &'c WriterMemo,
     located: persist::Located,
 }
@@ -290,9 +293,9 @@ impl<'c> Tx<'c> {
         self.located.customer = Some((key, id));
     }
 
-    /// The changes the job has persisted so far.
-    pub(crate) fn written(&self) -> &[Change] {
-        &self.changes
+    /// The carts and orders the job has persisted so far, handed over.
+    pub(crate) fn take_saved(&mut self) -> Saved {
+        std::mem::take(&mut self.saved)
     }
 
     /// Persists a decision's changes, in order, and returns its outcome.
@@ -318,7 +321,10 @@ impl<'c> Tx<'c> {
                 // The rows may be gone, and their ids given to others.
                 self.located = persist::Located::default();
             }
-            self.changes.push(change);
+            // Carts and orders go back to the caller; the caches follow every other change.
+            if let Some(change) = self.saved.keep(change) {
+                self.changes.push(change);
+            }
         }
         Ok(decision.outcome)
     }
@@ -374,6 +380,7 @@ where
         let mut tx = Tx {
             conn,
             changes: Vec::new(),
+            saved: Saved::default(),
             memo,
             located: persist::Located::default(),
         };
@@ -959,6 +966,7 @@ mod tests {
         let mut tx = Tx {
             conn: &conn,
             changes: Vec::new(),
+            saved: Saved::default(),
             memo: &memo,
             located: persist::Located::default(),
         };

@@ -57,8 +57,8 @@ use self::state::{Caches, Miss};
 use crate::outcome::StoredOutcome;
 use crate::{
     AdminStore, Application, FixtureStore, Idempotency, IdentityStore, JobQueue, Recorded,
-    RegistrationRecord, RequestStore, Saved, SigningKey, StoreError, StoreOptions,
-    SubscriptionDetail, record_ending, record_state, secret,
+    RegistrationRecord, RequestStore, SigningKey, StoreError, StoreOptions, SubscriptionDetail,
+    record_ending, record_state, secret,
 };
 
 /// The SQLite store.
@@ -526,7 +526,7 @@ fn idempotent_in<T: StoredOutcome>(
         return Ok(Recorded::repeat(outcome));
     }
     let outcome = execute(tx)?;
-    let saved = Saved::of(tx.written());
+    let saved = tx.take_saved();
     if let Some(idem) = idempotency {
         // No record, or an expired one, which this one replaces (a live one was answered above).
         tx.conn()

@@ -9,7 +9,7 @@ use partner_center_domain::CustomerKey;
 use partner_center_domain::catalog::Catalog;
 use partner_center_domain::purchase::{
     self, Buyer, CancelOutcome, Cart, CartOutcome, CheckoutOutcome, CustomerFacts, LineRequest,
-    Order, OrderOutcome, OrderStatus, SubscriptionSummary,
+    Order, OrderIds, OrderOutcome, OrderStatus, SubscriptionSummary,
 };
 use partner_center_model::Timestamp;
 use partner_center_model::catalog::CatalogItem;
@@ -279,15 +279,15 @@ impl PurchaseStore for SqliteStore {
         &self,
         customer: CustomerKey,
         cart_id: &str,
-        order_ids: &[String],
+        order_ids: OrderIds,
         now: Timestamp,
         idempotency: Option<&Idempotency>,
     ) -> Result<Recorded<CheckoutOutcome>, StoreError> {
-        let (cart_id, order_ids) = (cart_id.to_owned(), order_ids.to_vec());
+        let cart_id = cart_id.to_owned();
         self.idempotent(customer.partner, now, idempotency, move |tx| {
             let context = purchase_context(tx, customer)?;
             let buyer = cart_buyer(tx.conn(), customer, context.as_ref(), &cart_id)?;
-            tx.decided(purchase::checkout(buyer, &order_ids, now))
+            tx.decided(purchase::checkout(buyer, order_ids, now))
         })
         .await
     }
