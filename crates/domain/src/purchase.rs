@@ -1113,20 +1113,6 @@ mod tests {
     const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
     /// Order ids that begin where the count wraps within the random bits.
     const IDS: OrderIds = OrderIds::starting_at(0x0190_0000_0000_7000_bfff_ffff_ffff_fffe);
-
-    #[test]
-    fn order_ids_follow_the_first_within_its_random_bits() {
-        let ids: Vec<String> = (0..3).map(|n| IDS.nth(n)).collect();
-        assert_eq!(
-            ids,
-            [
-                "0190000000007000bffffffffffffffe",
-                "0190000000007000bfffffffffffffff",
-                // The variant's bits (`10`) and everything above them stay.
-                "01900000000070008000000000000000",
-            ]
-        );
-    }
     const DAY: Duration = Duration::from_secs(24 * 3600);
     const RESERVATION: &str = "DZH318Z0BQ36:0048:DZH318Z08C0T";
     const SAAS: &str = "DZH318Z0BXWC:0001:DZH318Z0BMJX";
@@ -1515,6 +1501,20 @@ mod tests {
                 NOW
             ),
             Decision::answer(CheckoutOutcome::LineErrors)
+        );
+    }
+
+    #[test]
+    fn order_ids_follow_the_first_within_its_random_bits() {
+        let ids: Vec<String> = (0..3).map(|n| IDS.nth(n)).collect();
+        assert_eq!(
+            ids,
+            [
+                "0190000000007000bffffffffffffffe",
+                "0190000000007000bfffffffffffffff",
+                // The variant's bits (`10`) and everything above them stay.
+                "01900000000070008000000000000000",
+            ]
         );
     }
 
