@@ -468,7 +468,8 @@ where
         negotiated: Negotiated(negotiated),
         notes: RequestNotes::default(),
     }));
-    let started = Instant::now();
+    // When it arrived (the journal's time), and the clock its latency is measured on.
+    let (arrived, started) = (journal::Time::now(), Instant::now());
     let mut response = match rejection {
         Some(err) => err.into_response(),
         None => {
@@ -526,7 +527,7 @@ where
             .metrics()
             .request(route_label, method.as_str(), status, elapsed.as_secs_f64());
         state.journal().record(Entry {
-            time: journal::Time::now(),
+            time: arrived,
             method,
             path,
             route: matched,

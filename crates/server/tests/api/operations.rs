@@ -205,9 +205,14 @@ e2e! {
         ]))
         .unwrap();
         let app = TestApp::spawn_with(TestOptions { faults, admin_token: Some(ADMIN), ..TestOptions::default() }).await;
-        let started = Instant::now();
+        let (sent, started) = (std::time::SystemTime::now(), Instant::now());
         assert_eq!(app.status(AZURE_PLAN).await, "NotRegistered");
         assert!(started.elapsed() >= Duration::from_millis(300));
+        // The journal's time is when the request arrived, not when its slow answer went.
+        let journaled = admin_json(&app, reqwest::Method::GET, &format!("/requests?subscription={AZURE_PLAN}"), None, 200).await;
+        let arrived = humantime::parse_rfc3339(journaled[0]["time"].as_str().unwrap()).unwrap();
+        let after_sending = arrived.duration_since(sent - Duration::from_millis(1)).unwrap();
+        assert!(after_sending < Duration::from_millis(250), "journaled {after_sending:?} after it was sent");
         let slow_only_there = Instant::now();
         assert_eq!(app.status(SAAS).await, "NotRegistered");
         assert!(slow_only_there.elapsed() < Duration::from_millis(300));
