@@ -738,7 +738,7 @@ impl Bench {
             SubscriptionPost {
                 name: names::REGISTER,
                 action: "registrations",
-                tag: "register",
+                ids: population::Posts::Register,
                 expect: &[202],
                 lua_subscription: format!("(2 * n) % {usable}"),
                 subscription: std::sync::Arc::new(move |n| (2 * n) % usable),
@@ -751,7 +751,7 @@ impl Bench {
             SubscriptionPost {
                 name: names::ACTIVATE,
                 action: "activate",
-                tag: "activate",
+                ids: population::Posts::Activate,
                 expect: &[200],
                 lua_subscription: format!("(2 * n + 1) % {usable}"),
                 subscription: std::sync::Arc::new(move |n| (2 * n + 1) % usable),
@@ -767,7 +767,7 @@ impl Bench {
             SubscriptionPost {
                 name: names::REPLAY,
                 action: "registrations",
-                tag: "replay",
+                ids: population::Posts::Replay,
                 expect: &[202],
                 lua_subscription: format!("{last} - 2 * (n % 1000)"),
                 subscription: std::sync::Arc::new(move |n| last - 2 * (n % 1000)),

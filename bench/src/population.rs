@@ -79,6 +79,34 @@ pub const fn spread(n: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The POSTs of one kind, whose `MS-RequestId`s come from a space of their own (see
+/// [`request_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posts {
+    Register = 1,
+    Activate = 2,
+    Replay = 3,
+    Cart = 4,
+    Checkout = 5,
+    Order = 6,
+}
+
+impl Posts {
+    /// The space its request ids are drawn from ([`random_guid`]'s salt): apart from the
+    /// customers' and the subscriptions'.
+    pub const fn salt(self) -> u64 {
+        0x80 | self as u64
+    }
+}
+
+/// The `MS-RequestId` of POST `n` of its kind: a random (version 4) GUID, as Partner Center's
+/// SDKs send (a new GUID per request), recomputed from its number. Random ids spread the
+/// idempotency records over their index, as real clients' do; numbered ones would all land at
+/// its end. wrk's scripts compute the same (`wrk::PRELUDE`'s `request_id`).
+pub fn request_id(posts: Posts, n: u64) -> String {
+    random_guid(posts.salt(), n)
+}
+
 /// A version-4 GUID of `n` in the space `salt` (customers and subscriptions differ).
 fn random_guid(salt: u64, n: u64) -> String {
     let high = spread((salt << 56) ^ n.wrapping_mul(2));
@@ -480,6 +508,11 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(id[14], '4', "{a}");
         assert!(matches!(id[19], '8' | '9' | 'a' | 'b'), "{a}");
+        let request = request_id(Posts::Register, 7);
+        // What wrk's `request_id(129, 7)` printed (docs/benchmark-history.md, 2026-12-07 evening).
+        assert_eq!(request, "42ff4046-c26f-4eac-a906-182c39e25da4");
+        assert_ne!(request, request_id(Posts::Activate, 7));
+        assert_ne!(request, request_id(Posts::Register, 8));
         assert_eq!(
             Guids::Patterned.path(1001, "registrationstatus"),
             "/v1/customers/c2f6e3b1-0000-4000-8000-000000000001/subscriptions/d3a7f4c2-0000-4000-8000-000000001001/registrationstatus"

@@ -682,7 +682,7 @@ impl Report {
             md,
             "How each figure is measured: the load is driven by wrk (`wrk -t{t} -c{c} -d{d}s --latency -s SCRIPT URL`), \
              a Lua script per scenario written by the benchmark: its `request()` makes each request (distinct \
-             paths from a table of well-spread draws of the population, a distinct `MS-RequestId` per POST, \
+             paths from a table of well-spread draws of the population, a distinct random (version 4) GUID as each POST's `MS-RequestId`, as SDKs send, \
              the body of each cart and order; `wrk.format`, or for the GETs the path between a request line \
              and headers formatted once), its `response()` checks each answer's status (and for a cart, reads \
              its id to check it out next), and its `done()` prints requests, duration, p50/p99 latency \
@@ -888,7 +888,7 @@ impl Report {
             "Every request carries a real RS256 token (verified once, then remembered by its connection and by \
              the verified-token cache) and reads or durably writes the database; GETs spread over the whole \
              population, each POST is on a subscription (or, for purchases, a customer) of its own with an \
-             `MS-RequestId` of its own (a replay repeats one of 1,000 earlier ones). A cart is created with one \
+             `MS-RequestId` of its own, a random GUID (a replay repeats one of 1,000 earlier ones). A cart is created with one \
              reservation line on the customer's registered Azure plan and checked out by the next request of \
              the same wrk thread (its id read from the answer in `response()`): its req/s counts both requests, \
              and the checkouts per second are beside it. Status errors are answers of 400 or more (as wrk \

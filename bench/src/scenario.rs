@@ -11,7 +11,7 @@ use std::sync::Arc;
 use hyper::Method;
 
 use crate::load::{Call, MakeCall};
-use crate::population::{self, Guids};
+use crate::population::{self, Guids, Posts};
 use crate::wrk::{Script, lua_string};
 
 pub struct Scenario {
@@ -198,11 +198,12 @@ end"#,
 }
 
 /// A POST of `action` on patterned subscription `subscription(n)` for each number `n`, with the
-/// `MS-RequestId` `tag-n` (or `tag-(n % replays)`, repeating the same `replays` requests).
+/// `MS-RequestId` of number `n` among `ids`' (or of `n % replays`, repeating the same `replays`
+/// requests).
 pub struct SubscriptionPost {
     pub name: &'static str,
     pub action: &'static str,
-    pub tag: &'static str,
+    pub ids: Posts,
     /// The expected status.
     pub expect: &'static [u16],
     /// Subscription of number `n`, as Lua (`n` is the number) and as Rust.
@@ -213,14 +214,11 @@ pub struct SubscriptionPost {
 }
 
 pub fn subscription_post(post_: SubscriptionPost, bearer: &str) -> Scenario {
+    let salt = post_.ids.salt();
     let request_id = if post_.replays > 0 {
-        format!(
-            "{} .. (n % {})",
-            lua_string(&format!("{}-", post_.tag)),
-            post_.replays
-        )
+        format!("request_id({salt}, n % {})", post_.replays)
     } else {
-        format!("{} .. n", lua_string(&format!("{}-", post_.tag)))
+        format!("request_id({salt}, n)")
     };
     let make = format!(
         "{path}\nfunction make()\n  local n = number()\n  return post(path({subscription}, {action}), {request_id}, \"\")\nend",
@@ -229,8 +227,8 @@ pub fn subscription_post(post_: SubscriptionPost, bearer: &str) -> Scenario {
         action = lua_string(post_.action),
     );
     let own_bearer = bearer.to_owned();
-    let (action, tag, replays, subscription) =
-        (post_.action, post_.tag, post_.replays, post_.subscription);
+    let (action, ids, replays, subscription) =
+        (post_.action, post_.ids, post_.replays, post_.subscription);
     let expect = post_.expect;
     Scenario::wrk(
         post_.name,
@@ -248,7 +246,7 @@ pub fn subscription_post(post_: SubscriptionPost, bearer: &str) -> Scenario {
             post(
                 &own_bearer,
                 population::path(subscription(n), action),
-                format!("{tag}-{id}"),
+                population::request_id(ids, id),
                 String::new(),
             )
         }),
@@ -283,20 +281,25 @@ pub fn carts(name: &str, first: u64, count: u64, bearer: &str) -> Scenario {
     let (prefix, suffix) = lua_body(population::cart_body);
     let make = format!(
         r#"{buyer}
-local queue, head, tail = {{}}, 1, 0
+local queue, head, tail, checkouts = {{}}, 1, 0, 0
 function make()
   if head <= tail then
     local cart = queue[head]
     queue[head] = nil
     head = head + 1
-    return post(cart.path, "checkout-" .. cart.id, "")
+    -- Numbered as the carts are (never past them: the next run's numbers are all new).
+    local n = base + id + step * checkouts
+    checkouts = checkouts + 1
+    return post(cart.path, request_id({checkout}, n), "")
   end
   local n = number()
   local customer, subscription = buyer(n)
-  return post("/v1/customers/" .. customer .. "/carts", "cart-" .. n,
+  return post("/v1/customers/" .. customer .. "/carts", request_id({cart}, n),
               {prefix} .. subscription .. {suffix})
 end"#,
         buyer = lua_buyer(first, count),
+        checkout = Posts::Checkout.salt(),
+        cart = Posts::Cart.salt(),
     );
     let check = r#"function check(status, body)
   if status ~= 201 then return false end
@@ -324,10 +327,11 @@ pub fn orders(name: &str, first: u64, count: u64, bearer: &str) -> Scenario {
 function make()
   local n = number()
   local customer, subscription = buyer(n)
-  return post("/v1/customers/" .. customer .. "/orders", "order-" .. n,
+  return post("/v1/customers/" .. customer .. "/orders", request_id({order}, n),
               {prefix} .. subscription .. {suffix})
 end"#,
         buyer = lua_buyer(first, count),
+        order = Posts::Order.salt(),
     );
     let own_bearer = bearer.to_owned();
     Scenario::wrk(
@@ -343,7 +347,7 @@ end"#,
             post(
                 &own_bearer,
                 format!("/v1/customers/{}/orders", population::buyer_customer(b)),
-                format!("order-{n}"),
+                population::request_id(Posts::Order, n),
                 population::order_body(&population::buyer_subscription(b)),
             )
         }),

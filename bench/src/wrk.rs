@@ -114,6 +114,24 @@ function get(path, headers)
   return wrk.format("GET", path, headers)
 end
 
+-- The MS-RequestId of POST n of the kind `salt`: a version-4 GUID from two SplitMix64s of n, as
+-- population::request_id computes it (LuaJIT's 64-bit integers; `ULL` literals wrap as u64 does).
+local function spread(z)
+  z = z + 0x9E3779B97F4A7C15ULL
+  z = bit.bxor(z, bit.rshift(z, 30)) * 0xBF58476D1CE4E5B9ULL
+  z = bit.bxor(z, bit.rshift(z, 27)) * 0x94D049BB133111EBULL
+  return bit.bxor(z, bit.rshift(z, 31))
+end
+function request_id(salt, n)
+  local space, twice = bit.lshift(salt + 0ULL, 56), (n + 0ULL) * 2
+  local high = bit.bor(bit.band(spread(bit.bxor(space, twice)), bit.bnot(0xF000ULL)), 0x4000ULL)
+  local low = bit.bor(bit.band(spread(bit.bxor(space, twice + 1)), 0x3FFFFFFFFFFFFFFFULL),
+                      0x8000000000000000ULL)
+  local h, l = bit.tohex(high, 16), bit.tohex(low, 16)
+  return h:sub(1, 8) .. "-" .. h:sub(9, 12) .. "-" .. h:sub(13, 16) .. "-" .. l:sub(1, 4) .. "-" ..
+         l:sub(5, 16)
+end
+
 function post(path, request_id, body)
   local headers = { ["Authorization"] = bearer, ["MS-RequestId"] = request_id }
   if body ~= "" then headers["Content-Type"] = "application/json" end
