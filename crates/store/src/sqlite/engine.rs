@@ -49,11 +49,7 @@
 //! page written since the last checkpoint rather than once per thousand pages in a commit. With
 //! the WAL copied in full, the writer's next transaction starts it again from its beginning; under
 //! steady writes, the writer's own full checkpoint past [`CHECKPOINT_BYTES`] restarts it, and
-//! finds little left to copy. Nor much left to sync: a passive checkpoint that could not copy the
-//! whole WAL (the writer keeps appending to it) leaves the database file unsynced, so the
-//! checkpointer syncs the file itself after each copy. Without that, the full checkpoint's fsync
-//! flushed every page copied since the last restart, tens of megabytes when the writes scatter
-//! (random request ids), and the writer waited 30 ms on it.
+//! finds little left to copy.
 //!
 //! An in-memory database lives in one connection: the writer's, which then serves reads too.
 
@@ -850,16 +846,10 @@ struct CheckpointState {
 }
 
 impl Checkpointer {
-    /// Opens the checkpointer's connection, and the database file it syncs, and starts its thread.
+    /// Opens the checkpointer's connection and starts its thread.
     fn start(location: &Location) -> Result<Arc<Self>, StoreError> {
         let conn = location.open(false)?;
         conn.pragma_update(None, "cache_size", CHECKPOINTER_CACHE_KIB)?;
-        let file = match location {
-            Location::File { path, .. } => Some(std::fs::File::open(path).map_err(|e| {
-                StoreError::Unavailable(format!("cannot open {} to sync it: {e}", path.display()))
-            })?),
-            Location::Memory => None,
-        };
         let this = Arc::new(Self {
             state: Mutex::new(CheckpointState::default()),
             wake: Condvar::new(),
@@ -867,7 +857,7 @@ impl Checkpointer {
         let worker = this.clone();
         std::thread::Builder::new()
             .name("sqlite-checkpointer".into())
-            .spawn(move || worker.run(&conn, file.as_ref()))
+            .spawn(move || worker.run(&conn))
             .map_err(|e| {
                 StoreError::Unavailable(format!("cannot start the SQLite checkpointer: {e}"))
             })?;
@@ -893,8 +883,7 @@ impl Checkpointer {
         self.wake.notify_one();
     }
 
-    fn run(&self, conn: &Connection, file: Option<&std::fs::File>) {
-        let mut backfilled = 0;
+    fn run(&self, conn: &Connection) {
         loop {
             let stopped = {
                 let mut state = self.lock();
@@ -907,19 +896,8 @@ impl Checkpointer {
                 state.committed = false;
                 state.stopped
             };
-            // The third column counts the WAL's frames copied so far (since it last restarted).
-            match conn.query_row("pragma wal_checkpoint(passive)", [], |row| {
-                row.get::<_, i64>(2)
-            }) {
-                // Frames copied by this checkpoint: on disk now, not at the writer's next full one.
-                Ok(copied) if copied > 0 && copied != backfilled => {
-                    backfilled = copied;
-                    if let Some(Err(err)) = file.map(std::fs::File::sync_data) {
-                        tracing::warn!(error = %err, "cannot sync the database file");
-                    }
-                }
-                Ok(copied) => backfilled = copied,
-                Err(err) => tracing::warn!(error = %err, "cannot checkpoint the WAL"),
+            if let Err(err) = conn.query_row("pragma wal_checkpoint(passive)", [], |_| Ok(())) {
+                tracing::warn!(error = %err, "cannot checkpoint the WAL");
             }
             if stopped {
                 return;
