@@ -65,6 +65,7 @@ use partner_center_model::TenantId;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+use super::idempotency::RecordIndex;
 use super::persist;
 use super::state::Caches;
 use crate::{Saved, StoreError};
@@ -230,16 +231,26 @@ pub(crate) struct Tx<'c> {
 /// whether each partner its jobs found is a sandbox, which changes only by the admin API.
 /// Only the writer sees it, so it is exactly what the writer's transaction would read: forgotten
 /// as soon as a job persists a change to it, and whenever a job or a batch is rolled back.
+///
+/// It also holds the index of idempotency records, which is not forgotten but follows the batch:
+/// a batch rolled back undoes its changes to it (see `sqlite::idempotency`).
 #[derive(Debug, Default)]
 pub(crate) struct WriterMemo {
     catalog: std::cell::RefCell<Option<Arc<Catalog>>>,
     sandboxes: std::cell::RefCell<std::collections::HashMap<TenantId, bool>>,
+    records: std::cell::RefCell<RecordIndex>,
 }
 
 impl WriterMemo {
     fn forget(&self) {
         self.catalog.replace(None);
         self.sandboxes.borrow_mut().clear();
+    }
+
+    /// The batch was rolled back.
+    fn rolled_back(&self) {
+        self.forget();
+        self.records.borrow_mut().roll_back();
     }
 }
 
@@ -283,6 +294,11 @@ impl<'c> Tx<'c> {
         self.conn
     }
 
+    /// The index of idempotency records, to find and add records beside the transaction's.
+    pub(crate) fn records(&self) -> std::cell::RefMut<'c, RecordIndex> {
+        self.memo.records.borrow_mut()
+    }
+
     /// Remembers where `key`'s subscription is, for the changes of the job's decision.
     pub(crate) fn locate(&mut self, key: SubscriptionKey, id: i64) {
         self.located.subscription = Some((key, id));
@@ -311,6 +327,9 @@ impl<'c> Tx<'c> {
                 self.memo.forget();
             }
             persist::write(self.conn, &change, self.located)?;
+            if matches!(change, Change::Reset) {
+                self.memo.records.borrow_mut().clear();
+            }
             if matches!(
                 change,
                 Change::SubscriptionDeleted(_)
@@ -691,6 +710,7 @@ fn run_batch(
     memo: &WriterMemo,
     changes: &mut Vec<Change>,
 ) -> Result<(), StoreError> {
+    memo.records.borrow_mut().load(conn)?;
     let mut left_out = vec![false; batch.len()];
     'batch: loop {
         changes.clear();
@@ -705,13 +725,14 @@ fn run_batch(
                 Ran::Failed => {
                     *left_out = true;
                     // What the writer remembered may be what is undone.
-                    memo.forget();
+                    memo.rolled_back();
                     conn.prepare_cached("rollback")?.execute([])?;
                     continue 'batch;
                 }
             }
         }
         conn.prepare_cached("commit")?.execute([])?;
+        memo.records.borrow_mut().commit();
         return Ok(());
     }
 }
@@ -804,7 +825,7 @@ fn write_loop(
                 if !conn.is_autocommit() {
                     let _ = conn.execute_batch("rollback");
                 }
-                memo.forget();
+                memo.rolled_back();
             }
         }
         changes.clear();

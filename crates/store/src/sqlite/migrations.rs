@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "checks without lists",
         "20261202000007_checks_without_lists.sql"
     ),
+    migration!(
+        20_261_207_000_008,
+        "idempotency log",
+        "20261207000008_idempotency_log.sql"
+    ),
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

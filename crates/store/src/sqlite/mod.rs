@@ -23,6 +23,7 @@
 //! One process serves a SQLite database: several instances share state through PostgreSQL.
 
 mod engine;
+mod idempotency;
 mod migrations;
 mod persist;
 mod purchase;
@@ -479,36 +480,6 @@ fn existing(conn: &Connection, fixture: &Fixture) -> Result<Existing, StoreError
     Ok(existing)
 }
 
-/// The stored outcome of an earlier request with this idempotency key, if it has not expired.
-fn stored_outcome<T: StoredOutcome>(
-    conn: &Connection,
-    partner: TenantId,
-    idem: &Idempotency,
-    now: Timestamp,
-) -> Result<Option<T>, StoreError> {
-    let stored: Option<(String, i64)> = conn
-        .prepare_cached(
-            "select outcome, expires_at from idempotency_records
-             where partner_tenant_id = ?1 and request_id = ?2 and method = ?3 and path = ?4",
-        )?
-        .query_row(
-            params![
-                Guid::of(partner.encode()),
-                idem.request_id,
-                idem.method,
-                idem.path
-            ],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
-    match stored {
-        Some((text, expires_at)) if expires_at > now.as_millis() => T::decode(&text)
-            .map(Some)
-            .ok_or_else(|| corrupt(format!("idempotency outcome `{text}`"))),
-        _ => Ok(None),
-    }
-}
-
 /// Runs `execute` under the idempotency key if there is one: a repeat within the retention window
 /// gets the stored outcome and `execute` does not run; otherwise the outcome is stored with the
 /// effect. Runs on the writer, which serialises requests with one key: a concurrent repeat (even in
@@ -520,31 +491,32 @@ fn idempotent_in<T: StoredOutcome>(
     idempotency: Option<&Idempotency>,
     execute: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
 ) -> Result<Recorded<T>, StoreError> {
-    if let Some(idem) = idempotency
-        && let Some(outcome) = stored_outcome(tx.conn(), partner, idem, now)?
+    let Some(idem) = idempotency else {
+        let outcome = execute(tx)?;
+        return Ok(Recorded::fresh(outcome, tx.take_saved()));
+    };
+    let tag = tx.records().tag(partner, idem);
+    let found = idempotency::find(tx.conn(), &tx.records(), tag, partner, idem)?;
+    if let Some(found) = &found
+        && found.expires_at > now.as_millis()
     {
-        return Ok(Recorded::repeat(outcome));
+        return T::decode(&found.outcome)
+            .map(Recorded::repeat)
+            .ok_or_else(|| corrupt(format!("idempotency outcome `{}`", found.outcome)));
     }
     let outcome = execute(tx)?;
     let saved = tx.take_saved();
-    if let Some(idem) = idempotency {
-        // No record, or an expired one, which this one replaces (a live one was answered above).
-        tx.conn()
-            .prepare_cached(
-                "insert or replace into idempotency_records
-                   (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                Guid::of(partner.encode()),
-                idem.request_id,
-                idem.method,
-                idem.path,
-                outcome.encode(),
-                now.as_millis(),
-                idem.expires_at.as_millis()
-            ])?;
-    }
+    // No record, or an expired one, which this one replaces (a live one was answered above).
+    idempotency::record(
+        tx.conn(),
+        &mut tx.records(),
+        tag,
+        partner,
+        idem,
+        found,
+        &outcome.encode(),
+        now.as_millis(),
+    )?;
     Ok(Recorded::fresh(outcome, saved))
 }
 
@@ -908,15 +880,7 @@ impl JobQueue for SqliteStore {
     async fn purge_idempotency(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
         self.engine
             .write(move |tx| {
-                let deleted = tx
-                    .conn()
-                    .prepare_cached(
-                        "delete from idempotency_records where (partner_tenant_id, request_id, method, path) in (
-                             select partner_tenant_id, request_id, method, path from idempotency_records
-                             where expires_at <= ?1 limit ?2)",
-                    )?
-                    .execute(params![now.as_millis(), limit])?;
-                Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+                idempotency::purge(tx.conn(), &mut tx.records(), now.as_millis(), limit)
             })
             .await
     }
@@ -1235,7 +1199,7 @@ mod tests {
                 .iter()
                 .map(|(_, _, before)| *before)
                 .collect::<Vec<_>>(),
-            [true, true, true, false, false, false, false]
+            [true, true, true, false, false, false, false, false]
         );
         // The rebuilt subscriptions keep their rows and ids, with the new columns' defaults.
         let subscription: (i64, String, i64, Option<String>) = conn
@@ -1720,6 +1684,88 @@ mod tests {
             store.partner(partner(2).tenant_id).await.unwrap(),
             Some(partner(2))
         );
+    }
+
+    /// The index of idempotency records follows the batches: one rolled back (a later job failed)
+    /// leaves no trace in it, so the job run again records its key once; and a store opened again
+    /// reads it back from the table, so a repeat is still a repeat.
+    #[tokio::test]
+    async fn the_idempotency_index_follows_rolled_back_batches_and_reopening() {
+        use partner_center_domain::ActivateOutcome;
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("records.db").display());
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let now = Timestamp::now();
+        let request = |id: &str| Idempotency {
+            request_id: id.to_owned(),
+            method: "POST".into(),
+            path: "/v1/customers/c/subscriptions/s/activate".into(),
+            expires_at: now.saturating_add(Duration::from_secs(3600)),
+        };
+        let idempotent = |store: &Arc<SqliteStore>, id: &str| {
+            let (store, request) = (store.clone(), request(id));
+            async move {
+                store
+                    .idempotent(partner, now, Some(&request), |_| {
+                        Ok(Lookup::<ActivateOutcome>::CustomerNotFound)
+                    })
+                    .await
+            }
+        };
+        // Index entries and rows.
+        let counts = |store: &Arc<SqliteStore>| {
+            let store = store.clone();
+            async move {
+                store
+                    .engine
+                    .write(|tx| {
+                        let rows: i64 = tx.conn().query_row(
+                            "select count(*) from idempotency_records",
+                            [],
+                            |row| row.get(0),
+                        )?;
+                        Ok((tx.records().len(), usize::try_from(rows).unwrap()))
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        {
+            let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+            let (release, gate) = std::sync::mpsc::channel::<()>();
+            let held = hold_writer(&store, move || {
+                let _ = gate.recv();
+            })
+            .await;
+            let first = tokio::spawn(idempotent(&store, "first"));
+            while store.engine.queued() < 1 {
+                tokio::task::yield_now().await;
+            }
+            let failing = store.clone();
+            let failed = tokio::spawn(async move {
+                failing
+                    .engine
+                    .write(|_| Err::<(), _>(StoreError::Corrupt("this job fails".into())))
+                    .await
+            });
+            while store.engine.queued() < 2 {
+                tokio::task::yield_now().await;
+            }
+            release.send(()).unwrap();
+            held.await.unwrap().unwrap();
+            assert!(!first.await.unwrap().unwrap().replayed);
+            assert!(failed.await.unwrap().is_err());
+            assert_eq!(counts(&store).await, (1, 1));
+            assert!(idempotent(&store, "first").await.unwrap().replayed);
+            assert!(!idempotent(&store, "second").await.unwrap().replayed);
+        }
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        assert_eq!(counts(&store).await, (2, 2));
+        for id in ["first", "second"] {
+            assert!(idempotent(&store, id).await.unwrap().replayed, "{id}");
+        }
+        assert!(!idempotent(&store, "third").await.unwrap().replayed);
     }
 
     #[tokio::test]

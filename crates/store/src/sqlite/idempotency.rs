@@ -1,0 +1,536 @@
+//! Idempotency records on SQLite: a table appended to in the order requests come, and an index of
+//! it that the writer thread keeps in memory.
+//!
+//! # Why not a keyed table
+//!
+//! A record is found by its key: partner, `MS-RequestId`, method and path. Partner Center's SDKs
+//! send a new random GUID as each request's id, so a table keyed by it (as this one was) puts each
+//! new record in a random leaf of a B-tree that grows to many times the writer's page cache: every
+//! POST read a leaf, dirtied it, wrote it to the WAL, and the checkpointer copied it back (about 5
+//! reads and 8 page writes a registration, docs/benchmark-history.md). Appended in arrival order,
+//! a batch of records fills the table's last page or two.
+//!
+//! # The index
+//!
+//! This process is the database's only writer (see `Location::claim`), and every idempotent write
+//! goes through the writer thread, so an index the writer keeps is exact. It maps a key's 40-bit
+//! tag (from a hash keyed at random per process, so that nobody can aim requests at one tag) to
+//! the row that holds its record: 256 shards selected by the tag's top 8 bits, each a hash map
+//! from the other 32 to the row id's low 32 bits. That is 8 bytes a record (and a control byte a
+//! slot); the shards grow one at a time, so growing never holds two copies of the whole index.
+//! The row id is whole again given the newest row id, as long as the records kept span fewer than
+//! 2^32 rows: a day's retention would need 50,000 POSTs a second, all day, to reach that.
+//!
+//! Two keys may share a tag: the row found is then checked against the whole key (the lookup's
+//! `where` names it), and the others with that tag are kept in a small overflow map. A key has at
+//! most one row: an expired record is deleted when its key is recorded again.
+//!
+//! The writer reads the table into the index before its first batch, and changes it only beside
+//! the writes of a batch: a batch rolled back undoes its changes to the index too.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher as _, Hasher as _};
+
+use partner_center_model::TenantId;
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::Guid;
+use crate::{Idempotency, StoreError};
+
+/// A key's place in the index: a shard (top 8 bits) and a fingerprint in it (low 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tag(u64);
+
+impl Tag {
+    fn shard(self) -> usize {
+        usize::from(self.0.to_be_bytes()[3])
+    }
+
+    fn fingerprint(self) -> u32 {
+        let [.., a, b, c, d] = self.0.to_be_bytes();
+        u32::from_be_bytes([a, b, c, d])
+    }
+}
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Each shard: a fingerprint's row id (its low 32 bits).
+type Shards = Vec<Map<u32, u32>>;
+/// A tag's other row ids, where its shard's slot is taken.
+type Overflow = Map<u64, Vec<u32>>;
+
+/// How an index change is undone.
+#[derive(Debug)]
+enum Undo {
+    /// A tag's slot and overflow as they were.
+    Slot {
+        tag: Tag,
+        main: Option<u32>,
+        more: Option<Vec<u32>>,
+    },
+    /// Everything, before it was cleared.
+    Cleared(Box<(Shards, Overflow)>),
+}
+
+/// The writer's index of idempotency records (see the module).
+#[derive(Debug)]
+pub(crate) struct RecordIndex {
+    hasher: std::hash::RandomState,
+    shards: Shards,
+    overflow: Overflow,
+    /// The highest row id seen: row ids are stored as their low 32 bits, and made whole from it.
+    newest: i64,
+    /// How to undo what the batch under way changed, in order.
+    undo: Vec<Undo>,
+    /// Whether the table has been read in.
+    loaded: bool,
+}
+
+impl Default for RecordIndex {
+    fn default() -> Self {
+        Self {
+            hasher: std::hash::RandomState::new(),
+            shards: Self::empty_shards(),
+            overflow: Map::default(),
+            newest: 0,
+            undo: Vec::new(),
+            loaded: false,
+        }
+    }
+}
+
+/// A row id's low 32 bits.
+fn low(id: i64) -> u32 {
+    let [.., a, b, c, d] = id.to_be_bytes();
+    u32::from_be_bytes([a, b, c, d])
+}
+
+impl RecordIndex {
+    fn empty_shards() -> Shards {
+        (0..256).map(|_| Map::default()).collect()
+    }
+
+    /// The tag of the key `(partner, request_id, method, path)`.
+    pub(crate) fn tag(&self, partner: TenantId, idem: &Idempotency) -> Tag {
+        self.tag_of(partner, &idem.request_id, &idem.method, &idem.path)
+    }
+
+    fn tag_of(&self, partner: TenantId, request_id: &str, method: &str, path: &str) -> Tag {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(partner.as_uuid().as_bytes());
+        for part in [request_id, method, path] {
+            hasher.write_usize(part.len());
+            hasher.write(part.as_bytes());
+        }
+        Tag(hasher.finish() >> 24)
+    }
+
+    /// The whole row id of a stored low half.
+    fn whole(&self, low_bits: u32) -> i64 {
+        self.newest - i64::from(low(self.newest).wrapping_sub(low_bits))
+    }
+
+    /// The rows that may hold the record of a key with this tag.
+    fn candidates(&self, tag: Tag) -> impl Iterator<Item = i64> + '_ {
+        let main = self.shards[tag.shard()].get(&tag.fingerprint()).copied();
+        let more = self.overflow.get(&tag.0).into_iter().flatten().copied();
+        main.into_iter()
+            .chain(more)
+            .map(|low_bits| self.whole(low_bits))
+    }
+
+    fn save(&mut self, tag: Tag) {
+        let main = self.shards[tag.shard()].get(&tag.fingerprint()).copied();
+        let more = self.overflow.get(&tag.0).cloned();
+        self.undo.push(Undo::Slot { tag, main, more });
+    }
+
+    /// Row `id` holds the record of a key with this tag.
+    fn insert(&mut self, tag: Tag, id: i64) {
+        self.save(tag);
+        self.insert_for_good(tag, id);
+    }
+
+    /// [`Self::insert`], not to be undone.
+    fn insert_for_good(&mut self, tag: Tag, id: i64) {
+        self.newest = self.newest.max(id);
+        let shard = &mut self.shards[tag.shard()];
+        match shard.entry(tag.fingerprint()) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(low(id));
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.overflow.entry(tag.0).or_default().push(low(id));
+            }
+        }
+    }
+
+    /// Row `id`, of a key with this tag, is gone.
+    fn remove(&mut self, tag: Tag, id: i64) {
+        self.save(tag);
+        let id = low(id);
+        let fingerprint = tag.fingerprint();
+        if self.shards[tag.shard()].get(&fingerprint) == Some(&id) {
+            let next = match self.overflow.get_mut(&tag.0) {
+                Some(more) => {
+                    let next = more.pop();
+                    if more.is_empty() {
+                        self.overflow.remove(&tag.0);
+                    }
+                    next
+                }
+                None => None,
+            };
+            let shard = &mut self.shards[tag.shard()];
+            match next {
+                Some(next) => shard.insert(fingerprint, next),
+                None => shard.remove(&fingerprint),
+            };
+        } else if let Some(more) = self.overflow.get_mut(&tag.0) {
+            more.retain(|&other| other != id);
+            if more.is_empty() {
+                self.overflow.remove(&tag.0);
+            }
+        }
+    }
+
+    /// Every record is gone (a reset).
+    pub(crate) fn clear(&mut self) {
+        let shards = std::mem::replace(&mut self.shards, Self::empty_shards());
+        let overflow = std::mem::take(&mut self.overflow);
+        self.undo.push(Undo::Cleared(Box::new((shards, overflow))));
+    }
+
+    /// The batch's changes are committed: they stay.
+    pub(crate) fn commit(&mut self) {
+        self.undo.clear();
+    }
+
+    /// The batch was rolled back: so are its changes here.
+    pub(crate) fn roll_back(&mut self) {
+        while let Some(undo) = self.undo.pop() {
+            match undo {
+                Undo::Slot { tag, main, more } => {
+                    let shard = &mut self.shards[tag.shard()];
+                    match main {
+                        Some(main) => shard.insert(tag.fingerprint(), main),
+                        None => shard.remove(&tag.fingerprint()),
+                    };
+                    match more {
+                        Some(more) => self.overflow.insert(tag.0, more),
+                        None => self.overflow.remove(&tag.0),
+                    };
+                }
+                Undo::Cleared(cleared) => {
+                    (self.shards, self.overflow) = *cleared;
+                }
+            }
+        }
+    }
+
+    /// Records held.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(HashMap::len).sum::<usize>()
+            + self.overflow.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Reads the table in, unless it has been: called by the writer before each batch, outside a
+    /// transaction.
+    pub(crate) fn load(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        if self.loaded {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        // What a load that failed half-way left.
+        self.shards = Self::empty_shards();
+        self.overflow.clear();
+        // Sized once for the rows there are (as many as their ids span, at most): grown a record at a
+        // time, every shard would double near the same record, and the halves given back would stay
+        // with the allocator.
+        let span: Option<i64> = conn.query_row(
+            "select max(id) - min(id) + 1 from idempotency_records",
+            [],
+            |row| row.get(0),
+        )?;
+        let per_shard = usize::try_from(span.unwrap_or(0)).unwrap_or(0) / self.shards.len();
+        for shard in &mut self.shards {
+            shard.reserve(per_shard + per_shard / 16);
+        }
+        let mut rows = conn.prepare(
+            "select id, partner_tenant_id, request_id, method, path from idempotency_records",
+        )?;
+        let mut rows = rows.query([])?;
+        while let Some(row) = rows.next()? {
+            let (id, tag) = self.row_tag(row)?;
+            self.insert_for_good(tag, id);
+        }
+        self.loaded = true;
+        tracing::debug!(
+            records = self.len(),
+            ms = started.elapsed().as_millis(),
+            "read the idempotency records"
+        );
+        Ok(())
+    }
+}
+
+impl RecordIndex {
+    /// The row id and tag of a row `(id, partner_tenant_id, request_id, method, path)`.
+    fn row_tag(&self, row: &rusqlite::Row<'_>) -> Result<(i64, Tag), StoreError> {
+        let text = |column: usize| -> Result<&str, StoreError> {
+            row.get_ref(column)?
+                .as_str()
+                .map_err(|e| StoreError::Corrupt(format!("an idempotency record: {e}")))
+        };
+        let partner = text(1)?;
+        let partner = partner.parse().map_err(|_| {
+            StoreError::Corrupt(format!("an idempotency record of partner `{partner}`"))
+        })?;
+        let tag = self.tag_of(partner, text(2)?, text(3)?, text(4)?);
+        Ok((row.get(0)?, tag))
+    }
+}
+
+/// A stored record of a key.
+#[derive(Debug)]
+pub(crate) struct Found {
+    id: i64,
+    pub(crate) outcome: String,
+    pub(crate) expires_at: i64,
+}
+
+/// The record of `partner`'s key `idem` (whose tag is `tag`), expired or not.
+pub(crate) fn find(
+    conn: &Connection,
+    index: &RecordIndex,
+    tag: Tag,
+    partner: TenantId,
+    idem: &Idempotency,
+) -> Result<Option<Found>, StoreError> {
+    let mut candidates = index.candidates(tag).peekable();
+    if candidates.peek().is_none() {
+        return Ok(None);
+    }
+    let mut select = conn.prepare_cached(
+        "select outcome, expires_at from idempotency_records
+         where id = ?1 and partner_tenant_id = ?2 and request_id = ?3 and method = ?4 and path = ?5",
+    )?;
+    let partner = Guid::of(partner.encode());
+    for id in candidates {
+        let found = select
+            .query_row(
+                params![id, partner, idem.request_id, idem.method, idem.path],
+                |row| {
+                    Ok(Found {
+                        id,
+                        outcome: row.get(0)?,
+                        expires_at: row.get(1)?,
+                    })
+                },
+            )
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// Stores `outcome` as the record of `partner`'s key `idem`, in place of `expired`, the key's
+/// record found before (if any; a live one is answered, not replaced).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record(
+    conn: &Connection,
+    index: &mut RecordIndex,
+    tag: Tag,
+    partner: TenantId,
+    idem: &Idempotency,
+    expired: Option<Found>,
+    outcome: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    if let Some(expired) = expired {
+        conn.prepare_cached("delete from idempotency_records where id = ?1")?
+            .execute([expired.id])?;
+        index.remove(tag, expired.id);
+    }
+    conn.prepare_cached(
+        "insert into idempotency_records
+           (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        Guid::of(partner.encode()),
+        idem.request_id,
+        idem.method,
+        idem.path,
+        outcome,
+        now,
+        idem.expires_at.as_millis()
+    ])?;
+    index.insert(tag, conn.last_insert_rowid());
+    Ok(())
+}
+
+/// Deletes at most `limit` records expired at `now`; returns how many.
+pub(crate) fn purge(
+    conn: &Connection,
+    index: &mut RecordIndex,
+    now: i64,
+    limit: u32,
+) -> Result<u64, StoreError> {
+    let mut delete = conn.prepare_cached(
+        "delete from idempotency_records where id in (
+             select id from idempotency_records where expires_at <= ?1 order by expires_at limit ?2)
+         returning id, partner_tenant_id, request_id, method, path",
+    )?;
+    let mut rows = delete.query(params![now, limit])?;
+    let mut deleted = 0;
+    while let Some(row) = rows.next()? {
+        let (id, tag) = index.row_tag(row)?;
+        index.remove(tag, id);
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(index: &RecordIndex, tag: Tag) -> Vec<i64> {
+        let mut ids: Vec<i64> = index.candidates(tag).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Keys that share a tag are all found; removing the one in the shard's slot promotes one
+    /// from the overflow, and the overflow empties as they go.
+    #[test]
+    fn keys_that_share_a_tag_are_all_kept() {
+        let mut index = RecordIndex::default();
+        let (tag, other) = (Tag(0xab_1234_5678), Tag(0xac_1234_5678));
+        for id in [3, 9, 12] {
+            index.insert(tag, id);
+        }
+        index.insert(other, 4);
+        assert_eq!(sorted(&index, tag), [3, 9, 12]);
+        assert_eq!(sorted(&index, other), [4]);
+        index.remove(tag, 3);
+        assert_eq!(sorted(&index, tag), [9, 12]);
+        index.remove(tag, 12);
+        index.remove(tag, 9);
+        assert!(sorted(&index, tag).is_empty());
+        assert!(index.overflow.is_empty());
+        assert_eq!(index.len(), 1);
+        // A row that is not there changes nothing.
+        index.remove(other, 5);
+        assert_eq!(sorted(&index, other), [4]);
+    }
+
+    /// A rolled-back batch leaves the index as the last commit left it, whatever it did: insert,
+    /// remove, clear, in any order.
+    #[test]
+    fn a_rolled_back_batch_undoes_its_changes() {
+        let mut index = RecordIndex::default();
+        let (a, b) = (Tag(1), Tag(2));
+        index.insert(a, 1);
+        index.insert(a, 2);
+        index.insert(b, 3);
+        index.commit();
+        index.remove(a, 1);
+        index.insert(b, 4);
+        index.clear();
+        index.insert(a, 5);
+        index.remove(a, 5);
+        index.insert(b, 6);
+        index.roll_back();
+        assert_eq!(sorted(&index, a), [1, 2]);
+        assert_eq!(sorted(&index, b), [3]);
+        assert_eq!(index.len(), 3);
+        // Committed changes survive a later rollback.
+        index.remove(a, 2);
+        index.commit();
+        index.insert(a, 7);
+        index.roll_back();
+        assert_eq!(sorted(&index, a), [1]);
+    }
+
+    /// Row ids are kept as their low 32 bits and made whole from the newest, across the boundary.
+    #[test]
+    fn row_ids_past_32_bits_are_found_whole() {
+        let mut index = RecordIndex::default();
+        let ids = [(1 << 32) - 3, (1 << 32) + 5, (1 << 32) + 100];
+        for (n, id) in ids.into_iter().enumerate() {
+            index.insert(Tag(n as u64), id);
+        }
+        index.remove(Tag(2), (1 << 32) + 100);
+        // The newest stays the highest seen; the others are within 2^32 of it.
+        for (n, id) in ids.into_iter().take(2).enumerate() {
+            let found: Vec<i64> = index.candidates(Tag(n as u64)).collect();
+            assert_eq!(found, [id]);
+        }
+    }
+
+    /// The migration to the appended table keeps every record of the keyed one, and the index read
+    /// from it finds each by its whole key.
+    #[test]
+    fn records_of_the_keyed_table_are_found_after_the_migration() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::sqlite::migrations::apply(&conn, Some(7)).unwrap();
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let request = |id: &str| Idempotency {
+            request_id: id.to_owned(),
+            method: "POST".into(),
+            path: "/v1/p".into(),
+            expires_at: partner_center_model::Timestamp::from_millis(9),
+        };
+        for (id, outcome) in [("b", "second"), ("a", "first")] {
+            conn.execute(
+                "insert into idempotency_records values (?1, ?2, 'POST', '/v1/p', ?3, 1, 9)",
+                params![Guid::of(partner.encode()), id, outcome],
+            )
+            .unwrap();
+        }
+        crate::sqlite::migrations::apply(&conn, None).unwrap();
+        let mut index = RecordIndex::default();
+        index.load(&conn).unwrap();
+        assert_eq!(index.len(), 2);
+        for (id, outcome) in [("a", "first"), ("b", "second")] {
+            let request = request(id);
+            let tag = index.tag(partner, &request);
+            let found = find(&conn, &index, tag, partner, &request)
+                .unwrap()
+                .unwrap();
+            assert_eq!((found.outcome.as_str(), found.expires_at), (outcome, 9));
+        }
+        let other = request("c");
+        let tag = index.tag(partner, &other);
+        assert!(find(&conn, &index, tag, partner, &other).unwrap().is_none());
+        // Purged, a record leaves the index too.
+        assert_eq!(purge(&conn, &mut index, 9, 10).unwrap(), 2);
+        assert_eq!(index.len(), 0);
+    }
+
+    /// Tags come from the whole key, from one hash per index.
+    #[test]
+    fn tags_tell_keys_apart() {
+        let index = RecordIndex::default();
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let other: TenantId = "b1e5d2a0-0000-4000-8000-000000000002".parse().unwrap();
+        let tag = |partner, request: &str, method: &str, path: &str| {
+            index.tag_of(partner, request, method, path)
+        };
+        let one = tag(partner, "r", "POST", "/p");
+        assert_eq!(one, tag(partner, "r", "POST", "/p"));
+        assert!(one.0 < 1 << 40);
+        for different in [
+            tag(other, "r", "POST", "/p"),
+            tag(partner, "s", "POST", "/p"),
+            tag(partner, "r", "PUT", "/p"),
+            tag(partner, "r", "POST", "/q"),
+            tag(partner, "rP", "OST", "/p"),
+        ] {
+            assert_ne!(one, different);
+        }
+    }
+}
