@@ -14,10 +14,11 @@
 //!
 //! This process is the database's only writer (see `Location::claim`), and every idempotent write
 //! goes through the writer thread, so an index the writer keeps is exact. It maps a key's 40-bit
-//! tag (from a hash keyed at random per process, so that nobody can aim requests at one tag) to
-//! the row that holds its record: 256 shards selected by the tag's top 8 bits, each a hash map
-//! from the other 32 to the row id's low 32 bits. That is 8 bytes a record (and a control byte a
-//! slot); the shards grow one at a time, so growing never holds two copies of the whole index.
+//! tag (SipHash-1-3, keyed at random once for the database, so that nobody can aim requests at
+//! one tag) to the row that holds its record: 256 shards selected by the tag's top 8 bits, each a
+//! hash map from the other 32 to the row id's low 32 bits. That is 8 bytes a record (and a control
+//! byte a slot); the shards grow one at a time, so growing never holds two copies of the whole
+//! index.
 //! The row id is whole again given the newest row id, as long as the records kept span fewer than
 //! 2^32 rows: a day's retention would need 50,000 POSTs a second, all day, to reach that.
 //!
@@ -26,13 +27,17 @@
 //! most one row: an expired record is deleted when its key is recorded again.
 //!
 //! The writer reads the table into the index before its first batch, and changes it only beside
-//! the writes of a batch: a batch rolled back undoes its changes to the index too.
+//! the writes of a batch: a batch rolled back undoes its changes to the index too. Each record
+//! keeps its tag, and the expiry index holds it beside the row id, so reading the index in is a
+//! scan of that index (a few bytes a record), not of every key, hashed again. The tags are part of
+//! the database's format: the hash and how a key is fed to it must never change.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher as _, Hasher as _};
+use std::hash::Hasher as _;
 
 use partner_center_model::TenantId;
 use rusqlite::{Connection, OptionalExtension as _, params};
+use siphasher::sip::SipHasher13;
 
 use super::Guid;
 use crate::{Idempotency, StoreError};
@@ -49,6 +54,11 @@ impl Tag {
     fn fingerprint(self) -> u32 {
         let [.., a, b, c, d] = self.0.to_be_bytes();
         u32::from_be_bytes([a, b, c, d])
+    }
+
+    /// As the `tag` column holds it (40 bits: never negative).
+    fn stored(self) -> i64 {
+        self.0.cast_signed()
     }
 }
 
@@ -74,7 +84,8 @@ enum Undo {
 /// The writer's index of idempotency records (see the module).
 #[derive(Debug)]
 pub(crate) struct RecordIndex {
-    hasher: std::hash::RandomState,
+    /// Keyed by the database's key once the table is read in.
+    hasher: SipHasher13,
     shards: Shards,
     overflow: Overflow,
     /// The highest row id seen: row ids are stored as their low 32 bits, and made whole from it.
@@ -88,7 +99,7 @@ pub(crate) struct RecordIndex {
 impl Default for RecordIndex {
     fn default() -> Self {
         Self {
-            hasher: std::hash::RandomState::new(),
+            hasher: SipHasher13::new(),
             shards: Self::empty_shards(),
             overflow: Map::default(),
             newest: 0,
@@ -114,11 +125,13 @@ impl RecordIndex {
         self.tag_of(partner, &idem.request_id, &idem.method, &idem.path)
     }
 
+    /// Stored with the record: the bytes fed to the hash, and their order, are fixed (lengths as
+    /// 64-bit little-endian, on every platform).
     fn tag_of(&self, partner: TenantId, request_id: &str, method: &str, path: &str) -> Tag {
-        let mut hasher = self.hasher.build_hasher();
+        let mut hasher = self.hasher;
         hasher.write(partner.as_uuid().as_bytes());
         for part in [request_id, method, path] {
-            hasher.write_usize(part.len());
+            hasher.write(&(part.len() as u64).to_le_bytes());
             hasher.write(part.as_bytes());
         }
         Tag(hasher.finish() >> 24)
@@ -243,11 +256,23 @@ impl RecordIndex {
         // What a load that failed half-way left.
         self.shards = Self::empty_shards();
         self.overflow.clear();
-        // Sized once for the rows there are (as many as their ids span, at most): grown a record at a
-        // time, every shard would double near the same record, and the halves given back would stay
-        // with the allocator.
+        let (k0, k1): (i64, i64) = conn
+            .query_row("select k0, k1 from idempotency_tag_key", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::Corrupt("the idempotency records' tag key is gone".into())
+            })?;
+        self.hasher = SipHasher13::new_with_keys(k0.cast_unsigned(), k1.cast_unsigned());
+        // Sized once for the rows there are (as many as their ids span, at most): grown a record at
+        // a time, every shard would double near the same record, and the halves given back would
+        // stay with the allocator.
         let span: Option<i64> = conn.query_row(
-            "select max(id) - min(id) + 1 from idempotency_records",
+            // Two subqueries: each finds its end of the rowid B-tree (`max(id) - min(id)` in one
+            // would scan the table).
+            "select (select max(id) from idempotency_records)
+                  - (select min(id) from idempotency_records) + 1",
             [],
             |row| row.get(0),
         )?;
@@ -255,13 +280,22 @@ impl RecordIndex {
         for shard in &mut self.shards {
             shard.reserve(per_shard + per_shard / 16);
         }
-        let mut rows = conn.prepare(
-            "select id, partner_tenant_id, request_id, method, path from idempotency_records",
-        )?;
-        let mut rows = rows.query([])?;
-        while let Some(row) = rows.next()? {
-            let (id, tag) = self.row_tag(row)?;
-            self.insert_for_good(tag, id);
+        let mut untagged = Vec::new();
+        {
+            let mut select = conn.prepare(
+                "select id, tag from idempotency_records indexed by idempotency_records_by_expiry",
+            )?;
+            let mut rows = select.query([])?;
+            while let Some(row) = rows.next()? {
+                let id = row.get(0)?;
+                match row.get::<_, Option<i64>>(1)? {
+                    Some(tag) => self.insert_for_good(Tag(tag.cast_unsigned()), id),
+                    None => untagged.push(id),
+                }
+            }
+        }
+        if !untagged.is_empty() {
+            self.tag_untagged(conn, &untagged)?;
         }
         self.loaded = true;
         tracing::debug!(
@@ -274,8 +308,33 @@ impl RecordIndex {
 }
 
 impl RecordIndex {
-    /// The row id and tag of a row `(id, partner_tenant_id, request_id, method, path)`.
-    fn row_tag(&self, row: &rusqlite::Row<'_>) -> Result<(i64, Tag), StoreError> {
+    /// Gives the records written before their tags were stored (by a build before migration 9)
+    /// their tags, in one transaction, and indexes them: once, at the first start after the
+    /// migration.
+    fn tag_untagged(&mut self, conn: &Connection, ids: &[i64]) -> Result<(), StoreError> {
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut select = tx.prepare(
+                "select id, partner_tenant_id, request_id, method, path from idempotency_records
+                 where id = ?1",
+            )?;
+            let mut update = tx.prepare("update idempotency_records set tag = ?2 where id = ?1")?;
+            for &id in ids {
+                let tag = select.query_row([id], |row| Ok(self.row_tag(row)))??;
+                update.execute(params![id, tag.stored()])?;
+                self.insert_for_good(tag, id);
+            }
+        }
+        tx.commit()?;
+        tracing::info!(
+            records = ids.len(),
+            "tagged the idempotency records of an earlier build"
+        );
+        Ok(())
+    }
+
+    /// The tag of a row `(id, partner_tenant_id, request_id, method, path)`, made from its key.
+    fn row_tag(&self, row: &rusqlite::Row<'_>) -> Result<Tag, StoreError> {
         let text = |column: usize| -> Result<&str, StoreError> {
             row.get_ref(column)?
                 .as_str()
@@ -285,8 +344,7 @@ impl RecordIndex {
         let partner = partner.parse().map_err(|_| {
             StoreError::Corrupt(format!("an idempotency record of partner `{partner}`"))
         })?;
-        let tag = self.tag_of(partner, text(2)?, text(3)?, text(4)?);
-        Ok((row.get(0)?, tag))
+        Ok(self.tag_of(partner, text(2)?, text(3)?, text(4)?))
     }
 }
 
@@ -355,8 +413,8 @@ pub(crate) fn record(
     }
     conn.prepare_cached(
         "insert into idempotency_records
-           (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+           (partner_tenant_id, request_id, method, path, outcome, created_at, expires_at, tag)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         Guid::of(partner.encode()),
@@ -365,7 +423,8 @@ pub(crate) fn record(
         idem.path,
         outcome,
         now,
-        idem.expires_at.as_millis()
+        idem.expires_at.as_millis(),
+        tag.stored()
     ])?;
     index.insert(tag, conn.last_insert_rowid());
     Ok(())
@@ -381,13 +440,13 @@ pub(crate) fn purge(
     let mut delete = conn.prepare_cached(
         "delete from idempotency_records where id in (
              select id from idempotency_records where expires_at <= ?1 order by expires_at limit ?2)
-         returning id, partner_tenant_id, request_id, method, path",
+         returning id, tag",
     )?;
     let mut rows = delete.query(params![now, limit])?;
     let mut deleted = 0;
     while let Some(row) = rows.next()? {
-        let (id, tag) = index.row_tag(row)?;
-        index.remove(tag, id);
+        let (id, tag): (i64, i64) = (row.get(0)?, row.get(1)?);
+        index.remove(Tag(tag.cast_unsigned()), id);
         deleted += 1;
     }
     Ok(deleted)
@@ -495,6 +554,15 @@ mod tests {
         let mut index = RecordIndex::default();
         index.load(&conn).unwrap();
         assert_eq!(index.len(), 2);
+        // Their tags were made when the index was first read, and stored.
+        let untagged: i64 = conn
+            .query_row(
+                "select count(*) from idempotency_records where tag is null",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(untagged, 0);
         for (id, outcome) in [("a", "first"), ("b", "second")] {
             let request = request(id);
             let tag = index.tag(partner, &request);
@@ -509,6 +577,61 @@ mod tests {
         // Purged, a record leaves the index too.
         assert_eq!(purge(&conn, &mut index, 9, 10).unwrap(), 2);
         assert_eq!(index.len(), 0);
+    }
+
+    /// Tags are stored, so what a key's tag is must never change: SipHash-1-3 under the
+    /// database's key, over the partner's 16 bytes, then each part's length (64 bits, little
+    /// endian) and bytes. The value is pinned as the first build that stored tags computed it.
+    #[test]
+    fn a_tag_is_the_same_in_every_build() {
+        const PINNED: u64 = 295_898_979_516;
+        let index = RecordIndex {
+            hasher: SipHasher13::new_with_keys(1, 2),
+            ..RecordIndex::default()
+        };
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let tag = index.tag_of(partner, "r", "POST", "/p");
+        let mut bytes = partner.as_uuid().as_bytes().to_vec();
+        for part in ["r", "POST", "/p"] {
+            bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(part.as_bytes());
+        }
+        assert_eq!(tag.0, SipHasher13::new_with_keys(1, 2).hash(&bytes) >> 24);
+        assert_eq!(tag.0, PINNED);
+    }
+
+    /// A second index read from the same database (the writer after a restart) finds what the
+    /// first recorded: the tags' key is the database's, not the process's.
+    #[test]
+    fn an_index_read_again_finds_what_was_recorded() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::sqlite::migrations::apply(&conn, None).unwrap();
+        let partner: TenantId = "b1e5d2a0-0000-4000-8000-000000000001".parse().unwrap();
+        let request = Idempotency {
+            request_id: "7a3c2f0e-1b2d-4c5e-8f90-123456789abc".into(),
+            method: "POST".into(),
+            path: "/v1/p".into(),
+            expires_at: partner_center_model::Timestamp::from_millis(9),
+        };
+        let mut first = RecordIndex::default();
+        first.load(&conn).unwrap();
+        let tag = first.tag(partner, &request);
+        record(&conn, &mut first, tag, partner, &request, None, "done", 1).unwrap();
+        first.commit();
+        let mut again = RecordIndex::default();
+        again.load(&conn).unwrap();
+        assert_eq!(again.len(), 1);
+        let tag = again.tag(partner, &request);
+        let found = find(&conn, &again, tag, partner, &request)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.outcome, "done");
+        let stored: i64 = conn
+            .query_row("select tag from idempotency_records", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(stored, tag.stored());
+        // Keyed by the database's key, not by none.
+        assert_ne!(tag, RecordIndex::default().tag(partner, &request));
     }
 
     /// Tags come from the whole key, from one hash per index.

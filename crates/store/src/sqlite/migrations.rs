@@ -65,6 +65,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "idempotency log",
         "20261207000008_idempotency_log.sql"
     ),
+    migration!(
+        20_261_207_000_009,
+        "idempotency tags",
+        "20261207000009_idempotency_tags.sql"
+    ),
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

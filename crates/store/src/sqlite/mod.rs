@@ -1199,7 +1199,7 @@ mod tests {
                 .iter()
                 .map(|(_, _, before)| *before)
                 .collect::<Vec<_>>(),
-            [true, true, true, false, false, false, false, false]
+            [true, true, true, false, false, false, false, false, false]
         );
         // The rebuilt subscriptions keep their rows and ids, with the new columns' defaults.
         let subscription: (i64, String, i64, Option<String>) = conn
