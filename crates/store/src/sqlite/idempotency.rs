@@ -60,6 +60,11 @@ impl Tag {
     fn stored(self) -> i64 {
         self.0.cast_signed()
     }
+
+    /// From the `tag` column.
+    fn from_stored(stored: i64) -> Self {
+        Self(stored.cast_unsigned())
+    }
 }
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -122,6 +127,9 @@ impl RecordIndex {
 
     /// The tag of the key `(partner, request_id, method, path)`.
     pub(crate) fn tag(&self, partner: TenantId, idem: &Idempotency) -> Tag {
+        // Before the table is read in, the hash is not keyed yet: such a tag, stored, would never
+        // be found again.
+        debug_assert!(self.loaded, "a tag asked for before the index was read");
         self.tag_of(partner, &idem.request_id, &idem.method, &idem.path)
     }
 
@@ -289,7 +297,7 @@ impl RecordIndex {
             while let Some(row) = rows.next()? {
                 let id = row.get(0)?;
                 match row.get::<_, Option<i64>>(1)? {
-                    Some(tag) => self.insert_for_good(Tag(tag.cast_unsigned()), id),
+                    Some(tag) => self.insert_for_good(Tag::from_stored(tag), id),
                     None => untagged.push(id),
                 }
             }
@@ -445,8 +453,7 @@ pub(crate) fn purge(
     let mut rows = delete.query(params![now, limit])?;
     let mut deleted = 0;
     while let Some(row) = rows.next()? {
-        let (id, tag): (i64, i64) = (row.get(0)?, row.get(1)?);
-        index.remove(Tag(tag.cast_unsigned()), id);
+        index.remove(Tag::from_stored(row.get(1)?), row.get(0)?);
         deleted += 1;
     }
     Ok(deleted)
@@ -631,7 +638,8 @@ mod tests {
             .unwrap();
         assert_eq!(stored, tag.stored());
         // Keyed by the database's key, not by none.
-        assert_ne!(tag, RecordIndex::default().tag(partner, &request));
+        let unkeyed = RecordIndex::default().tag_of(partner, &request.request_id, "POST", "/v1/p");
+        assert_ne!(tag, unkeyed);
     }
 
     /// Tags come from the whole key, from one hash per index.
