@@ -661,7 +661,7 @@ mod instances {
                 .fetch_one(&mut db)
                 .await
                 .unwrap();
-        let queued: i64 = sqlx::query_scalar("select count(*) from registration_jobs")
+        let queued: i64 = sqlx::query_scalar("select count(*) from registrations where enqueued_at is not null")
             .fetch_one(&mut db)
             .await
             .unwrap();
@@ -720,11 +720,11 @@ mod instances {
         let mut db = sqlx::PgConnection::connect(&schema.url).await.unwrap();
         eventually(
             &mut db,
-            "select count(*) from registration_jobs where attempts = 1 and lease_until is not null",
+            "select count(*) from registrations where enqueued_at is not null and attempts = 1 and lease_until is not null",
             1,
         )
         .await;
-        let lease_until: i64 = sqlx::query_scalar("select lease_until from registration_jobs")
+        let lease_until: i64 = sqlx::query_scalar("select lease_until from registrations where enqueued_at is not null")
             .fetch_one(&mut db)
             .await
             .unwrap();
@@ -751,7 +751,7 @@ mod instances {
             completed_at >= lease_until,
             "completed only once A's lease had passed"
         );
-        let queued: i64 = sqlx::query_scalar("select count(*) from registration_jobs")
+        let queued: i64 = sqlx::query_scalar("select count(*) from registrations where enqueued_at is not null")
             .fetch_one(&mut db)
             .await
             .unwrap();

@@ -916,14 +916,14 @@ impl JobQueue for PostgresStore {
         limit: u32,
     ) -> Result<Vec<ClaimedRegistration>, StoreError> {
         let rows = sqlx::query(
-            "update registration_jobs set lease_until = $3, attempts = attempts + 1
-             where registration_ref in (
-                 select registration_ref from registration_jobs
+            "update registrations set lease_until = $3, attempts = attempts + 1
+             where id in (
+                 select id from registrations
                  where enqueued_at <= $1 and (lease_until is null or lease_until <= $2)
-                 order by enqueued_at, registration_ref
+                 order by enqueued_at, id
                  limit $4
                  for update skip locked)
-             returning registration_ref, attempts, fails",
+             returning id, attempts, fails",
         )
         .bind(accepted_by.as_millis())
         .bind(now.as_millis())
@@ -964,7 +964,8 @@ impl JobQueue for PostgresStore {
     ) -> Result<Option<Timestamp>, StoreError> {
         let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
         let due: Option<i64> = sqlx::query_scalar(
-            "select min(greatest(enqueued_at + $1, coalesce(lease_until, 0))) from registration_jobs",
+            "select min(greatest(enqueued_at + $1, coalesce(lease_until, 0))) from registrations
+             where enqueued_at is not null",
         )
         .bind(delay)
         .fetch_one(&self.pool)
@@ -973,7 +974,9 @@ impl JobQueue for PostgresStore {
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
-        let depth: i64 = sqlx::query_scalar("select count(*) from registration_jobs")
+        let depth: i64 = sqlx::query_scalar(
+            "select count(*) from registrations where enqueued_at is not null",
+        )
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(depth).unwrap_or_default())
@@ -1417,6 +1420,66 @@ mod tests {
     fn the_worker_provisions_on_a_quarter_of_the_pool_at_most_eight() {
         let at_once: Vec<usize> = [1, 4, 10, 32, 100].map(provisioners).to_vec();
         assert_eq!(at_once, [1, 1, 2, 8, 8]);
+    }
+
+    /// Migration 6 moves each registration's job into the registration's row: a job queued
+    /// before it (its lease, attempts and planned failure) is claimed after it as it was, and a
+    /// registration without a job stays out of the queue.
+    #[tokio::test]
+    async fn jobs_queued_before_they_moved_into_their_registrations_are_claimed_after() {
+        use crate::{JobQueue as _, testing};
+        let Some(base) = testing::postgres_url() else {
+            return;
+        };
+        let schema = testing::PostgresSchema::create(&base).await;
+        let mut conn = PgConnection::connect(&schema.url).await.unwrap();
+        MIGRATOR.run_to(20_261_205_000_005, &mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "insert into partners values ('b1e5d2a0-0000-4000-8000-000000000001', 'P', true, 0, 0);
+             insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
+             values ('b1e5d2a0-0000-4000-8000-000000000001', 'c2f6e3b1-0000-4000-8000-000000000002', 'C', 0, 0);
+             insert into subscriptions (customer_ref, subscription_id, kind, status, offer_name,
+                                        registration_state, created_at, updated_at)
+             select id, 'd3a7f4c2-0000-4000-8000-00000000000' || n, 'azurePlan', 'active', 'O', s, 0, 0
+             from customers, (values (3, 'Registering'), (4, 'Registered')) as v (n, s);
+             insert into registrations (subscription_ref, state, requested_at, completed_at)
+             select id, registration_state, 10, case when registration_state = 'Registered' then 20 end
+             from subscriptions order by id;
+             insert into registration_jobs (registration_ref, enqueued_at, lease_until, attempts, fails)
+             select id, 10, 15, 2, true from registrations where state = 'Registering';",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        MIGRATOR.run(&mut conn).await.unwrap();
+        let queued: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "select state, enqueued_at from registrations order by id",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            queued,
+            [("Registering".to_owned(), Some(10)), ("Registered".to_owned(), None)]
+        );
+        conn.close().await.unwrap();
+
+        let store = PostgresStore::open(&schema.url, StoreOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(store.queue_depth().await.unwrap(), 1);
+        let at = Timestamp::from_millis(16);
+        let claimed = store
+            .claim_registrations(at, at, Duration::from_secs(1), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].attempts, 3);
+        assert_eq!(claimed[0].ending, RegistrationEnding::Failed);
+        let completed = store.complete_registrations(&claimed, at).await.unwrap();
+        assert_eq!(completed.len(), 1);
+        assert_eq!(store.queue_depth().await.unwrap(), 0);
+        schema.drop().await;
     }
 
     /// The conformance test shows the build talks TLS for `sslmode=require`; this, that the

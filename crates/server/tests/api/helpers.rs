@@ -637,6 +637,27 @@ impl TestDatabase {
         }
     }
 
+    /// Hides the table that holds the registration queue, behind the service's back, so that
+    /// a registration's write fails: SQLite's `registration_jobs`, PostgreSQL's `registrations`
+    /// (each job is kept in its registration's row there). `restore_registration_queue` puts it
+    /// back.
+    pub async fn hide_registration_queue(&self) {
+        self.execute(match self {
+            Self::Sqlite { .. } => "alter table registration_jobs rename to registration_jobs_hidden",
+            Self::Postgres(_) => "alter table registrations rename to registrations_hidden",
+        })
+        .await;
+    }
+
+    /// Puts back what `hide_registration_queue` hid.
+    pub async fn restore_registration_queue(&self) {
+        self.execute(match self {
+            Self::Sqlite { .. } => "alter table registration_jobs_hidden rename to registration_jobs",
+            Self::Postgres(_) => "alter table registrations_hidden rename to registrations",
+        })
+        .await;
+    }
+
     /// Runs one SQL statement on the database, behind the service's back.
     pub async fn execute(&self, sql: &'static str) {
         use sqlx::Connection as _;

@@ -194,7 +194,7 @@ e2e! {
     async fn a_5xx_is_not_stored_and_its_retry_executes() {
     let app = TestApp::spawn().await;
     // The registration queue disappears from under the service.
-    app.database.execute("alter table registration_jobs rename to registration_jobs_hidden").await;
+    app.database.hide_registration_queue().await;
 
     let failed = post_once(
         &app,
@@ -208,7 +208,7 @@ e2e! {
     assert_eq!(failed.status(), 500);
 
     // The store is repaired; the client retries with the same id, as the .NET SDK does.
-    app.database.execute("alter table registration_jobs_hidden rename to registration_jobs").await;
+    app.database.restore_registration_queue().await;
     let retried = post_once(
         &app,
         SANDBOX_PARTNER,

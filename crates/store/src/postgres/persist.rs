@@ -55,17 +55,15 @@ macro_rules! claim_sql {
     };
 }
 
-/// An accepted registration's record and job, as common table expressions that follow a
-/// `subscription` one (the subscription's row id, when its state was written): `job` has a row
-/// when they were written. Numbered as in [`registration_accepted_sql`].
+/// An accepted registration's record with its job (`enqueued_at` set: the job is kept in the
+/// registration's row), as a common table expression that follows a `subscription` one (the
+/// subscription's row id, when its state was written): `registration` has a row when it was
+/// written. Numbered as in [`registration_accepted_sql`].
 macro_rules! registration_and_job_sql {
     () => {
         "registration as (
-             insert into registrations (subscription_ref, state, requested_at)
-             select id, $6, $5 from subscription returning id),
-         job as (
-             insert into registration_jobs (registration_ref, enqueued_at, fails)
-             select id, $5, $7 from registration returning registration_ref)"
+             insert into registrations (subscription_ref, state, requested_at, enqueued_at, fails)
+             select id, $6, $5, $5, $7 from subscription returning id)"
     };
 }
 
@@ -183,7 +181,7 @@ pub(super) async fn write_registration(
                  update subscriptions s set registration_state = $4, updated_at = $5
                  from locked where s.id = locked.id returning s.id), ",
             registration_and_job_sql!(),
-            " select count(*) from job"
+            " select count(*) from registration"
         )),
         Some(_) => sqlx::query(concat!(
             locked_if_unchanged_sql!(),
@@ -194,7 +192,7 @@ pub(super) async fn write_registration(
                  from locked where s.id = locked.id and exists (select 1 from claim)
                  returning s.id), ",
             registration_and_job_sql!(),
-            " select count(*) from job"
+            " select count(*) from registration"
         )),
     };
     let query = registration_accepted(query, key, ending, at)
@@ -322,7 +320,7 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
             let row = registration_accepted(
                 sqlx::query(concat!(
                     registration_accepted_sql!(),
-                    " select count(*) from job"
+                    " select count(*) from registration"
                 )),
                 key,
                 *ending,
@@ -333,12 +331,17 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
             registration_written(row.try_get(0)?)?;
         }
         Change::RegistrationSettled(settlement) => {
-            sqlx::query("update registrations set state = $2, completed_at = $3 where id = $1")
-                .bind(settlement.registration.0)
-                .bind(record_state(Some(settlement.ending)))
-                .bind(settlement.at.as_millis())
-                .execute(&mut *tx)
-                .await?;
+            // Settled, so out of the queue: its job is dropped with the same write.
+            sqlx::query(
+                "update registrations
+                 set state = $2, completed_at = $3, enqueued_at = null, lease_until = null
+                 where id = $1",
+            )
+            .bind(settlement.registration.0)
+            .bind(record_state(Some(settlement.ending)))
+            .bind(settlement.at.as_millis())
+            .execute(&mut *tx)
+            .await?;
             set_registration_state(
                 tx,
                 &settlement.key,
@@ -346,7 +349,6 @@ pub(super) async fn write(tx: &mut PgConnection, change: &Change) -> Result<(), 
                 settlement.at,
             )
             .await?;
-            drop_job(tx, settlement.registration.0).await?;
         }
         Change::RegistrationJobDropped(registration) => drop_job(tx, registration.0).await?,
         Change::SubscriptionActivated { key, at } => {
@@ -490,8 +492,12 @@ async fn set_registration_state(
     .await?)
 }
 
+/// Drops registration `registration`'s job, if it still has one: its row stays, out of the queue.
 async fn drop_job(tx: &mut PgConnection, registration: i64) -> Result<(), StoreError> {
-    sqlx::query("delete from registration_jobs where registration_ref = $1")
+    sqlx::query(
+        "update registrations set enqueued_at = null, lease_until = null
+         where id = $1 and enqueued_at is not null",
+    )
         .bind(registration)
         .execute(&mut *tx)
         .await?;
