@@ -661,10 +661,11 @@ mod instances {
                 .fetch_one(&mut db)
                 .await
                 .unwrap();
-        let queued: i64 = sqlx::query_scalar("select count(*) from registrations where enqueued_at is not null")
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
+        let queued: i64 =
+            sqlx::query_scalar("select count(*) from registrations where enqueued_at is not null")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
         let registering: i64 = sqlx::query_scalar(
             "select count(*) from subscriptions where registration_state = 'Registering'",
         )
@@ -724,10 +725,12 @@ mod instances {
             1,
         )
         .await;
-        let lease_until: i64 = sqlx::query_scalar("select lease_until from registrations where enqueued_at is not null")
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
+        let lease_until: i64 = sqlx::query_scalar(
+            "select lease_until from registrations where enqueued_at is not null",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
         // A dies holding the claim.
         let killed = a.stop_with("KILL").await;
         assert!(!killed.success());
@@ -751,10 +754,11 @@ mod instances {
             completed_at >= lease_until,
             "completed only once A's lease had passed"
         );
-        let queued: i64 = sqlx::query_scalar("select count(*) from registrations where enqueued_at is not null")
-            .fetch_one(&mut db)
-            .await
-            .unwrap();
+        let queued: i64 =
+            sqlx::query_scalar("select count(*) from registrations where enqueued_at is not null")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
         assert_eq!(queued, 0);
 
         assert!(b.stop_with("TERM").await.success());

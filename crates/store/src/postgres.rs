@@ -974,11 +974,10 @@ impl JobQueue for PostgresStore {
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
-        let depth: i64 = sqlx::query_scalar(
-            "select count(*) from registrations where enqueued_at is not null",
-        )
-            .fetch_one(&self.pool)
-            .await?;
+        let depth: i64 =
+            sqlx::query_scalar("select count(*) from registrations where enqueued_at is not null")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(u64::try_from(depth).unwrap_or_default())
     }
 
@@ -1433,7 +1432,10 @@ mod tests {
         };
         let schema = testing::PostgresSchema::create(&base).await;
         let mut conn = PgConnection::connect(&schema.url).await.unwrap();
-        MIGRATOR.run_to(20_261_205_000_005, &mut conn).await.unwrap();
+        MIGRATOR
+            .run_to(20_261_205_000_005, &mut conn)
+            .await
+            .unwrap();
         sqlx::raw_sql(
             "insert into partners values ('b1e5d2a0-0000-4000-8000-000000000001', 'P', true, 0, 0);
              insert into customers (partner_tenant_id, customer_id, company_name, created_at, updated_at)
@@ -1452,15 +1454,17 @@ mod tests {
         .await
         .unwrap();
         MIGRATOR.run(&mut conn).await.unwrap();
-        let queued: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "select state, enqueued_at from registrations order by id",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+        let queued: Vec<(String, Option<i64>)> =
+            sqlx::query_as("select state, enqueued_at from registrations order by id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
         assert_eq!(
             queued,
-            [("Registering".to_owned(), Some(10)), ("Registered".to_owned(), None)]
+            [
+                ("Registering".to_owned(), Some(10)),
+                ("Registered".to_owned(), None)
+            ]
         );
         conn.close().await.unwrap();
 

@@ -643,7 +643,9 @@ impl TestDatabase {
     /// back.
     pub async fn hide_registration_queue(&self) {
         self.execute(match self {
-            Self::Sqlite { .. } => "alter table registration_jobs rename to registration_jobs_hidden",
+            Self::Sqlite { .. } => {
+                "alter table registration_jobs rename to registration_jobs_hidden"
+            }
             Self::Postgres(_) => "alter table registrations rename to registrations_hidden",
         })
         .await;
@@ -652,7 +654,9 @@ impl TestDatabase {
     /// Puts back what `hide_registration_queue` hid.
     pub async fn restore_registration_queue(&self) {
         self.execute(match self {
-            Self::Sqlite { .. } => "alter table registration_jobs_hidden rename to registration_jobs",
+            Self::Sqlite { .. } => {
+                "alter table registration_jobs_hidden rename to registration_jobs"
+            }
             Self::Postgres(_) => "alter table registrations_hidden rename to registrations",
         })
         .await;

@@ -498,9 +498,9 @@ async fn drop_job(tx: &mut PgConnection, registration: i64) -> Result<(), StoreE
         "update registrations set enqueued_at = null, lease_until = null
          where id = $1 and enqueued_at is not null",
     )
-        .bind(registration)
-        .execute(&mut *tx)
-        .await?;
+    .bind(registration)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
