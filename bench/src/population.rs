@@ -219,7 +219,7 @@ pub async fn seed(url: &str, population: &Population) -> Result<(), sqlx::Error>
         // map set now, not by the first reads of the measured runs. Only the seeded tables: the
         // others stay as a fresh deployment has them, never analysed. An empty table analysed as
         // empty gets plans for a one-page table, and the plan of each foreign-key check into it
-        // (a registration's job into `registrations`) is kept by each backend for its life: a
+        // (an order's job into `orders`) is kept by each backend for its life: a
         // sequential scan, which a table growing by thousands of rows a second makes slower with
         // every write until autovacuum analyses it again (docs/operations.md).
         sqlx::query("vacuum analyze partners, customers, subscriptions")
