@@ -1422,8 +1422,9 @@ mod tests {
     }
 
     /// Migration 6 moves each registration's job into the registration's row: a job queued
-    /// before it (its lease, attempts and planned failure) is claimed after it as it was, and a
-    /// registration without a job stays out of the queue.
+    /// before it (its lease, attempts and planned failure) is claimed after it as it was, a
+    /// registration without a job stays out of the queue, and the previous version's statements
+    /// still work on the migrated schema.
     #[tokio::test]
     async fn jobs_queued_before_they_moved_into_their_registrations_are_claimed_after() {
         use crate::{JobQueue as _, testing};
@@ -1483,6 +1484,61 @@ mod tests {
         let completed = store.complete_registrations(&claimed, at).await.unwrap();
         assert_eq!(completed.len(), 1);
         assert_eq!(store.queue_depth().await.unwrap(), 0);
+
+        // An instance of the previous version, still running, queues a registration, claims
+        // it and drops its job through the view that stands for its job table; what it does is
+        // what this version sees.
+        let mut old = PgConnection::connect(&schema.url).await.unwrap();
+        let queued: i64 = sqlx::query_scalar(
+            "with subscription as (
+                 update subscriptions set registration_state = 'Registering', updated_at = 30
+                 where subscription_id = 'd3a7f4c2-0000-4000-8000-000000000004' returning id),
+             registration as (
+                 insert into registrations (subscription_ref, state, requested_at)
+                 select id, 'Registering', 30 from subscription returning id),
+             job as (
+                 insert into registration_jobs (registration_ref, enqueued_at, fails)
+                 select id, 30, false from registration returning registration_ref)
+             select count(*) from job",
+        )
+        .fetch_one(&mut old)
+        .await
+        .unwrap();
+        assert_eq!(queued, 1);
+        assert_eq!(store.queue_depth().await.unwrap(), 1);
+        let (id, attempts): (i64, i32) = sqlx::query_as(
+            "update registration_jobs set lease_until = 40, attempts = attempts + 1
+             where registration_ref in (
+                 select registration_ref from registration_jobs
+                 where enqueued_at <= 35 and (lease_until is null or lease_until <= 35)
+                 order by enqueued_at, registration_ref limit 10 for update skip locked)
+             returning registration_ref, attempts",
+        )
+        .fetch_one(&mut old)
+        .await
+        .unwrap();
+        assert_eq!(attempts, 1);
+        let leased = Timestamp::from_millis(39);
+        assert!(
+            store
+                .claim_registrations(leased, leased, Duration::from_secs(1), 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the previous version's lease holds"
+        );
+        sqlx::query("delete from registration_jobs where registration_ref = $1")
+            .bind(id)
+            .execute(&mut old)
+            .await
+            .unwrap();
+        old.close().await.unwrap();
+        assert_eq!(store.queue_depth().await.unwrap(), 0);
+        let rows: i64 = sqlx::query_scalar("select count(*) from registrations")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 3, "dropping a job keeps its registration");
         schema.drop().await;
     }
 

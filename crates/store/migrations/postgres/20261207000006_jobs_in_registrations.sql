@@ -25,3 +25,36 @@ create index registrations_due on registrations (enqueued_at, id) where enqueued
 
 -- A claim's lease is written in place (a heap-only tuple, no index entry), as for subscriptions.
 alter table registrations set (fillfactor = 90);
+
+-- Instances of the previous version, still running while new ones replace them (docs/operations.md:
+-- migrations leave the schema usable by the version before), keep using their job table: this view
+-- of the queued registrations, which their claims update through. Their two other writes are made
+-- here: a job added to the registration just written, and a job dropped (which must not delete
+-- the registration). A later migration drops the view, once no such instance can be running.
+create view registration_jobs as
+    select id as registration_ref, enqueued_at, lease_until, attempts, fails
+    from registrations
+    where enqueued_at is not null;
+
+create function registration_jobs_insert() returns trigger language plpgsql as $$
+begin
+    update registrations
+       set enqueued_at = new.enqueued_at, lease_until = new.lease_until,
+           attempts = coalesce(new.attempts, 0), fails = coalesce(new.fails, false)
+     where id = new.registration_ref;
+    return new;
+end
+$$;
+
+create trigger registration_jobs_insert instead of insert on registration_jobs
+    for each row execute function registration_jobs_insert();
+
+create function registration_jobs_delete() returns trigger language plpgsql as $$
+begin
+    update registrations set enqueued_at = null, lease_until = null where id = old.registration_ref;
+    return old;
+end
+$$;
+
+create trigger registration_jobs_delete instead of delete on registration_jobs
+    for each row execute function registration_jobs_delete();
