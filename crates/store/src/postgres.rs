@@ -1506,18 +1506,26 @@ mod tests {
         .unwrap();
         assert_eq!(queued, 1);
         assert_eq!(store.queue_depth().await.unwrap(), 1);
-        let (id, attempts): (i64, i32) = sqlx::query_as(
+        let (id, attempts, fails): (i64, i32, bool) = sqlx::query_as(
             "update registration_jobs set lease_until = 40, attempts = attempts + 1
              where registration_ref in (
                  select registration_ref from registration_jobs
                  where enqueued_at <= 35 and (lease_until is null or lease_until <= 35)
                  order by enqueued_at, registration_ref limit 10 for update skip locked)
-             returning registration_ref, attempts",
+             returning registration_ref, attempts, fails",
         )
         .fetch_one(&mut old)
         .await
         .unwrap();
-        assert_eq!(attempts, 1);
+        assert_eq!((attempts, fails), (1, false));
+        let (depth, due): (i64, Option<i64>) = sqlx::query_as(
+            "select count(*), min(greatest(enqueued_at + 0, coalesce(lease_until, 0)))
+             from registration_jobs",
+        )
+        .fetch_one(&mut old)
+        .await
+        .unwrap();
+        assert_eq!((depth, due), (1, Some(40)));
         let leased = Timestamp::from_millis(39);
         assert!(
             store
@@ -1527,11 +1535,21 @@ mod tests {
                 .is_empty(),
             "the previous version's lease holds"
         );
+        // Its settlement: the registration's state, then its job dropped, in one transaction.
+        let mut settling = old.begin().await.unwrap();
+        sqlx::query(
+            "update registrations set state = 'Registered', completed_at = 41 where id = $1",
+        )
+        .bind(id)
+        .execute(&mut *settling)
+        .await
+        .unwrap();
         sqlx::query("delete from registration_jobs where registration_ref = $1")
             .bind(id)
-            .execute(&mut old)
+            .execute(&mut *settling)
             .await
             .unwrap();
+        settling.commit().await.unwrap();
         old.close().await.unwrap();
         assert_eq!(store.queue_depth().await.unwrap(), 0);
         let rows: i64 = sqlx::query_scalar("select count(*) from registrations")

@@ -68,7 +68,7 @@ macro_rules! registration_and_job_sql {
 }
 
 /// An accepted registration: the subscription's state, the registration and its job, as common
-/// table expressions (`job` has a row when they were written), numbered `$1` to `$7`.
+/// table expressions (`registration` has a row when they were written), numbered `$1` to `$7`.
 macro_rules! registration_accepted_sql {
     () => {
         concat!(
