@@ -640,6 +640,13 @@ mod tests {
         // Keyed by the database's key, not by none.
         let unkeyed = RecordIndex::default().tag_of(partner, &request.request_id, "POST", "/v1/p");
         assert_ne!(tag, unkeyed);
+        // Read from the stored tags, not made again from the keys: a record whose key no longer
+        // hashes to its stored tag is still indexed under the stored tag.
+        conn.execute("update idempotency_records set path = '/v1/elsewhere'", [])
+            .unwrap();
+        let mut stored_tags = RecordIndex::default();
+        stored_tags.load(&conn).unwrap();
+        assert_eq!(sorted(&stored_tags, tag), [1]);
     }
 
     /// Tags come from the whole key, from one hash per index.
