@@ -630,6 +630,17 @@ fn decode_outcome<T: StoredOutcome>(text: String) -> Result<T, StoreError> {
 }
 
 impl PostgresStore {
+    /// The partner as the database has it, kept in the cache if it exists.
+    async fn read_partner(&self, tenant: TenantId) -> Result<Option<Partner>, StoreError> {
+        let read_at = self.partners.generation();
+        let mut conn = self.pool.acquire().await?;
+        let partner = partner_row(&mut conn, tenant, false).await?;
+        if let Some(partner) = &partner {
+            self.partners.insert(partner.clone(), read_at);
+        }
+        Ok(partner)
+    }
+
     /// Begins a transaction on a pooled connection, on a task of its own, so that a request given
     /// up meanwhile (its client went away) cannot cancel the `BEGIN` half-way. sqlx 0.9.0 counts
     /// the transaction only once `BEGIN` is answered: cancelled before that, the connection went
@@ -748,13 +759,10 @@ impl RequestStore for PostgresStore {
         if let Some(partner) = self.partners.get(tenant) {
             return Ok(Some(partner));
         }
-        let read_at = self.partners.generation();
-        let mut conn = self.pool.acquire().await?;
-        let partner = partner_row(&mut conn, tenant, false).await?;
-        if let Some(partner) = &partner {
-            self.partners.insert(partner.clone(), read_at);
-        }
-        Ok(partner)
+        // The read is boxed on its own: inline, its futures (a pooled connection's, a query's)
+        // made every call's future kilobytes large, allocated and copied on every request,
+        // though nearly every call is answered from the cache above.
+        Box::pin(self.read_partner(tenant)).await
     }
 
     async fn service_key(&self, name: &str, candidate: Vec<u8>) -> Result<Vec<u8>, StoreError> {
