@@ -129,6 +129,11 @@ struct Args {
     /// `order provisioning`), to profile one; the report is then partial.
     #[arg(long)]
     only: Option<String>,
+
+    /// Keep the databases each population was seeded in (PostgreSQL's are dropped otherwise), so
+    /// that a scenario can be profiled against one afterwards; each is named on stderr.
+    #[arg(long)]
+    keep_databases: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -560,6 +565,10 @@ impl Bench {
     }
 
     async fn drop_database(&self, backend: &Backend, url: &str) {
+        if self.args.keep_databases {
+            eprintln!("  kept {url}");
+            return;
+        }
         if let Backend::Postgres(server) = backend
             && let Some((_, database)) = url.rsplit_once('/')
             && let Some(name) = database.split('?').next()
