@@ -131,7 +131,9 @@ struct Args {
     only: Option<String>,
 
     /// Keep the databases each population was seeded in (PostgreSQL's are dropped otherwise), so
-    /// that a scenario can be profiled against one afterwards; each is named on stderr.
+    /// that a scenario can be profiled against one afterwards; each is named on stderr. They hold
+    /// what the scenarios wrote (registrations, carts, orders), and their names carry the
+    /// benchmark's process id: drop them by hand (`drop database pc_bench_..._PID`).
     #[arg(long)]
     keep_databases: bool,
 }

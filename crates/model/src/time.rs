@@ -72,7 +72,7 @@ impl Timestamp {
         let (hour, minute) = (ms / 3_600_000, ms / 60_000 % 60);
         let (second, milli) = (ms / 1000 % 60, ms % 1000);
         let Some(year) = u32::try_from(year).ok().filter(|year| *year <= 9999) else {
-            // A year of more (or fewer) than four digits: as many as it takes.
+            // A year outside 0-9999: as many digits (and a sign) as it takes.
             return format!(
                 "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z"
             );
