@@ -19,10 +19,23 @@
 //!
 //! SQLite has one writer at a time, so one thread owns the write connection. Callers send it jobs;
 //! it takes every job waiting (up to [`MAX_BATCH`]), runs them in one `BEGIN IMMEDIATE`
-//! transaction, commits once, and only then answers each caller. With `synchronous = FULL`, that
-//! commit is one fsync for the whole batch: an acknowledged write is on disk, and durable writes
-//! are not capped at one fsync each. The answers of a batch go to its callers through one task on
-//! the runtime (see [`answerer`]), so that a batch wakes the runtime once.
+//! transaction and commits once. Each caller is answered only once its write is on disk: durable
+//! writes are not capped at one fsync each.
+//!
+//! The commit does not wait for the disk itself (`synchronous = NORMAL`): it appends the batch's
+//! frames to the WAL, and the writer hands the batch to a syncer thread and goes on with the next.
+//! The syncer takes every batch committed meanwhile, makes the WAL durable with one `fdatasync`,
+//! and only then lets the batches be seen: in commit order, the caches follow their changes, the
+//! readers start new snapshots, and their callers are answered. So the writer runs the next batch
+//! while the disk writes the last, where `synchronous = FULL` held it idle for every fsync. A crash
+//! (of the process or of the machine) loses only writes nobody was told of: SQLite's WAL ignores
+//! frames past its last intact commit, and `NORMAL` keeps the database consistent. If an fsync
+//! fails, what it covered may or may not be on disk: its callers are told the database is
+//! unavailable, and the store takes no write after it (503) until it is restarted, as PostgreSQL
+//! stops on a failed fsync rather than trust the pages it has since written.
+//!
+//! The answers of a batch go to its callers through one task on the runtime (see [`answerer`]),
+//! so that a batch wakes the runtime once.
 //!
 //! A job that fails leaves nothing behind, and costs the others nothing but time: the writer rolls
 //! the batch back and runs it again without that job (a job loads what its decision needs and
@@ -31,9 +44,12 @@
 //! sixth of a registration's instructions, for failures that are rare.
 //!
 //! A job writes through a [`Tx`], which records the [`Change`]s it persisted. Once the batch is
-//! committed, and before anyone is answered, the writer hands the changes of the jobs that
-//! succeeded to the store's [`Caches`], in commit order: the caches follow every committed write,
-//! and no write path updates them by hand.
+//! committed and synced, and before anyone is answered, the syncer hands the changes of the jobs
+//! that succeeded to the store's [`Caches`], in commit order: the caches follow every committed
+//! write, and no write path updates them by hand. A reader that happens to begin a snapshot
+//! between a commit and its sync (when it first runs, or after [`MAX_SNAPSHOT_AGE`]) may see that
+//! commit a millisecond or so before it is on disk; only a failure of the machine in that window
+//! would take it back.
 //!
 //! A write waits at most the acquire timeout for its turn: past it, a job the writer has not begun
 //! is abandoned (the writer skips it) and its caller is told the database is unavailable, so a 503
@@ -185,7 +201,8 @@ const READER_CACHE_KIB: i64 = -512;
 /// How long a statement waits for a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens the write connection: WAL, and commits that return once they are on disk.
+/// Opens the write connection: WAL, and commits that append to it (the syncer makes them durable;
+/// see the module).
 pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError> {
     let conn = location.open(false)?;
     if matches!(location, Location::File { .. }) {
@@ -197,7 +214,9 @@ pub(crate) fn open_writer(location: &Location) -> Result<Connection, StoreError>
             )));
         }
     }
-    conn.pragma_update(None, "synchronous", "full")?;
+    // The syncer thread makes each commit durable before anyone hears of it (see the module);
+    // checkpoints still sync the WAL before they copy it and the database file after.
+    conn.pragma_update(None, "synchronous", "normal")?;
     // A statement that changes several rows keeps the pages it changes in a statement journal,
     // in memory rather than in a temporary file opened, written and truncated in every batch.
     conn.pragma_update(None, "temp_store", "memory")?;
@@ -462,23 +481,45 @@ impl Engine {
             Location::File { .. } => Some(Arc::new(Readers::open(location, readers.max(1))?)),
         };
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let answers = answerer(runtime);
-        let sweep = readers.clone();
         let checkpoints = match location {
             Location::Memory => None,
             Location::File { .. } => Some(Checkpointer::start(location)?),
         };
+        let followers = Followers {
+            answerer: answerer(runtime),
+            readers: readers.clone(),
+            caches,
+            checkpoints: checkpoints.clone(),
+        };
+        let failed = Arc::new(AtomicBool::new(false));
+        let wal = writer
+            .path()
+            .filter(|path| !path.is_empty())
+            .map(|path| PathBuf::from(format!("{path}-wal")));
+        let (settle, syncer) = match wal {
+            Some(wal) => {
+                let (batches, committed) = std::sync::mpsc::channel::<Committed>();
+                let failed = failed.clone();
+                let syncer = std::thread::Builder::new()
+                    .name("sqlite-syncer".into())
+                    .spawn(move || sync_loop(&committed, Wal::new(wal), &followers, &failed))
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!("cannot start the SQLite syncer: {e}"))
+                    })?;
+                (Settle::Syncer(batches), Some(syncer))
+            }
+            None => (Settle::Now(followers), None),
+        };
+        let sweep = readers.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                write_loop(
-                    &writer,
-                    queue,
-                    &answers,
-                    sweep.as_deref(),
-                    &caches,
-                    checkpoints.as_deref(),
-                );
+                write_loop(&writer, queue, &settle, sweep.as_deref(), &failed);
+                // The syncer answers what it still holds, then stops.
+                drop(settle);
+                if let Some(syncer) = syncer {
+                    let _ = syncer.join();
+                }
                 if let Some(checkpoints) = checkpoints {
                     checkpoints.stop();
                 }
@@ -770,14 +811,86 @@ fn answerer(runtime: &tokio::runtime::Handle) -> mpsc::UnboundedSender<Answers> 
     answers
 }
 
-/// The writer thread: batches of jobs, one transaction (and one fsync) each.
+/// What a batch's commit is followed by, once it is durable: the readers' snapshots, the caches,
+/// the checkpointer, and its callers' answers.
+struct Followers {
+    answerer: mpsc::UnboundedSender<Answers>,
+    readers: Option<Arc<Readers>>,
+    caches: Arc<Caches>,
+    checkpoints: Option<Arc<Checkpointer>>,
+}
+
+impl Followers {
+    /// `committed` is on disk, or `unsynced` says why it may not be: in commit order, readers
+    /// and caches follow it (it is in the database either way), then its callers hear.
+    fn settle(&self, committed: Committed, unsynced: Option<&str>) {
+        let Committed {
+            mut answers,
+            changes,
+            wrote,
+        } = committed;
+        if answers.commit.is_ok() {
+            // Before anyone hears of the commit: a read that starts after the answer sees it, in
+            // the database and in the caches.
+            if wrote && let Some(readers) = &self.readers {
+                readers.committed();
+            }
+            self.caches.follow(&changes);
+            if wrote && let Some(checkpoints) = &self.checkpoints {
+                checkpoints.committed();
+            }
+            if let Some(why) = unsynced {
+                answers.commit = Err(StoreError::Unavailable(why.to_owned()));
+            }
+        }
+        if let Err(mpsc::error::SendError(answers)) = self.answerer.send(answers) {
+            // The runtime has stopped: nobody waits on it, but its callers may be elsewhere.
+            answers.deliver();
+        }
+    }
+}
+
+/// A batch the writer has run: its answers, and what the caches follow once it is durable.
+struct Committed {
+    answers: Answers,
+    changes: Vec<Change>,
+    /// Whether it changed a row: a batch that did not (replays, refusals) adds nothing to sync.
+    wrote: bool,
+}
+
+/// Where the writer hands its batches.
+enum Settle {
+    /// An in-memory database: nothing to sync, followed and answered at once.
+    Now(Followers),
+    /// A file: the syncer makes the WAL durable first.
+    Syncer(std::sync::mpsc::Sender<Committed>),
+}
+
+impl Settle {
+    fn hand(&self, committed: Committed) {
+        match self {
+            Self::Now(followers) => followers.settle(committed, None),
+            Self::Syncer(syncer) => {
+                if let Err(std::sync::mpsc::SendError(committed)) = syncer.send(committed) {
+                    // The syncer has stopped (it panicked): nothing can be made durable.
+                    let mut answers = committed.answers;
+                    answers.commit = Err(StoreError::Unavailable(
+                        "the SQLite syncer has stopped".into(),
+                    ));
+                    answers.deliver();
+                }
+            }
+        }
+    }
+}
+
+/// The writer thread: batches of jobs, one transaction each, handed to the syncer.
 fn write_loop(
     conn: &Connection,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
-    answerer: &mpsc::UnboundedSender<Answers>,
+    settle: &Settle,
     readers: Option<&Readers>,
-    caches: &Caches,
-    checkpoints: Option<&Checkpointer>,
+    failed: &AtomicBool,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut changes: Vec<Change> = Vec::new();
@@ -804,44 +917,98 @@ fn write_loop(
             }
         }
         let rows_before = conn.total_changes();
-        let committed = run_batch(conn, &mut batch, &memo, &mut changes);
+        let committed = if failed.load(Ordering::Acquire) {
+            // An fsync failed: what was written since may rest on pages that are not on disk.
+            Err(StoreError::Unavailable(UNSYNCED.into()))
+        } else {
+            run_batch(conn, &mut batch, &memo, &mut changes)
+        };
         // A batch that changed no row (replays, refusals) committed nothing: the readers'
         // snapshots are still current, the checkpointer has nothing to copy, the WAL did not grow.
         let wrote = conn.total_changes() != rows_before;
-        match &committed {
-            // Before anyone hears of the commit: a read that starts after the answer sees it, in
-            // the database and in the caches.
-            Ok(()) => {
-                if wrote && let Some(readers) = readers {
-                    readers.committed();
-                }
-                caches.follow(&changes);
-                if wrote && let Some(checkpoints) = checkpoints {
-                    checkpoints.committed();
-                }
+        if let Err(err) = &committed {
+            tracing::error!(error = %err, "a batch of writes failed");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("rollback");
             }
-            Err(err) => {
-                tracing::error!(error = %err, "a batch of writes failed");
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("rollback");
-                }
-                memo.rolled_back();
-            }
+            memo.rolled_back();
+            changes.clear();
         }
-        changes.clear();
-        let answers = Answers {
-            jobs: std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH)),
-            commit: committed,
-        };
-        if let Err(mpsc::error::SendError(answers)) = answerer.send(answers) {
-            // The runtime has stopped: nobody waits on it, but its callers may be elsewhere.
-            answers.deliver();
-        }
+        settle.hand(Committed {
+            answers: Answers {
+                jobs: std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH)),
+                commit: committed,
+            },
+            changes: std::mem::take(&mut changes),
+            wrote,
+        });
         if wrote
             && let Some(wal) = &wal
             && std::fs::metadata(wal).is_ok_and(|m| m.len() > CHECKPOINT_BYTES)
         {
             checkpoint(conn, readers);
+        }
+    }
+}
+
+/// What the callers of writes an fsync did not make durable are told, and every later writer.
+const UNSYNCED: &str = "the WAL could not be synced to disk, so the write may be lost; the store \
+                        takes no more writes until it is restarted";
+
+/// The WAL file, synced through a descriptor of its own (`fdatasync` syncs the file, whichever
+/// descriptor wrote it), opened again if SQLite has made a new one.
+struct Wal {
+    path: PathBuf,
+    file: Option<(std::fs::File, (u64, u64))>,
+}
+
+impl Wal {
+    fn new(path: PathBuf) -> Self {
+        Self { path, file: None }
+    }
+
+    /// Everything written to the WAL so far is on disk.
+    fn sync(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::metadata(&self.path)?;
+        let identity = (meta.dev(), meta.ino());
+        let file = match self.file.take() {
+            Some((file, opened)) if opened == identity => file,
+            _ => std::fs::File::open(&self.path)?,
+        };
+        let synced = file.sync_data();
+        self.file = Some((file, identity));
+        synced
+    }
+}
+
+/// The syncer thread: every batch committed since the last sync, made durable with one
+/// `fdatasync` of the WAL, then followed and answered in commit order (see the module).
+fn sync_loop(
+    committed: &std::sync::mpsc::Receiver<Committed>,
+    mut wal: Wal,
+    followers: &Followers,
+    failed: &AtomicBool,
+) {
+    let mut group: Vec<Committed> = Vec::new();
+    while let Ok(first) = committed.recv() {
+        group.push(first);
+        group.extend(committed.try_iter());
+        let to_sync = group.iter().any(|c| c.wrote && c.answers.commit.is_ok());
+        if to_sync
+            && !failed.load(Ordering::Acquire)
+            && let Err(err) = wal.sync()
+        {
+            tracing::error!(
+                error = %err,
+                wal = %wal.path.display(),
+                "cannot sync the SQLite WAL: the store takes no more writes until restarted"
+            );
+            failed.store(true, Ordering::Release);
+        }
+        let unsynced = failed.load(Ordering::Acquire).then_some(UNSYNCED);
+        for batch in group.drain(..) {
+            followers.settle(batch, unsynced);
         }
     }
 }

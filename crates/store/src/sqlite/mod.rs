@@ -4,9 +4,9 @@
 //!
 //! See the `engine` module: short reads run in place on a pool of read-only connections (WAL mode
 //! lets them run alongside the writer); writes go to one writer thread, which commits the writes of
-//! concurrent requests together, in one transaction and one fsync, and answers each request only
-//! once its write is on disk (`synchronous = FULL`). A request whose write fails leaves nothing
-//! behind: the batch is rolled back and run again without it.
+//! concurrent requests together, in one transaction, and a syncer thread, which makes them durable
+//! with one fsync of the WAL and only then answers each request. A request whose write fails
+//! leaves nothing behind: the batch is rolled back and run again without it.
 //!
 //! An in-memory database (`sqlite::memory:`) lives only as long as its connection, so it gets one,
 //! the writer's, used for everything.
@@ -1396,6 +1396,37 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// A write is answered only once the WAL's fsync has succeeded. Here the WAL cannot be synced
+    /// (its file is gone from the directory, though SQLite still writes to it): the write is
+    /// answered as unavailable, and so is every later one, which may rest on what was not synced;
+    /// reads go on.
+    #[tokio::test]
+    async fn a_write_whose_wal_cannot_be_synced_is_not_acknowledged_and_writes_stop() {
+        let (_dir, file, store, keys) = one_customer_on_file("unsynced.db", 3).await;
+        let register = |n: usize| {
+            store.register(
+                &keys[n],
+                Timestamp::now(),
+                None,
+                RegistrationEnding::Registered,
+            )
+        };
+        register(0).await.unwrap();
+        std::fs::remove_file(format!("{}-wal", file.display())).unwrap();
+        for n in [1, 2] {
+            match register(n).await {
+                Err(err @ StoreError::Unavailable(_)) => {
+                    assert!(err.to_string().contains("synced"), "{err}");
+                }
+                other => panic!("write {n} after the WAL went: {other:?}"),
+            }
+        }
+        assert_eq!(
+            store.registration_status(&keys[0]).await.unwrap(),
+            Lookup::Found(RegistrationState::Registering)
+        );
     }
 
     /// Readers keep their transactions from one read to the next; an idle one must still let go
