@@ -794,7 +794,7 @@ impl Report {
         if let Some(ceiling) = &self.ceiling {
             ceiling_row(
                 &mut md,
-                "bare axum answering the same bytes to the same requests as the GETs, headers and body (it ignores the token and keeps no state)",
+                "bare axum answering the same requests as the GETs with what the service answers, headers and body: the same headers, `MS-RequestId`, `MS-CorrelationId` and `MS-CV` made afresh for each answer as the service makes them, the body of the subscription the path names (it ignores the token and keeps no state)",
                 ceiling,
             );
         }
