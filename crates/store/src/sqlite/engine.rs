@@ -496,7 +496,7 @@ impl Engine {
             .path()
             .filter(|path| !path.is_empty())
             .map(|path| PathBuf::from(format!("{path}-wal")));
-        let (settle, syncer) = match wal {
+        let (settle, syncer) = match wal.clone() {
             Some(wal) => {
                 let (batches, committed) = std::sync::mpsc::channel::<Committed>();
                 let failed = failed.clone();
@@ -514,7 +514,14 @@ impl Engine {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                write_loop(&writer, queue, &settle, sweep.as_deref(), &failed);
+                write_loop(
+                    &writer,
+                    queue,
+                    &settle,
+                    sweep.as_deref(),
+                    wal.as_deref(),
+                    &failed,
+                );
                 // The syncer answers what it still holds, then stops.
                 drop(settle);
                 if let Some(syncer) = syncer {
@@ -884,21 +891,19 @@ impl Settle {
     }
 }
 
-/// The writer thread: batches of jobs, one transaction each, handed to the syncer.
+/// The writer thread: batches of jobs, one transaction each, handed to the syncer. `wal` is the
+/// WAL's path (none in memory), which the writer checkpoints past [`CHECKPOINT_BYTES`].
 fn write_loop(
     conn: &Connection,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     settle: &Settle,
     readers: Option<&Readers>,
+    wal: Option<&std::path::Path>,
     failed: &AtomicBool,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut changes: Vec<Change> = Vec::new();
     let memo = WriterMemo::default();
-    let wal = conn
-        .path()
-        .filter(|path| !path.is_empty())
-        .map(|path| format!("{path}-wal"));
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         if queue.is_empty() {
@@ -943,7 +948,7 @@ fn write_loop(
             wrote,
         });
         if wrote
-            && let Some(wal) = &wal
+            && let Some(wal) = wal
             && std::fs::metadata(wal).is_ok_and(|m| m.len() > CHECKPOINT_BYTES)
         {
             checkpoint(conn, readers);
