@@ -7,12 +7,14 @@
 //! SQL of each change).
 //!
 //! A registration (the busiest write) is the exception: it needs no transaction around it. It
-//! reads the subscription's facts and the outcome stored under its idempotency key in one
-//! statement without locks, answers the stored outcome if there is one, and otherwise writes its
-//! decision in one statement that first locks the subscription's row if it still has the facts
-//! read, then claims the key, then writes the state, the registration and its job only if both
-//! held. If not, another request changed the subscription (or took the key) in between, and it
-//! reads again: two round trips where a transaction took four (begin, lock, write, commit).
+//! reads the subscription's row id and facts in one statement without locks, then writes its
+//! decision in one statement that first locks the subscription's row (by its id) if it still has
+//! the facts read, then claims the idempotency key, then writes the state, the registration and
+//! its job only if both held. If the key was taken, the same statement reads the outcome stored
+//! under it, which is the answer; if the facts changed, another request got in between, and it
+//! reads again. Two round trips where a transaction took four (begin, lock, write, commit); a
+//! fresh request, the usual case, does not look for a stored outcome it will not find, and a
+//! repeated one finds it in its second statement, which then reads only.
 //!
 //! # Concurrency
 //!
@@ -71,6 +73,7 @@ use crate::{
     RegistrationRecord, RequestStore, Saved, SigningKey, StoreError, StoreOptions,
     SubscriptionDetail, planned_ending, record_ending, record_state, secret,
 };
+use persist::RegistrationWrite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -565,19 +568,15 @@ async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), St
         .map_err(StoreError::from)
 }
 
-/// What a registration reads, in one statement and without locks: the subscription's facts, and
-/// the outcome stored under the request's idempotency key if it has one and it is taken.
-async fn registration_read<T: StoredOutcome>(
+/// What a registration reads, in one statement and without locks: the subscription's row id and
+/// facts. (The outcome stored under its idempotency key, if the key is taken, comes back from the
+/// write, which finds the key taken when it claims it.)
+async fn registration_read(
     conn: &mut PgConnection,
     key: &SubscriptionKey,
-    now: Timestamp,
-    idempotency: Option<&Idempotency>,
-) -> Result<(Lookup<SubscriptionFacts>, Option<T>), StoreError> {
+) -> Result<Lookup<(i64, SubscriptionFacts)>, StoreError> {
     let row = sqlx::query(
-        "select s.id, s.kind, s.status, s.registration_state, c.id,
-                (select outcome from idempotency_records
-                 where partner_tenant_id = $1 and request_id = $4 and method = $5 and path = $6
-                   and expires_at > $7)
+        "select s.id, s.kind, s.status, s.registration_state, c.id
          from (values (1)) as one (x)
          left join customers c on c.partner_tenant_id = $1 and c.customer_id = $2
          left join subscriptions s on s.customer_ref = c.id and s.subscription_id = $3",
@@ -585,21 +584,15 @@ async fn registration_read<T: StoredOutcome>(
     .bind(key.partner.to_string())
     .bind(key.customer.to_string())
     .bind(key.subscription.to_string())
-    .bind(idempotency.map(|idem| &idem.request_id))
-    .bind(idempotency.map(|idem| &idem.method))
-    .bind(idempotency.map(|idem| &idem.path))
-    .bind(now.as_millis())
     .fetch_one(&mut *conn)
     .await?;
-    let found = if row.try_get::<Option<i64>, _>(4)?.is_none() {
+    Ok(if row.try_get::<Option<i64>, _>(4)?.is_none() {
         Lookup::CustomerNotFound
     } else if row.try_get::<Option<i64>, _>(0)?.is_none() {
         Lookup::SubscriptionNotFound
     } else {
-        Lookup::Found(facts_of(&row)?.1)
-    };
-    let stored = row.try_get::<Option<String>, _>(5)?;
-    Ok((found, stored.map(decode_outcome).transpose()?))
+        Lookup::Found(facts_of(&row)?)
+    })
 }
 
 /// The outcome stored under an unexpired idempotency key, if there is one.
@@ -866,23 +859,27 @@ impl RequestStore for PostgresStore {
         ending: RegistrationEnding,
     ) -> Result<Recorded<Lookup<RegisterOutcome>>, StoreError> {
         // Two statements, neither in a transaction: a read without locks, then a write that
-        // happens only if what was read still holds; else read again (see the module's
-        // documentation).
+        // happens only if what was read still holds, or answers the outcome stored under a taken
+        // key; else read again (see the module's documentation).
         let mut conn = self.pool.acquire().await?;
         for _ in 0..REGISTRATION_ATTEMPTS {
-            let (found, stored) = registration_read(&mut conn, key, now, idempotency).await?;
-            if let Some(outcome) = stored {
-                return Ok(Recorded::repeat(outcome));
-            }
-            let Decision { outcome, changes } = registration::register(key, found, ending, now);
+            let found = registration_read(&mut conn, key).await?;
+            let Decision { outcome, changes } =
+                registration::register(key, found.map(|(_, facts)| facts), ending, now);
             let claim = idempotency.map(|idempotency| persist::Claim {
                 partner: key.partner,
                 idempotency,
                 outcome: outcome.encode(),
                 now,
             });
-            if persist::write_registration(&mut conn, found, &changes, claim.as_ref()).await? {
-                return Ok(Recorded::fresh(outcome, Saved::of(changes)));
+            match persist::write_registration(&mut conn, found, &changes, claim.as_ref()).await? {
+                RegistrationWrite::Written => {
+                    return Ok(Recorded::fresh(outcome, Saved::of(changes)));
+                }
+                RegistrationWrite::Taken(stored) => {
+                    return Ok(Recorded::repeat(decode_outcome(stored)?));
+                }
+                RegistrationWrite::Stale => {}
             }
         }
         Err(StoreError::Unavailable(
@@ -1317,7 +1314,7 @@ mod tests {
 
     /// A registration decided on facts that changed before its write (another registration got
     /// in between) writes nothing, nor claims its key; and one whose key was taken in between
-    /// writes nothing, and is answered the outcome stored under the key when it is read again.
+    /// writes nothing, and its write answers the outcome stored under the key.
     #[tokio::test]
     async fn a_registration_writes_only_what_it_decided_on_facts_that_still_hold() {
         use crate::{FixtureStore as _, RequestStore as _, testing};
@@ -1366,18 +1363,20 @@ mod tests {
         let mut conn = store.pool.acquire().await.unwrap();
 
         // Stale facts: read, then another registration of the subscription commits.
-        let (read, _) = registration_read::<Lookup<RegisterOutcome>>(&mut conn, &first, now, None)
-            .await
-            .unwrap();
+        let read = registration_read(&mut conn, &first).await.unwrap();
         let other = store.register(&first, now, None, ending).await.unwrap();
         assert_eq!(other.outcome, Lookup::Found(RegisterOutcome::Accepted));
-        let stale = registration::register(&first, read, ending, now);
+        let stale = registration::register(&first, read.map(|(_, facts)| facts), ending, now);
         assert_eq!(stale.outcome, Lookup::Found(RegisterOutcome::Accepted));
         let idempotency = request(&first);
         for claimed in [None, Some(claim(&idempotency, &stale.outcome))] {
             let written =
                 persist::write_registration(&mut conn, read, &stale.changes, claimed.as_ref());
-            assert!(!written.await.unwrap(), "nothing written on stale facts");
+            assert_eq!(
+                written.await.unwrap(),
+                RegistrationWrite::Stale,
+                "nothing written on stale facts"
+            );
         }
         let stored =
             stored_outcome::<Lookup<RegisterOutcome>>(&mut conn, first.partner, now, &idempotency);
@@ -1393,10 +1392,9 @@ mod tests {
             Lookup::Found(RegisterOutcome::AlreadyRegistering)
         );
 
-        // A key taken between the read and the write: nothing is written.
-        let (read, _) = registration_read::<Lookup<RegisterOutcome>>(&mut conn, &second, now, None)
-            .await
-            .unwrap();
+        // A key taken between the read and the write: nothing is written, and the write answers
+        // the outcome stored under the key.
+        let read = registration_read(&mut conn, &second).await.unwrap();
         let idempotency = request(&second);
         let taken = Lookup::Found(RegisterOutcome::IneligibleStatus(
             SubscriptionStatus::Suspended,
@@ -1406,19 +1404,43 @@ mod tests {
                 .await
                 .unwrap()
         );
-        let fresh = registration::register(&second, read, ending, now);
+        let fresh = registration::register(&second, read.map(|(_, facts)| facts), ending, now);
         let claimed = claim(&idempotency, &fresh.outcome);
         let written = persist::write_registration(&mut conn, read, &fresh.changes, Some(&claimed));
-        assert!(!written.await.unwrap(), "nothing written under a taken key");
+        assert_eq!(
+            written.await.unwrap(),
+            RegistrationWrite::Taken(taken.encode()),
+            "nothing written under a taken key"
+        );
         assert_eq!(
             store.registration_status(&second).await.unwrap(),
             Lookup::Found(RegistrationState::NotRegistered)
+        );
+        // So does a write of no changes (a decision that refuses) under the taken key.
+        let refused = persist::Claim {
+            outcome: Lookup::<RegisterOutcome>::SubscriptionNotFound.encode(),
+            ..claim(&idempotency, &taken)
+        };
+        let written = persist::write_registration(&mut conn, read, &[], Some(&refused));
+        assert_eq!(
+            written.await.unwrap(),
+            RegistrationWrite::Taken(taken.encode())
         );
         let repeat = store
             .register(&second, now, Some(&idempotency), ending)
             .await
             .unwrap();
         assert_eq!((repeat.outcome, repeat.replayed), (taken, true));
+        // Once the key has expired, a repeat takes it again and is decided afresh.
+        let later = idempotency.expires_at;
+        let retaken = store
+            .register(&second, later, Some(&idempotency), ending)
+            .await
+            .unwrap();
+        assert_eq!(
+            (retaken.outcome, retaken.replayed),
+            (Lookup::Found(RegisterOutcome::Accepted), false)
+        );
         drop(conn);
         schema.drop().await;
     }

@@ -58,12 +58,23 @@ macro_rules! claim_sql {
 /// An accepted registration's record with its job (`enqueued_at` set: the job is kept in the
 /// registration's row), as a common table expression that follows a `subscription` one (the
 /// subscription's row id, when its state was written): `registration` has a row when it was
-/// written. Numbered as in [`registration_accepted_sql`].
+/// written. Its parameters are numbered as given (the record's state, the time, whether it is to
+/// fail).
 macro_rules! registration_and_job_sql {
-    () => {
-        "registration as (
-             insert into registrations (subscription_ref, state, requested_at, enqueued_at, fails)
-             select id, $6, $5, $5, $7 from subscription returning id)"
+    ($state:literal, $at:literal, $fails:literal) => {
+        concat!(
+            "registration as (
+                 insert into registrations (subscription_ref, state, requested_at, enqueued_at, fails)
+                 select id, ",
+            $state,
+            ", ",
+            $at,
+            ", ",
+            $at,
+            ", ",
+            $fails,
+            " from subscription returning id)"
+        )
     };
 }
 
@@ -78,20 +89,70 @@ macro_rules! registration_accepted_sql {
                  where s.customer_ref = c.id and c.partner_tenant_id = $1
                    and c.customer_id = $2 and s.subscription_id = $3
                  returning s.id), ",
-            registration_and_job_sql!()
+            registration_and_job_sql!("$6", "$5", "$7")
         )
     };
 }
 
-/// The subscription's row, locked, if it still has the facts a decision read (`$8` kind, `$9`
-/// status, `$10` registration state): a common table expression, `locked`.
-macro_rules! locked_if_unchanged_sql {
+/// The outcome stored under the key of a `claim` common table expression that claimed nothing,
+/// if its record is unexpired and was committed before the statement began (else null), its
+/// parameters numbered as given (partner, request id, method, path, now). The record is read only
+/// when the claim failed: a fresh request pays nothing for it.
+macro_rules! taken_sql {
+    ($partner:literal, $request:literal, $method:literal, $path:literal, $now:literal) => {
+        concat!(
+            "case when exists (select 1 from claim) then null else (
+                 select outcome from idempotency_records
+                 where partner_tenant_id = ",
+            $partner,
+            " and request_id = ",
+            $request,
+            " and method = ",
+            $method,
+            " and path = ",
+            $path,
+            " and expires_at > ",
+            $now,
+            ") end"
+        )
+    };
+}
+
+/// A registration's write: the subscription's row (found by its row id, `$1`) locked if it still
+/// has the facts the decision read (`$2` kind, `$3` status, `$4` registration state), as the
+/// common table expression `locked`; then, with `claimed`, the key claimed (`$9` to `$15`, as
+/// `claim_sql!` numbers them); then, only if both held, its state (`$5`, at `$6`) and the
+/// registration with its job (`$7` the record's state, `$8` whether it is to fail).
+macro_rules! registration_write_sql {
     () => {
+        concat!(
+            registration_write_sql!(@locked),
+            "subscription as (
+                 update subscriptions s set registration_state = $5, updated_at = $6
+                 from locked where s.id = locked.id returning s.id), ",
+            registration_write_sql!(@registration)
+        )
+    };
+    (claimed) => {
+        concat!(
+            registration_write_sql!(@locked),
+            "claim as (",
+            claim_sql!("$9", "$10", "$11", "$12", "$13", "$14", "$15"; "from locked"),
+            "), subscription as (
+                 update subscriptions s set registration_state = $5, updated_at = $6
+                 from locked where s.id = locked.id and exists (select 1 from claim)
+                 returning s.id), ",
+            registration_write_sql!(@registration)
+        )
+    };
+    (@locked) => {
         "with locked as (
-             select s.id from subscriptions s join customers c on s.customer_ref = c.id
-             where c.partner_tenant_id = $1 and c.customer_id = $2 and s.subscription_id = $3
-               and s.kind = $8 and s.status = $9 and s.registration_state = $10
-             for update of s)"
+             select id from subscriptions
+             where id = $1 and kind = $2 and status = $3 and registration_state = $4
+             for update), "
+    };
+    (@registration) => {
+        registration_and_job_sql!("$7", "$6", "$8")
     };
 }
 
@@ -147,26 +208,51 @@ pub(super) async fn claim_key(
     Ok(claimed.is_some())
 }
 
-/// Writes a registration's decision, made on `read` without a lock, in one statement outside any
-/// transaction: only if the subscription still has the facts the decision read (its row is
-/// locked for the statement first), and with a claim only if the key is claimed, which happens
-/// before anything else is written. Whether it was written; if not, what was read is stale (or
-/// the key taken), and the caller reads again.
+/// What a registration's write did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum RegistrationWrite {
+    /// Written, and the key claimed if there was one.
+    Written,
+    /// Nothing written: the key is taken, and this outcome is stored under it.
+    Taken(String),
+    /// Nothing written: the subscription no longer has the facts read (or is gone), or the key
+    /// was taken by a request that committed after the statement began. Read again.
+    Stale,
+}
+
+/// Writes a registration's decision, made on `read` (the subscription's row id and facts) without
+/// a lock, in one statement outside any transaction: only if the subscription still has the
+/// facts the decision read (its row is locked for the statement first), and with a claim only if
+/// the key is claimed, which happens before anything else is written. If the key is taken, the
+/// same statement reads the outcome stored under it, so that a repeated request needs no read of
+/// its own before it.
 pub(super) async fn write_registration(
     conn: &mut PgConnection,
-    read: Lookup<SubscriptionFacts>,
+    read: Lookup<(i64, SubscriptionFacts)>,
     changes: &[Change],
     claim: Option<&Claim<'_>>,
-) -> Result<bool, StoreError> {
-    let (key, ending, at, facts) = match (changes, read) {
+) -> Result<RegistrationWrite, StoreError> {
+    let (ending, at, (row, facts)) = match (changes, read) {
         ([], _) => {
-            return match claim {
-                Some(claim) => claim_key(conn, claim).await,
-                None => Ok(true),
+            let Some(claim) = claim else {
+                return Ok(RegistrationWrite::Written);
             };
+            // The stored outcome is looked for first: a repeated request (the usual reason for a
+            // decision without changes) then reads only, locking no record and writing nothing.
+            let query = sqlx::query(concat!(
+                "with stored as (
+                     select outcome from idempotency_records
+                     where partner_tenant_id = $1 and request_id = $2 and method = $3
+                       and path = $4 and expires_at > $6),
+                 claim as (",
+                claim_sql!("$1", "$2", "$3", "$4", "$5", "$6", "$7";
+                    "where not exists (select 1 from stored)"),
+                ") select (select count(*) from claim), (select outcome from stored)"
+            ));
+            return registration_write_of(claim.bind(query).fetch_one(&mut *conn).await?);
         }
-        ([Change::RegistrationAccepted { key, ending, at }], Lookup::Found(facts)) => {
-            (key, *ending, *at, facts)
+        ([Change::RegistrationAccepted { ending, at, .. }], Lookup::Found(read)) => {
+            (*ending, *at, read)
         }
         _ => {
             return Err(StoreError::Unavailable(
@@ -176,35 +262,41 @@ pub(super) async fn write_registration(
     };
     let query = match claim {
         None => sqlx::query(concat!(
-            locked_if_unchanged_sql!(),
-            ", subscription as (
-                 update subscriptions s set registration_state = $4, updated_at = $5
-                 from locked where s.id = locked.id returning s.id), ",
-            registration_and_job_sql!(),
-            " select count(*) from registration"
+            registration_write_sql!(),
+            " select (select count(*) from registration), null::text"
         )),
         Some(_) => sqlx::query(concat!(
-            locked_if_unchanged_sql!(),
-            ", claim as (",
-            claim_sql!("$11", "$12", "$13", "$14", "$15", "$16", "$17"; "from locked"),
-            "), subscription as (
-                 update subscriptions s set registration_state = $4, updated_at = $5
-                 from locked where s.id = locked.id and exists (select 1 from claim)
-                 returning s.id), ",
-            registration_and_job_sql!(),
-            " select count(*) from registration"
+            registration_write_sql!(claimed),
+            " select (select count(*) from registration), ",
+            taken_sql!("$9", "$10", "$11", "$12", "$14")
         )),
     };
-    let query = registration_accepted(query, key, ending, at)
+    let query = query
+        .bind(row)
         .bind(facts.kind.as_str())
         .bind(facts.status.as_str())
-        .bind(facts.registration.as_str());
+        .bind(facts.registration.as_str())
+        .bind(RegistrationState::Registering.as_str())
+        .bind(at.as_millis())
+        .bind(record_state(None))
+        .bind(ending == RegistrationEnding::Failed);
     let query = match claim {
         Some(claim) => claim.bind(query),
         None => query,
     };
-    let written: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
-    Ok(written == 1)
+    registration_write_of(query.fetch_one(&mut *conn).await?)
+}
+
+/// What a registration's statement returned: the rows it wrote (the claim's, or the
+/// registration's) and the outcome stored under a taken key.
+fn registration_write_of(row: sqlx::postgres::PgRow) -> Result<RegistrationWrite, StoreError> {
+    let written: i64 = row.try_get(0)?;
+    let taken: Option<String> = row.try_get(1)?;
+    Ok(match (written, taken) {
+        (1, _) => RegistrationWrite::Written,
+        (_, Some(outcome)) => RegistrationWrite::Taken(outcome),
+        (_, None) => RegistrationWrite::Stale,
+    })
 }
 
 /// Writes one change, within the caller's transaction.
