@@ -10,11 +10,12 @@
 //! reads the subscription's row id and facts in one statement without locks, then writes its
 //! decision in one statement that first locks the subscription's row (by its id) if it still has
 //! the facts read, then claims the idempotency key, then writes the state, the registration and
-//! its job only if both held. If the key was taken, the same statement reads the outcome stored
-//! under it, which is the answer; if the facts changed, another request got in between, and it
-//! reads again. Two round trips where a transaction took four (begin, lock, write, commit); a
-//! fresh request, the usual case, does not look for a stored outcome it will not find, and a
-//! repeated one finds it in its second statement, which then reads only.
+//! its job only if both held. If nothing was written, it looks for the outcome stored under the
+//! key (the answer, if there is one); else another request changed the subscription in between,
+//! and it reads again. Two round trips where a transaction took four (begin, lock, write,
+//! commit); a fresh request, the usual case, does not look for a stored outcome it will not find.
+//! A decision without changes (a repeat's, usually) looks for the stored outcome before it claims
+//! the key, so a repeat is answered by its second statement, which only reads.
 //!
 //! # Concurrency
 //!
@@ -879,7 +880,16 @@ impl RequestStore for PostgresStore {
                 RegistrationWrite::Taken(stored) => {
                     return Ok(Recorded::repeat(decode_outcome(stored)?));
                 }
-                RegistrationWrite::Stale => {}
+                // Nothing written: the facts changed, or the key is taken (rare either way: a
+                // fresh request does not look for an outcome it will not find).
+                RegistrationWrite::Stale => {
+                    if let Some(idempotency) = idempotency
+                        && let Some(stored) =
+                            stored_outcome(&mut conn, key.partner, now, idempotency).await?
+                    {
+                        return Ok(Recorded::repeat(stored));
+                    }
+                }
             }
         }
         Err(StoreError::Unavailable(
@@ -1314,7 +1324,7 @@ mod tests {
 
     /// A registration decided on facts that changed before its write (another registration got
     /// in between) writes nothing, nor claims its key; and one whose key was taken in between
-    /// writes nothing, and its write answers the outcome stored under the key.
+    /// writes nothing, and the request is answered the outcome stored under the key.
     #[tokio::test]
     async fn a_registration_writes_only_what_it_decided_on_facts_that_still_hold() {
         use crate::{FixtureStore as _, RequestStore as _, testing};
@@ -1392,8 +1402,8 @@ mod tests {
             Lookup::Found(RegisterOutcome::AlreadyRegistering)
         );
 
-        // A key taken between the read and the write: nothing is written, and the write answers
-        // the outcome stored under the key.
+        // A key taken between the read and the write: nothing is written (and the request is
+        // answered the outcome stored under the key, below).
         let read = registration_read(&mut conn, &second).await.unwrap();
         let idempotency = request(&second);
         let taken = Lookup::Found(RegisterOutcome::IneligibleStatus(
@@ -1409,14 +1419,14 @@ mod tests {
         let written = persist::write_registration(&mut conn, read, &fresh.changes, Some(&claimed));
         assert_eq!(
             written.await.unwrap(),
-            RegistrationWrite::Taken(taken.encode()),
+            RegistrationWrite::Stale,
             "nothing written under a taken key"
         );
         assert_eq!(
             store.registration_status(&second).await.unwrap(),
             Lookup::Found(RegistrationState::NotRegistered)
         );
-        // So does a write of no changes (a decision that refuses) under the taken key.
+        // A write of no changes (a decision that refuses) under the taken key reads its outcome.
         let refused = persist::Claim {
             outcome: Lookup::<RegisterOutcome>::SubscriptionNotFound.encode(),
             ..claim(&idempotency, &taken)

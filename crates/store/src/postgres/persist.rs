@@ -94,30 +94,6 @@ macro_rules! registration_accepted_sql {
     };
 }
 
-/// The outcome stored under the key of a `claim` common table expression that claimed nothing,
-/// if its record is unexpired and was committed before the statement began (else null), its
-/// parameters numbered as given (partner, request id, method, path, now). The record is read only
-/// when the claim failed: a fresh request pays nothing for it.
-macro_rules! taken_sql {
-    ($partner:literal, $request:literal, $method:literal, $path:literal, $now:literal) => {
-        concat!(
-            "case when exists (select 1 from claim) then null else (
-                 select outcome from idempotency_records
-                 where partner_tenant_id = ",
-            $partner,
-            " and request_id = ",
-            $request,
-            " and method = ",
-            $method,
-            " and path = ",
-            $path,
-            " and expires_at > ",
-            $now,
-            ") end"
-        )
-    };
-}
-
 /// A registration's write: the subscription's row (found by its row id, `$1`) locked if it still
 /// has the facts the decision read (`$2` kind, `$3` status, `$4` registration state), as the
 /// common table expression `locked`; then, with `claimed`, the key claimed (`$9` to `$15`, as
@@ -216,16 +192,17 @@ pub(super) enum RegistrationWrite {
     /// Nothing written: the key is taken, and this outcome is stored under it.
     Taken(String),
     /// Nothing written: the subscription no longer has the facts read (or is gone), or the key
-    /// was taken by a request that committed after the statement began. Read again.
+    /// is taken (by a request that committed after the statement began, when no changes were
+    /// written). Look for the stored outcome, or read again.
     Stale,
 }
 
 /// Writes a registration's decision, made on `read` (the subscription's row id and facts) without
 /// a lock, in one statement outside any transaction: only if the subscription still has the
 /// facts the decision read (its row is locked for the statement first), and with a claim only if
-/// the key is claimed, which happens before anything else is written. If the key is taken, the
-/// same statement reads the outcome stored under it, so that a repeated request needs no read of
-/// its own before it.
+/// the key is claimed, which happens before anything else is written. A decision without changes
+/// looks for the outcome stored under the key first, and claims it only if there is none, so
+/// that a repeated request (the usual such decision) only reads.
 pub(super) async fn write_registration(
     conn: &mut PgConnection,
     read: Lookup<(i64, SubscriptionFacts)>,
@@ -267,8 +244,7 @@ pub(super) async fn write_registration(
         )),
         Some(_) => sqlx::query(concat!(
             registration_write_sql!(claimed),
-            " select (select count(*) from registration), ",
-            taken_sql!("$9", "$10", "$11", "$12", "$14")
+            " select (select count(*) from registration), null::text"
         )),
     };
     let query = query
