@@ -49,13 +49,14 @@ def postgres_cpu_seconds():
                     continue
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+            ppid, utime, stime, cutime, cstime = (int(fields[i]) for i in (1, 11, 12, 13, 14))
+            with open(f"/proc/{ppid}/comm") as f:
+                postmaster = f.read().strip() != "postgres"
+        except OSError:  # it exited meanwhile
             continue
-        ppid, utime, stime, cutime, cstime = (int(fields[i]) for i in (1, 11, 12, 13, 14))
         ticks += utime + stime
-        with open(f"/proc/{ppid}/comm") as f:
-            if f.read().strip() != "postgres":  # the postmaster: its exited children's time
-                ticks += cutime + cstime
+        if postmaster:  # its exited children's (the backends') time too
+            ticks += cutime + cstime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -570,8 +570,9 @@ async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), St
 }
 
 /// What a registration reads, in one statement and without locks: the subscription's row id and
-/// facts. (The outcome stored under its idempotency key, if the key is taken, comes back from the
-/// write, which finds the key taken when it claims it.)
+/// facts. (It does not look for an outcome stored under the request's idempotency key: a fresh
+/// request would not find one. A write of no changes looks for it before it claims the key, and
+/// [`PostgresStore::register`] looks for it when a write of changes wrote nothing.)
 async fn registration_read(
     conn: &mut PgConnection,
     key: &SubscriptionKey,
